@@ -1,0 +1,258 @@
+"""Value types shared by the whole system: catalog entities, workloads and predictions.
+
+Frozen dataclasses, units in the field names. The knowledge base (kb/) returns these; the
+performance model, the capacity search, the bot and the deploy renderer consume them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Precision(StrEnum):
+    """Weight precision of a deployment (KV cache follows it unless said otherwise)."""
+
+    BF16 = "bf16"
+    FP16 = "fp16"
+    FP8 = "fp8"
+    INT8 = "int8"
+    INT4 = "int4"
+
+
+PRECISION_BYTES: dict[Precision, float] = {
+    Precision.BF16: 2.0,
+    Precision.FP16: 2.0,
+    Precision.FP8: 1.0,
+    Precision.INT8: 1.0,
+    Precision.INT4: 0.5,
+}
+
+
+class Engine(StrEnum):
+    """Serving engine the prediction is for."""
+
+    VLLM = "vllm"
+    TENSORRT_LLM = "tensorrt-llm"
+    SGLANG = "sglang"
+    TGI = "tgi"
+
+
+class AttentionKind(StrEnum):
+    """How the KV cache is laid out."""
+
+    MHA = "mha"
+    GQA = "gqa"
+    MLA = "mla"
+
+
+class InterconnectKind(StrEnum):
+    """GPU-to-GPU link used by tensor-parallel all-reduce."""
+
+    NVLINK = "nvlink"
+    INFINITY_FABRIC = "infinity_fabric"
+    PCIE = "pcie"
+
+
+class ArrivalKind(StrEnum):
+    """How requests arrive at the deployment."""
+
+    POISSON = "poisson"
+    CONSTANT = "constant"
+    CLOSED_LOOP = "closed_loop"
+    MAX_THROUGHPUT = "max_throughput"
+
+
+@dataclass(frozen=True)
+class QualityScore:
+    """One published benchmark score of a model, with where it was published."""
+
+    benchmark: str
+    score: float
+    source: str
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A catalog model: architecture facts from its config.json plus catalog metadata."""
+
+    id: str  # Hugging Face id, e.g. "meta-llama/Llama-3.1-8B-Instruct"
+    name: str
+    family: str
+    params_total_b: float  # billions of parameters held in memory
+    params_active_b: float  # billions computed per token (== total for dense models)
+    num_layers: int
+    hidden_size: int
+    num_attention_heads: int
+    num_kv_heads: int
+    head_dim: int
+    intermediate_size: int
+    vocab_size: int
+    max_context_tokens: int
+    license: str
+    source: str
+    attention: AttentionKind = AttentionKind.GQA
+    num_experts: int = 0  # 0 for dense models
+    num_experts_active: int = 0
+    kv_lora_rank: int = 0  # MLA only
+    qk_rope_head_dim: int = 0  # MLA only
+    tasks: tuple[str, ...] = ()
+    domains: tuple[str, ...] = ()
+    use_cases: tuple[str, ...] = ()
+    precisions: tuple[Precision, ...] = (Precision.BF16,)
+    approved_for_production: bool = False
+    quality: tuple[QualityScore, ...] = ()
+    quality_tier: str = ""
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def is_moe(self) -> bool:
+        return self.num_experts > 0
+
+
+@dataclass(frozen=True)
+class GpuSpec:
+    """A GPU type: datasheet figures and how Kubernetes names it."""
+
+    id: str  # canonical id, e.g. "H100-SXM"
+    name: str
+    vendor: str  # "nvidia" | "amd"
+    architecture: str
+    memory_gib: float
+    memory_bandwidth_gb_s: float
+    bf16_tflops: float  # dense
+    fp8_tflops: float  # dense; 0 when the GPU has no FP8 tensor cores
+    int8_tops: float
+    interconnect: InterconnectKind
+    interconnect_gb_s: float  # per GPU, per direction
+    gpus_per_node: int
+    max_tensor_parallel: int
+    node_label: str  # value of the GPU product node label
+    resource_name: str  # "nvidia.com/gpu" | "amd.com/gpu"
+    source: str
+    aliases: tuple[str, ...] = ()
+    available: bool = True
+
+
+@dataclass(frozen=True)
+class GpuPrice:
+    """On-demand price of one GPU at one provider."""
+
+    gpu_id: str
+    provider: str
+    instance_type: str
+    gpus_per_instance: int
+    hourly_usd_per_gpu: float
+    region: str
+    effective_date: str  # ISO date
+    source: str
+
+    @property
+    def monthly_usd_per_gpu(self) -> float:
+        return self.hourly_usd_per_gpu * HOURS_PER_MONTH
+
+
+HOURS_PER_MONTH = 730.0
+
+
+@dataclass(frozen=True)
+class TrafficDefaults:
+    """Traffic shape of a use case: token lengths and how users turn into requests."""
+
+    input_tokens_mean: int
+    input_tokens_std: int
+    output_tokens_mean: int
+    output_tokens_std: int
+    requests_per_active_user_per_min: float
+    active_fraction: float  # share of users active at a given moment
+    peak_factor: float  # peak QPS / mean QPS
+    prefix_tokens: int = 0  # shared system prompt / template prefix
+
+
+@dataclass(frozen=True)
+class SloTargets:
+    """Latency targets at one percentile."""
+
+    ttft_ms: float
+    itl_ms: float  # TPOT/ITL target
+    e2e_ms: float
+    percentile: str = "p95"  # "p50" | "p90" | "p95" | "p99"
+
+
+@dataclass(frozen=True)
+class SloTemplate:
+    """Defaults for one use case."""
+
+    use_case: str
+    description: str
+    slo: SloTargets
+    rationale: str
+    traffic: TrafficDefaults
+    experience_class: str  # "instant" | "conversational" | "interactive" | "deferred" | "batch"
+    recommended_model_characteristics: dict[str, object] = field(default_factory=dict)
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class BenchmarkRow:
+    """One published or measured serving benchmark, normalised across sources."""
+
+    id: str
+    source_set: str  # "serving_benchmarks" | "aiconfigurator_measured"
+    scenario: str  # online_serving | offline_max_throughput | closed_loop | static_batch_latency | ...
+    model: str  # as published
+    model_id: str | None  # catalog id when it maps to one
+    gpu: str  # as published
+    gpu_id: str | None  # canonical GPU id when it maps to one
+    gpu_count: int
+    tensor_parallel: int | None
+    precision: str | None
+    engine: str
+    engine_version: str | None
+    input_tokens: int | None
+    output_tokens: int | None
+    concurrency: float | None
+    request_rate: float | None  # None when not a rate run; math.inf for "infinite rate"
+    ttft_ms_mean: float | None = None
+    ttft_ms_p50: float | None = None
+    ttft_ms_p99: float | None = None
+    tpot_ms_mean: float | None = None
+    tpot_ms_p50: float | None = None
+    itl_ms_mean: float | None = None
+    e2e_ms_mean: float | None = None
+    output_tokens_per_s: float | None = None
+    total_tokens_per_s: float | None = None
+    requests_per_s: float | None = None
+    source: str = ""
+    notes: str = ""
+    extra: dict[str, object] = field(default_factory=dict)  # source-specific columns kept verbatim
+
+
+@dataclass(frozen=True)
+class MemoryMeasurement:
+    """One vLLM start-up memory measurement (compass/vllm_memory_h100_v0.19.0)."""
+
+    model: str
+    gpu: str
+    tensor_parallel: int
+    pipeline_parallel: int
+    data_parallel: int
+    max_model_len: int
+    dtype: str
+    quantization: str | None
+    kv_cache_dtype: str
+    gpu_memory_utilization: float
+    status: str  # "ok" | "failed"
+    weights_gib: float | None
+    activation_gib: float | None
+    non_torch_gib: float | None
+    cuda_graph_gib: float | None
+    kv_cache_gib: float | None
+    kv_cache_tokens: int | None
+    max_concurrency: float | None
+    architecture: str | None
+    num_layers: int | None
+    num_kv_heads: int | None
+    head_dim: int | None
+    kv_bytes_per_token: int | None
+    source: str = ""
