@@ -1,0 +1,1 @@
+"""Placeholder so the import contracts resolve; written by its owner."""
