@@ -104,6 +104,9 @@ class ModelSpec:
     quality: tuple[QualityScore, ...] = ()
     quality_tier: str = ""
     aliases: tuple[str, ...] = ()
+    sliding_window: int | None = None  # tokens; None when every layer attends to the full context
+    # Seed keys with no field (license_type, license_url, commercial_use, release_date, notes).
+    details: dict[str, object] = field(default_factory=dict, compare=False)
 
     @property
     def is_moe(self) -> bool:
@@ -132,6 +135,8 @@ class GpuSpec:
     source: str
     aliases: tuple[str, ...] = ()
     available: bool = True
+    compute_capability: str = ""  # CUDA compute capability ("9.0"); "" for AMD
+    details: dict[str, object] = field(default_factory=dict, compare=False)  # seed keys with no field
 
 
 @dataclass(frozen=True)
@@ -191,6 +196,8 @@ class SloTemplate:
     experience_class: str  # "instant" | "conversational" | "interactive" | "deferred" | "batch"
     recommended_model_characteristics: dict[str, object] = field(default_factory=dict)
     source: str = ""
+    keywords: tuple[str, ...] = ()  # words that point a description at this use case
+    rationale_sources: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
