@@ -1,0 +1,97 @@
+"""Step times and output lengths: pure functions of a latency profile (and a seeded `random.Random`).
+
+One engine iteration (a continuous-batching step) takes
+
+    step_overhead_ms + max(weights_read_ms + kv_read_ms_per_1k_tokens * kv_tokens_read / 1000,
+                           compute_ms_per_token * batched_tokens
+                           + attn_ms_per_1m_token_pairs * token_pairs / 1e6)
+
+where, over the sequences in the step (context_len = the sequence's tokens in the KV cache once
+the step is done, i.e. cached tokens + tokens computed in this step):
+- batched_tokens = prefill-chunk tokens + one per decoding sequence,
+- kv_tokens_read = sum of context_len,
+- token_pairs   = sum over prefill chunks of chunk_len * context_len + sum over decodes of context_len.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from simulator.config import LatencyProfile
+
+
+@dataclass(frozen=True)
+class StepLoad:
+    """What one step computes: the three quantities the step-time formula needs."""
+
+    batched_tokens: int
+    kv_tokens_read: int
+    token_pairs: int
+
+
+def step_load(prefill_chunks: Iterable[tuple[int, int]], decode_context_lens: Iterable[int]) -> StepLoad:
+    """Sum a step's work from its prefill chunks `(chunk_len, context_len)` and decode context lengths."""
+    batched = kv = pairs = 0
+    for chunk_len, context_len in prefill_chunks:
+        batched += chunk_len
+        kv += context_len
+        pairs += chunk_len * context_len
+    for context_len in decode_context_lens:
+        batched += 1
+        kv += context_len
+        pairs += context_len
+    return StepLoad(batched_tokens=batched, kv_tokens_read=kv, token_pairs=pairs)
+
+
+def step_time_ms(
+    profile: LatencyProfile, *, batched_tokens: int, kv_tokens_read: int, token_pairs: int
+) -> float:
+    """Time of one engine step in ms (the formula in the module docstring)."""
+    memory_ms = profile.weights_read_ms + profile.kv_read_ms_per_1k_tokens * kv_tokens_read / 1000.0
+    compute_ms = (
+        profile.compute_ms_per_token * batched_tokens + profile.attn_ms_per_1m_token_pairs * token_pairs / 1e6
+    )
+    return profile.step_overhead_ms + max(memory_ms, compute_ms)
+
+
+def load_step_time_ms(profile: LatencyProfile, load: StepLoad) -> float:
+    """Time of one engine step in ms for a `StepLoad`."""
+    return step_time_ms(
+        profile,
+        batched_tokens=load.batched_tokens,
+        kv_tokens_read=load.kv_tokens_read,
+        token_pairs=load.token_pairs,
+    )
+
+
+def decode_itl_ms(profile: LatencyProfile, *, batch_size: int, mean_context_len: float) -> float:
+    """Inter-token latency in ms of a steady decode-only batch of `batch_size` sequences."""
+    context = int(round(mean_context_len))
+    return step_time_ms(
+        profile,
+        batched_tokens=batch_size,
+        kv_tokens_read=batch_size * context,
+        token_pairs=batch_size * context,
+    )
+
+
+def solo_prefill_ms(profile: LatencyProfile, prompt_tokens: int) -> float:
+    """Time in ms to prefill one prompt alone on an idle engine (chunked by max_num_batched_tokens).
+
+    This is the TTFT of a request that arrives at an idle engine.
+    """
+    total_ms, done = 0.0, 0
+    while done < prompt_tokens:
+        chunk = min(profile.max_num_batched_tokens, prompt_tokens - done)
+        done += chunk
+        total_ms += step_time_ms(profile, batched_tokens=chunk, kv_tokens_read=done, token_pairs=chunk * done)
+    return total_ms
+
+
+def draw_output_tokens(rng: random.Random, *, max_tokens: int, mean_tokens: float) -> int:
+    """Output length of a request that may stop at EOS: exponential, mean mean_tokens, in [1, max_tokens]."""
+    drawn = math.ceil(rng.expovariate(1.0 / mean_tokens))
+    return max(1, min(max_tokens, drawn))
