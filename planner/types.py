@@ -7,6 +7,7 @@ performance model, the capacity search, the bot and the deploy renderer consume 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -263,3 +264,25 @@ class MemoryMeasurement:
     head_dim: int | None
     kv_bytes_per_token: int | None
     source: str = ""
+
+
+@dataclass(frozen=True)
+class DeploymentOutcome:
+    """What a deployment did in production, next to what was predicted (the seed's deployment_outcomes)."""
+
+    deployment_id: str
+    model_id: str
+    gpu_type: str  # canonical GPU id
+    gpu_count: int
+    deployed_at: datetime
+    observation_period_days: int
+    ttft_p90_ms: float | None = None
+    tpot_p90_ms: float | None = None
+    e2e_latency_p95_ms: float | None = None
+    throughput_avg_rps: float | None = None
+    cost_per_hour_usd: float | None = None
+    slo_compliance: dict[str, object] = field(default_factory=dict, compare=False)
+    traffic_observed: dict[str, object] = field(default_factory=dict, compare=False)
+    predicted: dict[str, object] = field(default_factory=dict, compare=False)
+    template_id: str | None = None
+    plan_id: int | None = None
