@@ -1,0 +1,244 @@
+"""The simulated vLLM server: OpenAI-compatible routes over the engine, plus /health, /version, /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from simulator.config import ServerConfig
+from simulator.engine import Clock, Engine, FinishedRequest, LoopClock, SeqRequest
+from simulator.errors import RequestError
+from simulator.latency import draw_output_tokens
+from simulator.metrics import CONTENT_TYPE, Metrics
+from simulator.protocol import DONE, EndpointKind, GenerationParams, StreamFormat, error_body, full_response
+from simulator.protocol import parse_request as parse_body
+from simulator.text import response_text, text_seed, token_text
+
+VERSION = "0.33.0+sim"  # the vLLM version whose API and metrics the simulator follows
+
+
+class _Sink:
+    """Hands one request's tokens from the engine task to its HTTP handler."""
+
+    __slots__ = ("produced", "event", "result")
+
+    def __init__(self) -> None:
+        self.produced = 0
+        self.event = asyncio.Event()
+        self.result: FinishedRequest | None = None
+
+    def on_token(self, now_s: float) -> None:  # noqa: ARG002
+        self.produced += 1
+        self.event.set()
+
+    def on_finish(self, result: FinishedRequest) -> None:
+        self.result = result
+        self.event.set()
+
+
+@dataclass
+class _State:
+    config: ServerConfig
+    clock: Clock
+    engine: Engine
+    metrics: Metrics
+    rng: random.Random
+    ready_at_s: float = 0.0
+    next_id: int = 0
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def is_loading(self) -> bool:
+        return self.clock.now() < self.ready_at_s
+
+
+STATE = web.AppKey("state", _State)
+
+
+def _error(status: int, message: str, *, kind: str, param: str | None = None) -> web.Response:
+    return web.json_response(error_body(message, kind=kind, status=status, param=param), status=status)
+
+
+def _loading(state: _State) -> web.Response:
+    left_s = state.ready_at_s - state.clock.now()
+    return _error(
+        503, f"model {state.config.model_name} is loading; ready in {left_s:.1f} s", kind="ServiceUnavailable"
+    )
+
+
+async def health(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    return _loading(state) if state.is_loading() else web.Response(status=200)
+
+
+async def version(_request: web.Request) -> web.Response:
+    return web.json_response({"version": VERSION})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    body = state.metrics.render(state.engine)
+    return web.Response(body=body.encode(), headers={"Content-Type": CONTENT_TYPE})
+
+
+async def models(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    if state.is_loading():
+        return _loading(state)
+    name = state.config.model_name
+    card = {"id": name, "object": "model", "created": int(time.time()), "owned_by": "vllm", "root": name,
+            "parent": None, "max_model_len": state.config.context_limit}  # fmt: skip
+    return web.json_response({"object": "list", "data": [card]})
+
+
+async def completions(request: web.Request) -> web.StreamResponse:
+    return await _generate(request, EndpointKind.COMPLETION)
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    return await _generate(request, EndpointKind.CHAT)
+
+
+async def _generate(request: web.Request, kind: EndpointKind) -> web.StreamResponse:
+    state = request.app[STATE]
+    if state.is_loading():
+        return _loading(state)
+    try:
+        params = parse_body(await request.json(), kind=kind, max_model_len=state.config.context_limit)
+    except json.JSONDecodeError as exc:
+        return _error(400, f"the request body is not JSON: {exc.msg}", kind="BadRequestError")
+    except RequestError as exc:
+        return _error(400, str(exc), kind="BadRequestError", param=exc.param)
+    if params.model != state.config.model_name:
+        message = (
+            f"The model `{params.model}` does not exist. This server serves `{state.config.model_name}`."
+        )
+        return _error(404, message, kind="NotFoundError", param="model")
+    faults = state.config.faults
+    if faults.error_rate and state.rng.random() < faults.error_rate:
+        state.metrics.record_error()
+        return _error(500, "injected fault (--error-rate)", kind="InternalServerError")
+    if faults.extra_latency_ms:
+        await asyncio.sleep(faults.extra_latency_ms / 1000.0)
+    return await _run(request, state, params)
+
+
+async def _run(request: web.Request, state: _State, params: GenerationParams) -> web.StreamResponse:
+    output_tokens = params.max_tokens
+    if not params.ignore_eos:
+        output_tokens = draw_output_tokens(
+            state.rng, max_tokens=params.max_tokens, mean_tokens=state.config.mean_output_tokens
+        )
+    state.next_id += 1
+    prefix = "chatcmpl" if params.kind is EndpointKind.CHAT else "cmpl"
+    request_id = f"{prefix}-{state.config.seed:x}-{state.next_id:08x}"
+    words = text_seed(state.rng)
+    sink = _Sink()
+    seq = SeqRequest(
+        request_id,
+        prompt_tokens=params.prompt_tokens,
+        output_tokens=output_tokens,
+        max_tokens=params.max_tokens,
+    )
+    state.engine.submit(seq, sink)
+    created = int(time.time())
+    try:
+        if params.stream:
+            return await _stream(
+                request, sink, StreamFormat(params, request_id=request_id, created=created), words
+            )
+        while sink.result is None:
+            await sink.event.wait()
+            sink.event.clear()
+        result = sink.result
+        text = response_text(words, result.output_tokens)
+        body = full_response(
+            params,
+            request_id=request_id,
+            created=created,
+            text=text,
+            completion_tokens=result.output_tokens,
+            finish_reason=result.finished_reason,
+        )
+        return web.json_response(body)
+    finally:
+        state.engine.abort(request_id)  # a no-op once finished; frees the KV cache if the client left
+
+
+async def _stream(request: web.Request, sink: _Sink, fmt: StreamFormat, words: int) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+    await response.prepare(request)
+    try:
+        if fmt.params.kind is EndpointKind.CHAT:
+            await response.write(fmt.role())
+        sent = 0
+        while True:
+            await sink.event.wait()
+            sink.event.clear()
+            result, produced = sink.result, sink.produced
+            parts = [fmt.token(token_text(words, i)) for i in range(sent, produced - (result is not None))]
+            if result is not None:
+                parts.append(fmt.token(token_text(words, produced - 1), result.finished_reason))
+                if fmt.params.include_usage:
+                    parts.append(fmt.usage(result.output_tokens))
+                parts.append(DONE)
+            sent = produced
+            await response.write(b"".join(parts))
+            if result is not None:
+                break
+        await response.write_eof()
+    except ConnectionResetError:
+        pass  # the client went away; the caller aborts the request
+    return response
+
+
+def build_app(config: ServerConfig, *, clock: Clock | None = None) -> web.Application:
+    """The aiohttp application; the engine task runs while the app does."""
+    app = web.Application()
+    the_clock = clock or LoopClock()
+    metrics_ = Metrics(config.model_name, max_model_len=config.context_limit)
+    engine = Engine(config.profile, clock=the_clock, on_finished=metrics_.record)
+    app[STATE] = _State(
+        config=config, clock=the_clock, engine=engine, metrics=metrics_, rng=random.Random(config.seed)
+    )
+
+    async def engine_task(app: web.Application) -> AsyncIterator[None]:
+        state = app[STATE]
+        state.ready_at_s = state.clock.now() + config.faults.startup_delay_s
+        task = asyncio.create_task(state.engine.run())
+        yield
+        task.cancel()
+
+    app.cleanup_ctx.append(engine_task)
+    app.router.add_get("/health", health)
+    app.router.add_get("/version", version)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/v1/models", models)
+    app.router.add_post("/v1/completions", completions)
+    app.router.add_post("/v1/chat/completions", chat_completions)
+    return app
+
+
+async def serve(
+    config: ServerConfig, *, host: str, port: int, on_ready: Callable[[int], Any] | None = None
+) -> None:
+    """Serve until cancelled; `on_ready(port)` is called once listening (port 0 picks a free one)."""
+    runner = web.AppRunner(build_app(config), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, backlog=4096)
+    await site.start()
+    server = getattr(site, "_server", None)
+    sockets = getattr(server, "sockets", None) or []
+    bound = sockets[0].getsockname()[1] if sockets else port
+    if on_ready is not None:
+        on_ready(bound)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
