@@ -1,0 +1,100 @@
+"""From an Intent to a complete DeploymentSpec: the use case's template fills what was not said.
+
+Missing essentials (the use case, the number of users or the request rate) become `questions`, and
+a usable default is taken so that a plan can still be shown.
+"""
+
+from __future__ import annotations
+
+from planner.catalog import Catalog
+from planner.errors import InvalidInputError
+from planner.spec import MAX_USERS, DeploymentSpec, Intent, Percentile, check_spec
+from planner.traffic import traffic_profile
+from planner.types import SloTemplate
+
+DEFAULT_USE_CASE = "chatbot_conversational"
+DEFAULT_USERS = 100
+
+
+def default_template(catalog: Catalog) -> SloTemplate:
+    """The template used when the use case is unknown.
+
+    Raises:
+        InvalidInputError: the catalog has no use-case templates at all.
+    """
+    if not catalog.templates:
+        raise InvalidInputError("the knowledge base has no use-case templates; run `predeploy kb init` first")
+    return next((t for t in catalog.templates if t.use_case == DEFAULT_USE_CASE), catalog.templates[0])
+
+
+def _users_from_qps(qps: float, tpl: SloTemplate) -> int:
+    d = tpl.traffic
+    per_user = d.active_fraction * d.requests_per_active_user_per_min / 60.0 * d.peak_factor
+    return max(1, min(MAX_USERS, round(qps / per_user)))
+
+
+def build_spec(intent: Intent, catalog: Catalog) -> DeploymentSpec:
+    """Fill a spec from what was said and the use case's template.
+
+    Raises:
+        InvalidInputError: a stated value is out of range; the message says which and what to give.
+    """
+    questions: list[str] = []
+    notes: list[str] = []
+    tpl = catalog.template(intent.use_case) if intent.use_case else None
+    if tpl is None:
+        tpl = default_template(catalog)
+        choices = ", ".join(t.use_case for t in catalog.templates)
+        questions.append(f"What will it be used for? I assumed {tpl.use_case} (one of: {choices}).")
+    users = intent.user_count
+    if users is not None and not 1 <= users <= MAX_USERS:
+        raise InvalidInputError(
+            f"user_count={users:,} is out of range; "
+            f"give the number of people who will use it, 1 to {MAX_USERS:,}"
+        )
+    if users is None and intent.qps is not None:
+        users = _users_from_qps(intent.qps, tpl)
+        notes.append(f"user count estimated from {intent.qps:g} req/s with the {tpl.use_case} template")
+    elif users is None:
+        users = DEFAULT_USERS
+        questions.append(
+            f"How many people will use it (or how many requests per second)? I assumed {DEFAULT_USERS} users."
+        )
+    traffic = traffic_profile(
+        users,
+        tpl.traffic,
+        qps=intent.qps,
+        concurrent_users=intent.concurrency,
+        input_tokens=intent.input_tokens,
+        output_tokens=intent.output_tokens,
+    )
+    slo = {
+        "ttft_ms": intent.ttft_ms if intent.ttft_ms is not None else tpl.slo.ttft_ms,
+        "tpot_ms": intent.tpot_ms if intent.tpot_ms is not None else tpl.slo.itl_ms,
+        "e2e_ms": intent.e2e_ms if intent.e2e_ms is not None else tpl.slo.e2e_ms,
+        "percentile": intent.percentile or Percentile(tpl.slo.percentile),
+    }
+    data = {
+        "use_case": tpl.use_case,
+        "user_count": users,
+        "experience_class": tpl.experience_class,
+        "domain": intent.domain or "general",
+        "traffic": traffic.model_dump(),
+        "slo": slo,
+        "priorities": intent.priorities.model_dump(),
+        "preferred_gpu_types": intent.preferred_gpu_types,
+        "excluded_gpu_types": intent.excluded_gpu_types,
+        "preferred_models": intent.preferred_models,
+        "excluded_models": intent.excluded_models,
+        "max_gpus": intent.max_gpus,
+        "precision": intent.precision,
+        "license": intent.license,
+        "approved_only": bool(intent.approved_only),
+        "context_length_tokens": intent.context_length_tokens,
+        "budget_usd_month": intent.budget_usd_month,
+        "provider": intent.provider,
+        "region": intent.region,
+        "questions": questions,
+        "notes": notes,
+    }
+    return check_spec(data)

@@ -1,0 +1,190 @@
+"""Rule-based intent extraction: deterministic, fast (< 5 ms), always available.
+
+    parse_intent(text, history=..., catalog=...) -> Intent          what the messages said
+    extract(text, history=..., catalog=...) -> DeploymentSpec       ... with the template's defaults
+
+History is read oldest first and each message refines what came before: numbers replace earlier
+numbers ("make it 3000 users"), a named GPU or model replaces the earlier preference ("use H100s"),
+and the use case changes only when a later message names another one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from planner.catalog import Catalog, normalise_name
+from planner.defaults import build_spec
+from planner.intent_numbers import (
+    find_budget,
+    find_max_gpus,
+    find_percentile,
+    find_qps,
+    find_slo,
+    find_tokens,
+    find_users,
+    normalise_text,
+)
+from planner.intent_words import find_domain, find_names, find_priorities, is_negated, score_use_cases
+from planner.spec import DeploymentSpec, Intent, Percentile
+from planner.types import Precision
+
+# Template ids other catalogs use for the same use case, tried in order.
+USE_CASE_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "chatbot_conversational": ("chatbot", "chat", "customer_service", "conversational_chat"),
+    "code_completion": ("autocomplete", "code_autocomplete"),
+    "code_generation_detailed": ("code_generation", "coding_assistant", "code_assistant"),
+    "summarization_short": ("summarization", "summarisation"),
+    "document_analysis_rag": ("rag", "document_qa", "retrieval_augmented_generation"),
+    "long_document_summarization": ("long_summarization", "summarization"),
+    "research_legal_analysis": ("legal_analysis", "research_analysis"),
+    "batch_processing": ("batch", "batch_inference", "offline_batch"),
+    "content_generation": ("content_creation", "marketing_content"),
+}
+
+_PRECISION_RULES: tuple[tuple[str, Precision], ...] = (
+    (r"\bfp8\b|\b8-?bit float", Precision.FP8),
+    (r"\bint4\b|\b4-?bit\b|\bawq\b|\bgptq\b", Precision.INT4),
+    (r"\bint8\b|\b8-?bit\b", Precision.INT8),
+    (r"\bbf16\b|bfloat16|full precision|unquantized|no quantization", Precision.BF16),
+    (r"\bfp16\b|float16|half precision", Precision.FP16),
+)
+
+
+def resolve_use_case(candidate: str, catalog: Catalog) -> str | None:
+    """Map a rule id (or an LLM's answer) onto a template id of this catalog, or None."""
+    ids = {normalise_name(t.use_case): t.use_case for t in catalog.templates}
+    key = normalise_name(candidate)
+    group = next(
+        (g for g in ((k, *v) for k, v in USE_CASE_SYNONYMS.items()) if key in map(normalise_name, g)), ()
+    )
+    for name in (candidate, *group):
+        if normalise_name(name) in ids:
+            return ids[normalise_name(name)]
+    return None
+
+
+def _template_keyword_scores(t: str, catalog: Catalog) -> dict[str, float]:
+    scores: dict[str, float] = {}
+    for tpl in catalog.templates:
+        keywords = getattr(tpl, "keywords", ()) or tpl.recommended_model_characteristics.get("keywords", ())
+        for kw in keywords if isinstance(keywords, list | tuple) else ():
+            for m in re.finditer(rf"\b{re.escape(str(kw).lower())}", t):
+                delta = -2.0 if is_negated(t, m.start()) else 2.0
+                scores[tpl.use_case] = scores.get(tpl.use_case, 0.0) + delta
+    return scores
+
+
+def find_use_case(t: str, catalog: Catalog) -> str | None:
+    """The catalog use case the message describes best, or None."""
+    scores: dict[str, float] = {}
+    for rule_id, score in score_use_cases(t).items():
+        resolved = resolve_use_case(rule_id, catalog)
+        if resolved:
+            scores[resolved] = scores.get(resolved, 0.0) + score
+    for uc, score in _template_keyword_scores(t, catalog).items():
+        scores[uc] = scores.get(uc, 0.0) + score
+    scores = {k: v for k, v in scores.items() if v > 0}
+    return max(scores, key=lambda k: scores[k]) if scores else None
+
+
+def _merge_names(
+    old_want: list[str], old_excl: list[str], want: list[str], excl: list[str]
+) -> tuple[list[str], list[str]]:
+    new_excl = [x for x in old_excl if x not in want] + [x for x in excl if x not in old_excl]
+    new_want = want if want else [x for x in old_want if x not in new_excl]
+    return new_want, new_excl
+
+
+def _refine(intent: Intent, text: str, catalog: Catalog, *, is_followup: bool) -> Intent:
+    t = normalise_text(text)
+    upd: dict[str, object] = {}
+    use_case = find_use_case(t, catalog)
+    if use_case:
+        upd["use_case"] = use_case
+    users, concurrent = find_users(t, refinement=is_followup)
+    if users is not None:
+        upd["user_count"] = users
+        upd["concurrency"] = users if concurrent else None
+    qps = find_qps(t)
+    if qps is not None:
+        upd["qps"] = qps
+    for kind, want_key, excl_key in (
+        ("gpu", "preferred_gpu_types", "excluded_gpu_types"),
+        ("model", "preferred_models", "excluded_models"),
+    ):
+        want, excl = find_names(t, catalog, kind)
+        old_want, old_excl = getattr(intent, want_key), getattr(intent, excl_key)
+        upd[want_key], upd[excl_key] = _merge_names(old_want, old_excl, want, excl)
+    if re.search(r"\bany (?:gpu|hardware)\b|no gpu preference|drop the gpu", t):
+        upd["preferred_gpu_types"] = []
+    upd.update(find_slo(t))
+    upd.update(find_tokens(t))
+    pct = find_percentile(t)
+    if pct:
+        upd["percentile"] = Percentile(pct)
+    prios = find_priorities(t)
+    if prios:
+        upd["priorities"] = intent.priorities.model_copy(update=prios)
+    optional = {
+        "domain": find_domain(t),
+        "budget_usd_month": find_budget(t),
+        "max_gpus": find_max_gpus(t),
+        "precision": next((p for rx, p in _PRECISION_RULES if re.search(rx, t)), None),
+        "provider": _find_provider(t, catalog),
+        "region": _find_region(t),
+        "license": "apache-2.0" if re.search(r"apache|permissive(?:ly)? licen[cs]", t) else None,
+        "approved_only": True
+        if re.search(
+            r"approved (?:models )?only|only approved|vetted models|"
+            r"production-approved|pre-approved",
+            t,
+        )
+        else None,
+    }
+    upd.update({k: v for k, v in optional.items() if v is not None})
+    return intent.model_copy(update=upd)
+
+
+def _find_provider(t: str, catalog: Catalog) -> str | None:
+    providers = {p.provider.lower() for p in catalog.prices}
+    aliases = {"amazon": "aws", "google cloud": "gcp", "google": "gcp", "microsoft": "azure"}
+    for word, provider in [*((p, p) for p in sorted(providers)), *aliases.items()]:
+        m = re.search(
+            rf"\b(?:on|in|use|using|with|at|via|through|from|host(?:ed)? on)\s+{re.escape(word)}\b", t
+        )
+        if m and provider in providers:
+            return provider
+    return None
+
+
+def _find_region(t: str) -> str | None:
+    m = re.search(
+        r"\b((?:us|eu|ap|ca|sa|me|af)-(?:east|west|north|south|central|northeast|southeast)\d?-\d)\b", t
+    )
+    return m.group(1) if m else None
+
+
+def parse_intent(text: str, *, history: Sequence[str] = (), catalog: Catalog) -> Intent:
+    """What the conversation says, oldest message first, the latest message refining the rest."""
+    intent = Intent()
+    messages = [m for m in (*history, text) if m and m.strip()]
+    for i, message in enumerate(messages):
+        intent = _refine(intent, message, catalog, is_followup=i > 0)
+    return intent
+
+
+def extract(text: str, *, history: Sequence[str] = (), catalog: Catalog) -> DeploymentSpec:
+    """Rule-based extraction of a full spec (template defaults where the text is silent).
+
+    Raises:
+        InvalidInputError: empty text, or a stated number out of range (e.g. 10^12 users).
+    """
+    from planner.errors import InvalidInputError
+
+    if not text or not text.strip():
+        raise InvalidInputError(
+            "the request is empty; describe the use case, "
+            "e.g. 'a support chatbot for 1000 users, latency matters'"
+        )
+    return build_spec(parse_intent(text, history=history, catalog=catalog), catalog)

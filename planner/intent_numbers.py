@@ -1,0 +1,272 @@
+"""Quantities in free text: users, QPS, latency targets, tokens, budget, GPU limits.
+
+Every function takes the lower-cased message (after `normalise_text`) and returns None when the
+message states nothing. Ranges ("5,000-10,000 users") resolve to the upper bound: capacity is
+planned for the most load that was stated.
+"""
+
+# ruff: noqa: E501  (the tables below are regular expressions; split, they read worse)
+
+from __future__ import annotations
+
+import re
+
+_WORD_NUM = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "fifteen": 15,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+    "a": 1,
+    "a dozen": 12,
+    "a couple": 2,
+    "a few": 3,
+    "several": 5,
+    "half a": 0.5,
+}
+_SCALE = {"hundred": 100, "thousand": 1000, "million": 1_000_000, "billion": 1_000_000_000}
+_WORDS_RE = re.compile(
+    r"\b(half a|a dozen|a couple|a few|several|" + "|".join(k for k in _WORD_NUM if " " not in k) + r")"
+    r"((?:\s+(?:hundred|thousand|million|billion))+)\b"
+)
+_BARE_WORDS_RE = re.compile(r"\b(" + "|".join(k for k in _WORD_NUM if len(k) > 2 and " " not in k) + r")\b")
+
+NUM = r"(\d[\d,]*(?:\.\d+)?)\s*(k|m|mm|bn|b|million|thousand|billion)?\+?"
+_SUFFIX = {
+    "k": 1e3,
+    "thousand": 1e3,
+    "m": 1e6,
+    "mm": 1e6,
+    "million": 1e6,
+    "b": 1e9,
+    "bn": 1e9,
+    "billion": 1e9,
+}
+
+
+def normalise_text(text: str) -> str:
+    """Lower-case, expand contractions and number words ("two thousand" -> "2000")."""
+    t = text.lower().replace("’", "'").replace("–", "-").replace("—", " - ")
+    t = re.sub(r"\bcan't\b", "can not", t)
+    t = re.sub(r"\bwon't\b", "will not", t)
+    t = re.sub(r"n't\b", " not", t)
+
+    def words(m: re.Match[str]) -> str:
+        value = float(_WORD_NUM[m.group(1)])
+        for scale in m.group(2).split():
+            value *= _SCALE[scale]
+        return f"{value:.0f}"
+
+    t = _WORDS_RE.sub(words, t)
+    t = _BARE_WORDS_RE.sub(lambda m: str(_WORD_NUM[m.group(1)]), t)
+    t = re.sub(r"\b10\s*(?:\^|\*\*)\s*(\d{1,2})\b", lambda m: str(10 ** int(m.group(1))), t)
+    t = re.sub(
+        r"\b(\d+(?:\.\d+)?)e(\d{1,2})\b", lambda m: f"{float(m.group(1)) * 10 ** int(m.group(2)):.0f}", t
+    )
+    return re.sub(r"\b(\d+)\s*x\s*(?=[a-z])", r"\1 x ", t)
+
+
+def to_number(digits: str, suffix: str | None) -> float:
+    """'1.2', 'm' -> 1_200_000."""
+    value = float(digits.replace(",", ""))
+    return value * _SUFFIX.get(suffix or "", 1.0)
+
+
+_USER_NOUNS = (
+    r"users?|people|persons?|employees|staff|agents|developers|devs|engineers|customers|clients|clinicians|"
+    r"doctors|physicians|nurses|students|teachers|analysts|lawyers|attorneys|paralegals|members|seats|reps|"
+    r"representatives|traders|advisors|advisers|researchers|writers|editors|translators|operators|shoppers|"
+    r"visitors|subscribers|patients|workers|colleagues|learners|players|readers|callers|accountants|"
+    r"underwriters|adjusters|bankers|recruiters|marketers|sellers|merchants|drivers|guests|dau|mau|"
+    r"scientists|programmers|coders|designers|officers|auditors|pharmacists|technicians|citizens|managers"
+)
+_NOT_ADJ = r"(?!(?:tokens?|ms|milliseconds?|seconds?|secs?|requests?|reqs?|req|gpus?|per|every|each|queries|qps|rps)\b)"
+_USERS_RE = re.compile(
+    rf"(?<![\d.$])(?:{NUM})(?:\s*(?:-|to)\s*{NUM})?\s+(?:{_NOT_ADJ}[a-z][a-z\-]*\s+){{0,3}}?(?:{_USER_NOUNS})\b"
+)
+_TEAM_RE = re.compile(
+    rf"\b(?:team|staff|headcount|user ?base|workforce|org|organi[sz]ation|company|group|firm|population)"
+    rf"\s+of\s+(?:about\s+|around\s+|roughly\s+|~\s*|over\s+|nearly\s+)?{NUM}"
+)
+_PERSON_TEAM_RE = re.compile(
+    rf"(?<![\d.$]){NUM}[\s-]+(?:person|people|member|strong|seat|user)(?:\s+[a-z]+)?\s+(?:team|org|company|firm)"
+)
+_PAREN_RE = re.compile(
+    rf"\b(?:{_USER_NOUNS})\b[^(:\d]{{0,30}}[(:]\s*(?:about|around|roughly|approximately|~)?\s*{NUM}\s*\)?"
+)
+_MAKE_IT_RE = re.compile(
+    rf"\b(?:make it|change it to|bump (?:it )?to|increase (?:it )?to|scale (?:it )?to|"
+    rf"reduce (?:it )?to|drop (?:it )?to|now)\s+{NUM}\s*(?:$|[,.;!]|instead)"
+)
+
+
+def _range_upper(m: re.Match[str], first: int) -> float:
+    low = to_number(m.group(first), m.group(first + 1))
+    if m.lastindex and m.lastindex >= first + 2 and m.group(first + 2):
+        high_suffix = m.group(first + 3) or m.group(first + 1)
+        return max(low, to_number(m.group(first + 2), high_suffix))
+    return low
+
+
+def find_users(t: str, *, refinement: bool) -> tuple[int | None, bool]:
+    """Return (user count, concurrent?) stated in the message, or (None, False)."""
+    m = _USERS_RE.search(t)
+    if m:
+        return round(_range_upper(m, 1)), "concurrent" in m.group(0) or "simultaneous" in m.group(0)
+    for rx in (_TEAM_RE, _PERSON_TEAM_RE, _PAREN_RE):
+        m = rx.search(t)
+        if m:
+            return round(to_number(m.group(1), m.group(2))), False
+    m = _MAKE_IT_RE.search(t) if refinement else None
+    if m:
+        return round(to_number(m.group(1), m.group(2))), False
+    return None, False
+
+
+_QPS_RE = re.compile(
+    rf"(?<![\d.]){NUM}\s*(?:qps|rps|req/s|reqs/s|requests?/s(?:ec)?|queries per second|requests? (?:per|a|each) second|"
+    rf"queries a second|(?:requests?|queries|calls) per sec)"
+)
+_QPM_RE = re.compile(
+    rf"(?<![\d.]){NUM}\s*(?:requests?|queries|calls)\s*(?:per|a|an|/)\s*(minute|min|hour|hr|day)\b"
+)
+_PER = {"minute": 60.0, "min": 60.0, "hour": 3600.0, "hr": 3600.0, "day": 86400.0}
+
+
+def find_qps(t: str) -> float | None:
+    """Requests per second stated directly or per minute/hour/day."""
+    m = _QPS_RE.search(t)
+    if m:
+        return to_number(m.group(1), m.group(2))
+    m = _QPM_RE.search(t)
+    if m:
+        return to_number(m.group(1), m.group(2)) / _PER[m.group(3)]
+    return None
+
+
+_DUR = r"(?<![a-z\d.,])(\d[\d,]*(?:\.\d+)?)\s*(ms|milliseconds?|msec|s|secs?|seconds?)\b"
+_TTFT_WORDS = r"ttft|time[ -]to[ -]first[ -]token|first[ -]token(?: latency)?"
+_TPOT_WORDS = (
+    r"tpot|itl|inter[ -]token(?: latency)?|time per (?:output )?token|per[ -]token latency|token latency"
+)
+_E2E_WORDS = (
+    r"e2e|end[ -]to[ -]end(?: latency)?|full (?:response|answer)|complete (?:response|answer)|total latency"
+)
+_GENERIC = r"latency|response times?|responses?|replies|answers?|respond"
+_GAP = r"[^.;,\d]{0,25}?"
+
+
+def _ms(value: str, unit: str) -> float:
+    v = float(value.replace(",", ""))
+    return v if unit.startswith("m") else v * 1000.0
+
+
+def _target(t: str, words: str) -> float | None:
+    """The duration next to one of `words`: after it ("TTFT under 300 ms") or before it ("300 ms TTFT"),
+    whichever sits closer; a tie goes to the one after."""
+    best: tuple[int, float] | None = None
+    after = re.search(rf"(?:{words})({_GAP})(?:sub[ -]?)?{_DUR}", t)
+    if after:
+        best = (len(after.group(1)), _ms(after.group(2), after.group(3)))
+    before = re.search(rf"(?:sub[ -]?)?{_DUR}(\s*(?:p\d\d\s*)?)(?:{words})", t)
+    if before and (best is None or len(before.group(3)) < best[0]):
+        best = (len(before.group(3)), _ms(before.group(1), before.group(2)))
+    return best[1] if best else None
+
+
+def find_slo(t: str) -> dict[str, float]:
+    """Latency targets in ms: keys ttft_ms, tpot_ms, e2e_ms (only those stated)."""
+    out: dict[str, float] = {}
+    for key, words in (("ttft_ms", _TTFT_WORDS), ("tpot_ms", _TPOT_WORDS), ("e2e_ms", _E2E_WORDS)):
+        v = _target(t, words)
+        if v is not None:
+            out[key] = v
+    m = re.search(
+        rf"(?<![\d.]){NUM}\s*(?:tokens?/s|tok/s|tokens? per second)\s*(?:per (?:user|stream|request))", t
+    )
+    if m and "tpot_ms" not in out:
+        out["tpot_ms"] = 1000.0 / max(to_number(m.group(1), m.group(2)), 1e-9)
+    if not out:
+        v = _target(t, _GENERIC)
+        if v is not None:
+            out["ttft_ms" if v <= 1000 else "e2e_ms"] = v
+    return out
+
+
+def find_percentile(t: str) -> str | None:
+    m = re.search(r"\bp(50|90|95|99)\b|\b(50|90|95|99)(?:th)?[ -]percentile", t)
+    return f"p{m.group(1) or m.group(2)}" if m else None
+
+
+_TOK = r"(?:tokens?|toks?)"
+
+
+def find_tokens(t: str) -> dict[str, int]:
+    """Prompt/answer lengths and context need: keys input_tokens, output_tokens, context_length_tokens."""
+    out: dict[str, int] = {}
+    rules = (
+        (
+            "input_tokens",
+            rf"{NUM}[\s-]*{_TOK}?\s*(?:prompts?|inputs?|in\b)|(?:prompts?|inputs?)\s+(?:of|are|around|about|~)?\s*(?:about |around |~)?{NUM}\s*{_TOK}",
+        ),
+        (
+            "output_tokens",
+            rf"{NUM}[\s-]*{_TOK}?\s*(?:outputs?|answers?|responses?|completions?|out\b)|(?:outputs?|answers?|responses?|completions?)\s+(?:of|are|around|about|~)?\s*(?:about |around |~)?{NUM}\s*{_TOK}",
+        ),
+        (
+            "context_length_tokens",
+            rf"{NUM}[\s-]*{_TOK}?\s*(?:of )?context|context(?: window| length)?\s+(?:of|up to)?\s*{NUM}",
+        ),
+    )
+    for key, rx in rules:
+        m = re.search(rx, t)
+        if m:
+            groups = [g for g in m.groups()]
+            digits, suffix = (groups[0], groups[1]) if groups[0] else (groups[2], groups[3])
+            if key != "context_length_tokens" and not re.search(_TOK, m.group(0)):
+                continue
+            out[key] = round(to_number(digits, suffix))
+    return out
+
+
+_MONEY = rf"(?:\$\s*{NUM}|(?<![\d.]){NUM}\s*(?:usd|dollars|\$))"
+
+
+def find_budget(t: str) -> float | None:
+    """Monthly budget in US dollars ("$5k/month", "budget of 60,000 dollars a year")."""
+    if not re.search(r"budget|spend|per month|a month|/mo|monthly|per year|a year|annual|/yr|cap", t):
+        return None
+    m = re.search(_MONEY, t)
+    if not m:
+        return None
+    digits, suffix = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+    value = to_number(digits, suffix)
+    tail = t[m.end() : m.end() + 25]
+    return value / 12.0 if re.search(r"year|annual|/yr|annum", tail) else value
+
+
+_MAXGPU_RE = re.compile(
+    r"(?:at most|no more than|max(?:imum)?(?: of)?|up to|only have|limited to|cap(?:ped)? at|budget for|"
+    r"not more than|<=?)\s*(\d+)\s*(?:[a-z0-9\-]+\s+)?gpus?\b|\b(\d+)\s*gpus?\s*(?:max|maximum|at most|tops)\b"
+)
+
+
+def find_max_gpus(t: str) -> int | None:
+    m = _MAXGPU_RE.search(t)
+    return int(m.group(1) or m.group(2)) if m else None

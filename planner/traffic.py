@@ -1,0 +1,74 @@
+"""Traffic profile: from a number of users to requests per second, with the arithmetic shown.
+
+mean QPS = users × active fraction × requests per active user per minute ÷ 60
+peak QPS = mean QPS × peak factor
+A stated QPS replaces the derivation (it is taken as the peak to plan for); "N concurrent users"
+means every one of them is active.
+"""
+
+from __future__ import annotations
+
+from planner.errors import InvalidInputError
+from planner.spec import MAX_QPS, TrafficProfile
+from planner.types import ArrivalKind, TrafficDefaults
+
+
+def _num(x: float) -> str:
+    if x >= 100:
+        return f"{x:,.0f}"
+    if x >= 10:
+        return f"{x:.1f}".rstrip("0").rstrip(".")
+    return f"{x:.3g}"
+
+
+def traffic_profile(
+    users: int,
+    defaults: TrafficDefaults,
+    *,
+    qps: float | None = None,
+    concurrent_users: int | None = None,
+    input_tokens: int | None = None,
+    output_tokens: int | None = None,
+    arrival: ArrivalKind = ArrivalKind.POISSON,
+) -> TrafficProfile:
+    """Return the traffic profile for `users` people with a use case's defaults.
+
+    Raises:
+        InvalidInputError: users below 1, or a QPS that is not above 0 or is absurdly high.
+    """
+    if users < 1:
+        raise InvalidInputError(f"user_count={users}: needs at least 1 user; give the number of people")
+    if qps is not None and not 0 < qps <= MAX_QPS:
+        raise InvalidInputError(f"qps={qps:g}: must be above 0 and at most {MAX_QPS:,.0f}; e.g. --qps 20")
+    active = 1.0 if concurrent_users else defaults.active_fraction
+    rpm = defaults.requests_per_active_user_per_min
+    if qps is not None:
+        mean = peak = float(qps)
+        derivation = f"{_num(qps)} req/s as stated (planned as the peak; users do not change it)"
+    else:
+        mean = users * active * rpm / 60.0
+        peak = mean * defaults.peak_factor
+        who = f"{users:,} concurrent users" if concurrent_users else f"{users:,} users × {active:.0%} active"
+        derivation = (
+            f"{who} × {_num(rpm)} req/min ÷ 60 = {_num(mean)} req/s mean; "
+            f"× peak factor {defaults.peak_factor:g} = {_num(peak)} req/s peak"
+        )
+    if peak > MAX_QPS:
+        raise InvalidInputError(
+            f"{derivation}: more than {MAX_QPS:,.0f} req/s; check the user count or give --qps"
+        )
+    return TrafficProfile(
+        mean_qps=mean,
+        peak_qps=peak,
+        arrival=arrival,
+        input_tokens_mean=input_tokens or defaults.input_tokens_mean,
+        input_tokens_std=0 if input_tokens else defaults.input_tokens_std,
+        output_tokens_mean=output_tokens or defaults.output_tokens_mean,
+        output_tokens_std=0 if output_tokens else defaults.output_tokens_std,
+        prefix_tokens=defaults.prefix_tokens,
+        active_fraction=active,
+        requests_per_active_user_per_min=rpm,
+        peak_factor=defaults.peak_factor,
+        qps_given=qps is not None,
+        derivation=derivation,
+    )

@@ -1,0 +1,134 @@
+"""Rule-based intent extraction: numbers, names, priorities, negations and refinements."""
+
+from __future__ import annotations
+
+import pytest
+
+from planner.errors import InvalidInputError
+from planner.intent import extract, parse_intent, resolve_use_case
+from planner.intent_numbers import find_budget, find_qps, find_slo, find_users, normalise_text
+from planner.spec import Level
+
+
+@pytest.mark.parametrize(
+    ("text", "users"),
+    [
+        ("chatbot for 5k users", 5000),
+        ("5,000-10,000 users", 10000),
+        ("a team of 20", 20),
+        ("1.2M customers", 1_200_000),
+        ("two thousand engineers", 2000),
+        ("a 40-person team", 40),
+        ("around 300 internal support agents", 300),
+        ("200 ms TTFT for users", None),
+        ("prompts of 500 tokens per user", None),
+    ],
+)
+def test_user_counts(text, users):
+    assert find_users(normalise_text(text), refinement=False)[0] == users
+
+
+def test_concurrent_users_are_flagged():
+    assert find_users(normalise_text("5000 concurrent users"), refinement=False) == (5000, True)
+
+
+@pytest.mark.parametrize(
+    ("text", "qps"),
+    [("about 20 qps", 20.0), ("1.5k requests per second", 1500.0), ("600 requests per minute", 10.0)],
+)
+def test_qps(text, qps):
+    assert find_qps(normalise_text(text)) == pytest.approx(qps)
+
+
+@pytest.mark.parametrize(
+    ("text", "slo"),
+    [
+        ("TTFT under 300ms and TPOT 40 ms", {"ttft_ms": 300.0, "tpot_ms": 40.0}),
+        ("300ms TTFT, 40ms TPOT", {"ttft_ms": 300.0, "tpot_ms": 40.0}),
+        ("sub-500ms latency", {"ttft_ms": 500.0}),
+        ("full response within 5 seconds", {"e2e_ms": 5000.0}),
+        ("use A100s, TTFT 200 ms", {"ttft_ms": 200.0}),
+        ("at least 25 tokens/s per user", {"tpot_ms": 40.0}),
+    ],
+)
+def test_slo_targets(text, slo):
+    assert find_slo(normalise_text(text)) == slo
+
+
+def test_budget_per_month_and_per_year():
+    assert find_budget(normalise_text("budget of $5k/month")) == 5000
+    assert find_budget(normalise_text("we can spend 120,000 dollars a year")) == 10000
+    assert find_budget(normalise_text("5000 users")) is None
+
+
+def test_gpu_and_model_aliases_resolve_to_catalog_ids(catalog):
+    i = parse_intent("llama 3.1 70b on 8x h100 sxm", catalog=catalog)
+    assert i.preferred_gpu_types == ["H100-SXM"]
+    assert i.preferred_models == ["meta-llama/Llama-3.1-70B-Instruct"]
+
+
+def test_negations_exclude_gpus_and_use_cases(catalog):
+    i = parse_intent("a coding assistant, not autocomplete; no H100s, use L40S", catalog=catalog)
+    assert i.use_case == "code_generation_detailed"
+    assert i.excluded_gpu_types == ["H100-SXM"]
+    assert i.preferred_gpu_types == ["L40S"]
+
+
+def test_prefer_over_demotes_without_excluding(catalog):
+    i = parse_intent("prefer L40S over H100", catalog=catalog)
+    assert i.preferred_gpu_types == ["L40S"]
+    assert i.excluded_gpu_types == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("latency is critical", {"latency": Level.HIGH}),
+        ("cost doesn't matter", {"cost": Level.LOW}),
+        ("cheap as possible", {"cost": Level.HIGH}),
+        ("quality matters most", {"accuracy": Level.HIGH}),
+        ("latency isn't critical", {"latency": Level.LOW}),
+        ("speed over accuracy", {"latency": Level.HIGH, "accuracy": Level.LOW}),
+    ],
+)
+def test_priorities(catalog, text, expected):
+    p = parse_intent(f"chatbot for 10 users; {text}", catalog=catalog).priorities.model_dump()
+    for concern, level in expected.items():
+        assert p[concern] == level
+
+
+def test_history_refines_the_spec(catalog):
+    history = ["translation for 300 users on H100", "make it 3000 users"]
+    spec = extract("actually 200 ms TTFT, and use A100s", history=history, catalog=catalog)
+    assert (spec.use_case, spec.user_count, spec.slo.ttft_ms) == ("translation", 3000, 200.0)
+    assert spec.preferred_gpu_types == ["A100-80GB"]
+
+
+def test_missing_essentials_ask_questions_and_still_give_a_spec(catalog):
+    spec = extract("we want to try an LLM", catalog=catalog)
+    assert len(spec.questions) == 2
+    assert spec.user_count == 100 and spec.use_case == "chatbot_conversational"
+    assert spec.traffic.peak_qps > 0
+
+
+def test_traffic_arithmetic_is_shown(catalog):
+    spec = extract("support chatbot for 1000 users", catalog=catalog)
+    assert spec.traffic.peak_qps == pytest.approx(1000 * 0.1 * 2 / 60 * 3)
+    assert "1,000 users × 10% active" in spec.traffic.derivation
+
+
+@pytest.mark.parametrize("text", ["", "   ", "chatbot for 10^12 users"])
+def test_bad_input_is_an_actionable_error(catalog, text):
+    with pytest.raises(InvalidInputError) as err:
+        extract(text, catalog=catalog)
+    assert "e.g." in str(err.value) or "1 to 100,000,000" in str(err.value)
+
+
+def test_use_case_synonyms_map_onto_the_catalog(catalog):
+    assert resolve_use_case("code_generation", catalog) == "code_generation_detailed"
+    assert resolve_use_case("astrology", catalog) is None
+
+
+def test_extraction_is_deterministic(catalog):
+    text = "RAG over policies for 220 underwriters, qwen 7b on azure, accuracy is key"
+    assert parse_intent(text, catalog=catalog) == parse_intent(text, catalog=catalog)
