@@ -88,8 +88,8 @@ def ensure_ready(engine: Engine, *, data_dir: Path | None = None) -> bool:
         DatabaseUnavailableError: the database cannot be reached or migrated.
         SeedDataError: a seed file is malformed; the database is left as it was.
     """
-    from kb.seed import DATA_DIR, load_seed_if_changed
+    from kb.seed import load_seed_if_changed
 
     if current_revision(engine) != head_revision():
         upgrade(engine)
-    return load_seed_if_changed(engine, data_dir=data_dir or DATA_DIR)
+    return load_seed_if_changed(engine, data_dir=data_dir)

@@ -67,8 +67,9 @@ class SeedData:
         }
 
 
-def fingerprint(data_dir: Path = DATA_DIR) -> str:
+def fingerprint(data_dir: Path | None = None) -> str:
     """sha256 over the loader version and every seed file's name and bytes."""
+    data_dir = data_dir or DATA_DIR
     digest = hashlib.sha256(f"loader {LOADER_VERSION}\n".encode())
     for name in SEED_FILES:
         path = data_dir / name
@@ -88,12 +89,13 @@ def _read_json(path: Path) -> object:
         raise SeedDataError(str(path), f"line {exc.lineno}", None, f"is not valid JSON: {exc.msg}") from exc
 
 
-def read_seed(data_dir: Path = DATA_DIR) -> SeedData:
-    """Parse and check every seed file under data_dir.
+def read_seed(data_dir: Path | None = None) -> SeedData:
+    """Parse and check every seed file under data_dir (default: kb/data).
 
     Raises:
         SeedDataError: a file is missing or malformed; the message names the file, row and field.
     """
+    data_dir = data_dir or DATA_DIR
     fp = fingerprint(data_dir)
     models = _json_rows(data_dir / MODELS, "models", "id", parse_model, "model_id")
     gpus = _json_rows(data_dir / GPUS, "gpus", "id", parse_gpu, "gpu_type")
@@ -168,7 +170,7 @@ def write_seed(session: Session, data: SeedData) -> None:
     session.flush()
 
 
-def load_seed(engine: Engine, *, data_dir: Path = DATA_DIR, force: bool = False) -> dict[str, int] | None:
+def load_seed(engine: Engine, *, data_dir: Path | None = None, force: bool = False) -> dict[str, int] | None:
     """Load the seed files when they differ from what is stored (or always with force).
 
     Returns the row counts loaded, or None when the stored data was already current.
@@ -189,6 +191,6 @@ def load_seed(engine: Engine, *, data_dir: Path = DATA_DIR, force: bool = False)
     return data.counts()
 
 
-def load_seed_if_changed(engine: Engine, *, data_dir: Path = DATA_DIR) -> bool:
+def load_seed_if_changed(engine: Engine, *, data_dir: Path | None = None) -> bool:
     """True when the seed was (re)loaded."""
     return load_seed(engine, data_dir=data_dir) is not None

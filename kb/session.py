@@ -80,6 +80,9 @@ def make_engine(url: str) -> Engine:
         raise _unavailable(url, exc) from exc
     if is_sqlite:
         event.listen(engine, "connect", _sqlite_pragmas)
+        # pysqlite's own transaction handling skips BEGIN before DDL and breaks SAVEPOINT; let
+        # SQLAlchemy emit BEGIN so that a migration or a seed load is all-or-nothing.
+        event.listen(engine, "begin", _sqlite_begin)
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
@@ -101,6 +104,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
