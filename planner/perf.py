@@ -1,0 +1,365 @@
+"""The performance model's facade: memory, step times and serving dynamics behind a few calls.
+
+    predict(model, gpu, tp=..., workload=..., arrival=..., params=...) -> Prediction
+    max_rate_under_slo(...) -> requests/s one replica sustains within an SLO (fast, analytic)
+    step_profile(...) -> StepProfile, the coefficients the vLLM simulator steps with
+    memory_plan(...) -> MemoryPlan
+
+Means come from the calibrated mean-value model (`planner.serving`); percentiles from the shape of
+the latency distribution, either closed-form (`planner.perf_tail`) or, when `percentiles=True`, a
+seeded discrete-event simulation of the engine (`planner.simulation`) scaled to the same means.
+A rate beyond capacity is `saturated`: TTFT and e2e then have no steady state and are reported
+as inf (null in JSON), with a note; TPOT/ITL and throughput stay at their full-batch values.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from planner.errors import InvalidInputError
+from planner.memory import MemoryPlan, memory_plan, smallest_fitting_tp
+from planner.perf_model import HardwareCosts, StepCoefs, hardware_costs, step_coefs
+from planner.perf_params import PerfParams, default_params
+from planner.perf_tail import Q, tail
+from planner.perf_types import (
+    PERCENTILES,
+    Arrival,
+    Breakdown,
+    LatencyStats,
+    Prediction,
+    StepProfile,
+    Workload,
+)
+from planner.serving import CLOSED_LOOP, MAX_THROUGHPUT, RATE, Limits, Load, MeanResult, mean_value
+from planner.types import ArrivalKind, Engine, GpuSpec, ModelSpec, Precision, SloTargets
+
+__all__ = [
+    "Arrival",
+    "Breakdown",
+    "LatencyStats",
+    "MemoryPlan",
+    "PerfParams",
+    "Prediction",
+    "StepProfile",
+    "Workload",
+    "default_params",
+    "max_rate_under_slo",
+    "memory_plan",
+    "predict",
+    "smallest_fitting_tp",
+    "step_profile",
+]
+
+INF = float("inf")
+
+
+def _max_model_len(model: ModelSpec, workload: Workload) -> int:
+    need = workload.input_tokens + workload.output_tokens
+    need += 3 * (workload.input_tokens_std + workload.output_tokens_std)
+    return int(min(max(need, 1), max(model.max_context_tokens, need)))
+
+
+def _limits(engine: Engine, params: PerfParams, kv_tokens: int) -> Limits:
+    e = engine.value
+    return Limits(
+        max_num_seqs=float(params.max_num_seqs.get(e, 256)),
+        max_num_batched_tokens=float(params.max_num_batched_tokens.get(e, 8192)),
+        kv_cache_tokens=float(max(kv_tokens, 1)),
+        request_overhead_ms=params.request_overhead_ms.get(e, 8.0),
+        queue_factor=params.queue_factor,
+        closed_loop_wave=params.closed_loop_wave.get(e, 0.3),
+    )
+
+
+def step_profile(
+    model: ModelSpec,
+    gpu: GpuSpec,
+    *,
+    tp: int,
+    precision: Precision,
+    engine: Engine = Engine.VLLM,
+    params: PerfParams,
+    max_model_len: int,
+) -> StepProfile:
+    """Step-time coefficients of one replica (MoE expert reads taken at a full batch of max_num_seqs).
+
+    Raises:
+        InvalidInputError: tp or max_model_len out of range.
+    """
+    hw = hardware_costs(model, gpu, tp=tp, precision=precision, engine=engine, params=params)
+    c = step_coefs(hw, params)
+    plan = memory_plan(
+        model,
+        gpu,
+        tp=tp,
+        precision=precision,
+        max_model_len=max_model_len,
+        gpu_memory_utilization=params.kv_memory_fraction.get(engine.value, 0.9),
+        params=params,
+        engine=engine,
+    )
+    seqs = params.max_num_seqs.get(engine.value, 256)
+    touched = 1.0 - (1.0 - float(c.expert_fraction)) ** seqs
+    return StepProfile(
+        step_overhead_ms=float(c.overhead_ms),
+        weights_read_ms=float(c.dense_read_ms + c.expert_read_ms * touched),
+        kv_read_ms_per_1k_tokens=float(c.kv_read_ms_per_1k_tokens),
+        compute_ms_per_token=float(c.compute_ms_per_token),
+        attn_ms_per_1m_token_pairs=float(c.attn_ms_per_1m_token_pairs),
+        kv_cache_tokens=plan.kv_cache_tokens,
+        max_num_seqs=seqs,
+        max_num_batched_tokens=params.max_num_batched_tokens.get(engine.value, 8192),
+        block_size=params.block_size,
+    )
+
+
+def _load(workload: Workload, arrival: Arrival, replicas: int) -> Load:
+    if arrival.kind == ArrivalKind.CLOSED_LOOP:
+        mode, value, cv2 = CLOSED_LOOP, (arrival.concurrency or 1) / replicas, 0.0
+    elif arrival.kind == ArrivalKind.MAX_THROUGHPUT:
+        mode, value, cv2 = MAX_THROUGHPUT, 0.0, 0.0
+    else:
+        mode, value = RATE, (arrival.rate_rps or 0.0) / replicas
+        cv2 = 1.0 if arrival.kind == ArrivalKind.POISSON else 0.0
+    out_cv2 = (workload.output_tokens_std / workload.output_tokens) ** 2
+    return Load(
+        input_tokens=float(workload.input_tokens),
+        output_tokens=float(workload.output_tokens),
+        prefix_tokens=float(workload.prefix_tokens),
+        mode=mode,
+        value=value,
+        arrival_cv2=cv2,
+        output_cv2=out_cv2,
+    )
+
+
+def _confidence(hw: HardwareCosts, params: PerfParams) -> str:
+    rows = params.fit_info.get("rows_by_family_engine", {})
+    if not rows:
+        return "uncalibrated: PERF_FACTS priors (run `predeploy calibrate`)"
+    n = int(rows.get(f"{hw.family}/{hw.engine}", 0))
+    if n:
+        return f"calibrated on {n} benchmark rows for {hw.family} / {hw.engine}"
+    fam = sum(int(v) for k, v in rows.items() if k.startswith(f"{hw.family}/"))
+    if fam:
+        return f"partly extrapolated: {fam} rows for {hw.family} GPUs, none with {hw.engine}"
+    return f"extrapolated: no benchmark for the {hw.family} GPU family (datasheet figures and priors)"
+
+
+def _breakdown(
+    r: MeanResult, coefs: StepCoefs, hw: HardwareCosts, params: PerfParams, osl: float
+) -> Breakdown:
+    steps = float(r.prefill_steps) + max(osl - 1.0, 0.0)
+    lat = params.allreduce_latency_us.get(hw.link, 30.0) * hw.allreduces_per_step / 1000.0
+    comm_step = lat + hw.allreduce_bytes_per_token * float(r.batch) / (
+        hw.link_gb_s * 1e6 * params.allreduce_bw_eff
+    )
+    engine_ovh = float(coefs.overhead_ms) - lat
+    per_step = engine_ovh + comm_step
+    queue = float(r.queue_ms)
+    return Breakdown(
+        prefill_ms=max(float(r.prefill_ms) - per_step * float(r.prefill_steps), 0.0),
+        decode_ms=max((osl - 1.0) * (float(r.tpot_ms) - per_step), 0.0),
+        comm_ms=comm_step * steps,
+        overhead_ms=params.request_overhead_ms.get(hw.engine, 8.0)
+        + engine_ovh * steps
+        + 0.5 * float(r.tpot_ms),
+        queue_ms=queue,
+    )
+
+
+def _stats(mean: float, values: dict[str, float]) -> LatencyStats:
+    ordered = np.maximum.accumulate([values[p] for p in PERCENTILES])
+    return LatencyStats(mean, *(float(v) for v in ordered))
+
+
+def predict(
+    model: ModelSpec,
+    gpu: GpuSpec,
+    *,
+    tp: int,
+    replicas: int = 1,
+    precision: Precision,
+    engine: Engine = Engine.VLLM,
+    workload: Workload,
+    arrival: Arrival,
+    params: PerfParams,
+    percentiles: bool = True,
+    seed: int = 0,
+) -> Prediction:
+    """Predict latency percentiles and throughput of `replicas` replicas of TP `tp` under a load.
+
+    Raises:
+        InvalidInputError: non-positive tp or replicas (workload and arrival check themselves).
+    """
+    if replicas < 1:
+        raise InvalidInputError(f"replicas must be 1 or more, got {replicas}.")
+    hw = hardware_costs(model, gpu, tp=tp, precision=precision, engine=engine, params=params)
+    plan = memory_plan(
+        model,
+        gpu,
+        tp=tp,
+        precision=precision,
+        max_model_len=_max_model_len(model, workload),
+        gpu_memory_utilization=params.kv_memory_fraction.get(engine.value, 0.9),
+        params=params,
+        engine=engine,
+    )
+    notes = [_confidence(hw, params)]
+    if not plan.fits:
+        return _not_fitting(plan, tp=tp, replicas=replicas, precision=precision, engine=engine, notes=notes)
+    coefs = step_coefs(hw, params)
+    limits = _limits(engine, params, plan.kv_cache_tokens)
+    load = _load(workload, arrival, replicas)
+    r = mean_value(coefs, load, limits)
+    values = {k: dict.fromkeys(PERCENTILES, 0.0) for k in ("ttft", "tpot", "itl", "e2e")}
+    for p in PERCENTILES:
+        t, tp_, it, e = tail(
+            coefs,
+            load,
+            limits,
+            r,
+            input_std=workload.input_tokens_std,
+            output_std=workload.output_tokens_std,
+            percentile=p,
+        )
+        for key, v in zip(("ttft", "tpot", "itl", "e2e"), (t, tp_, it, e), strict=True):
+            values[key][p] = float(v)
+    if percentiles and load.mode != MAX_THROUGHPUT and not bool(r.saturated):
+        from planner.simulation import simulated_shapes
+
+        values = simulated_shapes(coefs, load, limits, workload, r, seed=seed, fallback=values)
+    saturated = bool(r.saturated)
+    if saturated:
+        notes.append(
+            f"saturated: {arrival.rate_rps:g} req/s exceeds the capacity of {float(r.capacity_rps) * replicas:.2f} "
+            "req/s; the queue grows without bound, so TTFT and e2e have no steady state (null)"
+        )
+    if load.mode == CLOSED_LOOP and float(r.queue_ms) > 0:
+        notes.append(
+            f"{(arrival.concurrency or 0) / replicas - float(r.batch):.0f} users per replica wait in "
+            "the queue: the batch is limited by max_num_seqs or the KV cache"
+        )
+    out_tps = float(r.output_tokens_per_s) * replicas
+    rps = float(r.requests_per_s) * replicas
+    return Prediction(
+        ttft_ms=_stats(float(r.ttft_ms), values["ttft"]),
+        tpot_ms=_stats(float(r.tpot_ms), values["tpot"]),
+        itl_ms=_stats(float(r.tpot_ms), values["itl"]),
+        e2e_ms=_stats(float(r.e2e_ms), values["e2e"]),
+        output_tokens_per_s=out_tps,
+        total_tokens_per_s=out_tps + rps * workload.input_tokens,
+        requests_per_s=rps,
+        fits=True,
+        kv_cache_tokens=plan.kv_cache_tokens,
+        max_concurrency=plan.max_concurrency,
+        saturated=saturated,
+        breakdown=_breakdown(r, coefs, hw, params, float(workload.output_tokens)),
+        notes=tuple(notes),
+        tensor_parallel=tp,
+        replicas=replicas,
+        precision=precision,
+        engine=engine,
+        capacity_rps=float(r.capacity_rps) * replicas,
+        smallest_tp=tp,
+    )
+
+
+def _not_fitting(
+    plan: MemoryPlan, *, tp: int, replicas: int, precision: Precision, engine: Engine, notes: list[str]
+) -> Prediction:
+    nothing = LatencyStats.constant(INF)
+    return Prediction(
+        ttft_ms=nothing,
+        tpot_ms=nothing,
+        itl_ms=nothing,
+        e2e_ms=nothing,
+        output_tokens_per_s=0.0,
+        total_tokens_per_s=0.0,
+        requests_per_s=0.0,
+        fits=False,
+        kv_cache_tokens=plan.kv_cache_tokens,
+        max_concurrency=plan.max_concurrency,
+        saturated=False,
+        breakdown=Breakdown(0.0, 0.0, 0.0, 0.0, 0.0),
+        notes=(f"does not fit: {plan.reason}", *notes),
+        tensor_parallel=tp,
+        replicas=replicas,
+        precision=precision,
+        engine=engine,
+        smallest_tp=plan.smallest_tp,
+    )
+
+
+def max_rate_under_slo(
+    model: ModelSpec,
+    gpu: GpuSpec,
+    *,
+    tp: int,
+    precision: Precision,
+    engine: Engine = Engine.VLLM,
+    workload: Workload,
+    slo: SloTargets,
+    params: PerfParams,
+) -> float:
+    """Requests/s one replica sustains (Poisson arrivals) with TTFT, TPOT and e2e within the SLO.
+
+    Returns 0.0 when the model does not fit or even a lone request misses the SLO. Analytic and
+    vectorised over a grid of rates (about a millisecond).
+    """
+    hw = hardware_costs(model, gpu, tp=tp, precision=precision, engine=engine, params=params)
+    plan = memory_plan(
+        model,
+        gpu,
+        tp=tp,
+        precision=precision,
+        max_model_len=_max_model_len(model, workload),
+        gpu_memory_utilization=params.kv_memory_fraction.get(engine.value, 0.9),
+        params=params,
+        engine=engine,
+    )
+    if not plan.fits:
+        return 0.0
+    coefs, limits = step_coefs(hw, params), _limits(engine, params, plan.kv_cache_tokens)
+    pct = slo.percentile if slo.percentile in Q else "p95"
+    probe = _load(workload, Arrival(ArrivalKind.POISSON, rate_rps=1e-6), 1)
+    capacity = float(mean_value(coefs, probe, limits).capacity_rps)
+    lo, hi = 0.0, capacity
+    for fractions in (np.linspace(0.0, 1.0, 48)[1:-1], np.linspace(0.0, 1.0, 24)[1:]):
+        rates = lo + (hi - lo) * fractions
+        ok = _meets(coefs, workload, limits, rates, slo, pct)
+        if not ok.any():
+            if lo == 0.0 and not _meets(coefs, workload, limits, np.array([1e-6]), slo, pct)[0]:
+                return 0.0
+            hi = float(rates[0])
+            continue
+        last = int(np.nonzero(ok)[0].max())
+        lo, hi = float(rates[last]), float(rates[last + 1]) if last + 1 < rates.size else hi
+    return lo
+
+
+def _meets(
+    coefs: StepCoefs, workload: Workload, limits: Limits, rates: np.ndarray, slo: SloTargets, pct: str
+) -> np.ndarray:
+    n = rates.size
+    load = Load(
+        input_tokens=np.full(n, float(workload.input_tokens)),
+        output_tokens=np.full(n, float(workload.output_tokens)),
+        prefix_tokens=np.full(n, float(workload.prefix_tokens)),
+        mode=np.full(n, RATE),
+        value=rates,
+        arrival_cv2=1.0,
+        output_cv2=(workload.output_tokens_std / workload.output_tokens) ** 2,
+    )
+    r = mean_value(coefs, load, limits)
+    ttft, tpot, _, e2e = tail(
+        coefs,
+        load,
+        limits,
+        r,
+        input_std=workload.input_tokens_std,
+        output_std=workload.output_tokens_std,
+        percentile=pct,
+    )
+    ok: np.ndarray = (~r.saturated) & (ttft <= slo.ttft_ms) & (tpot <= slo.itl_ms) & (e2e <= slo.e2e_ms)
+    return ok

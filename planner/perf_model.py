@@ -1,0 +1,196 @@
+"""Step time of one engine iteration: a calibrated roofline over weights, KV reads and compute.
+
+One iteration (a continuous-batching step) reads the weights and the KV cache of every sequence
+in it, and computes `batched_tokens` tokens plus attention over `token_pairs` (query, key) pairs:
+
+    step_ms = overhead + max(weights_read + kv_read_per_1k * kv_tokens / 1000,
+                             compute_per_token * batched_tokens + attn_per_1m * token_pairs / 1e6)
+
+Token pairs of a prefill chunk = chunk_len x (tokens before the chunk + chunk_len / 2), the causal
+average; of a decode sequence = its context. Tensor-parallel all-reduce is folded in: its latency
+(2 per layer) into the overhead, its bandwidth into the per-token compute. For mixture-of-experts
+models the expert weights read per step grow with the tokens in the step (`expert_fraction`).
+
+Every function here works on floats and on numpy arrays alike, so the calibration can evaluate
+thousands of benchmark rows in one call with the same code the predictions use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from planner.errors import InvalidInputError
+from planner.perf_params import PerfParams, gpu_family
+from planner.types import PRECISION_BYTES, AttentionKind, Engine, GpuSpec, ModelSpec, Precision
+
+Num = Any  # float or numpy array: the same formulas serve one prediction and a whole calibration set
+
+
+@dataclass(frozen=True)
+class HardwareCosts:
+    """Work per GPU of one model on one GPU type at one TP/precision, independent of the fit."""
+
+    dense_read_bytes: float  # non-expert weights read every step, per GPU
+    expert_read_bytes: float  # all expert weights, per GPU (0 for dense models)
+    experts_per_token_fraction: float  # top-k / experts (0 for dense models)
+    kv_bytes_per_token: float  # per GPU
+    flops_per_token: float  # 2 x active params / TP
+    attn_flops_per_pair: float  # 4 x layers x query dim / TP
+    allreduces_per_step: int  # 2 per layer when TP > 1
+    allreduce_bytes_per_token: float  # ring all-reduce traffic per token over one link
+    bandwidth_gb_s: float
+    tflops: float
+    link_gb_s: float
+    family: str
+    engine: str
+    link: str
+
+
+def kv_bytes_per_token(model: ModelSpec, *, kv_dtype_bytes: float = 2.0) -> float:
+    """Return the KV-cache bytes of one token for the whole model (all layers, all GPUs)."""
+    if model.attention == AttentionKind.MLA or model.kv_lora_rank > 0:
+        return float(model.num_layers * (model.kv_lora_rank + model.qk_rope_head_dim) * kv_dtype_bytes)
+    return float(2 * model.num_layers * model.num_kv_heads * model.head_dim * kv_dtype_bytes)
+
+
+def kv_bytes_per_token_per_gpu(model: ModelSpec, *, tp: int, kv_dtype_bytes: float) -> float:
+    """KV bytes one GPU stores per token: heads split over min(TP, KV heads); MLA is replicated."""
+    total = kv_bytes_per_token(model, kv_dtype_bytes=kv_dtype_bytes)
+    if model.attention == AttentionKind.MLA or model.kv_lora_rank > 0:
+        return total
+    return total / min(tp, max(model.num_kv_heads, 1))
+
+
+def kv_dtype_bytes(precision: Precision, engine: Engine, params: PerfParams) -> float:
+    """vLLM keeps a 16-bit KV cache by default; TensorRT-LLM's fp8 builds store it in fp8."""
+    quantized = precision not in (Precision.BF16, Precision.FP16)
+    return 1.0 if quantized and engine.value in params.fp8_kv_engines else 2.0
+
+
+def embedding_params(model: ModelSpec) -> float:
+    """Input embedding plus LM head (kept in 16 bit by quantized checkpoints)."""
+    return min(2.0 * model.vocab_size * model.hidden_size, 0.3 * model.params_total_b * 1e9)
+
+
+def weight_bytes(model: ModelSpec, precision: Precision) -> float:
+    """Bytes of all weights (every expert) at a precision; embeddings stay 16-bit."""
+    emb = embedding_params(model)
+    per_weight = PRECISION_BYTES[precision]
+    if precision == Precision.INT4:
+        per_weight += 2.0 / 128  # one 16-bit scale per group of 128
+    return (model.params_total_b * 1e9 - emb) * per_weight + emb * 2.0
+
+
+def _expert_params(model: ModelSpec) -> float:
+    if not model.is_moe or model.num_experts_active <= 0:
+        return 0.0
+    frac = model.num_experts_active / model.num_experts
+    extra = (model.params_total_b - model.params_active_b) * 1e9
+    return max(extra / (1.0 - frac), 0.0) if frac < 1 else 0.0
+
+
+def compute_tflops(gpu: GpuSpec, precision: Precision) -> float:
+    """Dense tensor-core peak used at a precision (weight-only int4 computes in 16 bit off Blackwell)."""
+    if precision in (Precision.FP8, Precision.INT8) and gpu.fp8_tflops > 0:
+        return gpu.fp8_tflops
+    if precision == Precision.INT4 and gpu_family(gpu) == "blackwell" and gpu.fp8_tflops > 0:
+        return gpu.fp8_tflops
+    return gpu.bf16_tflops
+
+
+def hardware_costs(
+    model: ModelSpec, gpu: GpuSpec, *, tp: int, precision: Precision, engine: Engine, params: PerfParams
+) -> HardwareCosts:
+    """Return the fit-independent work of one model on one GPU type.
+
+    Raises:
+        InvalidInputError: tp is not a positive integer.
+    """
+    if tp < 1:
+        raise InvalidInputError(f"tensor_parallel must be 1 or more, got {tp}. Use --tp 1, 2, 4 or 8.")
+    per_weight = PRECISION_BYTES[precision]
+    experts = _expert_params(model)
+    dense = model.params_total_b * 1e9 - experts - model.vocab_size * model.hidden_size
+    b_act = 2.0
+    allreduces = 2 * model.num_layers if tp > 1 else 0
+    ring = 2.0 * (tp - 1) / tp
+    return HardwareCosts(
+        dense_read_bytes=max(dense, 0.0) * per_weight / tp + model.vocab_size * model.hidden_size * 2.0 / tp,
+        expert_read_bytes=experts * per_weight / tp,
+        experts_per_token_fraction=(model.num_experts_active / model.num_experts) if model.is_moe else 0.0,
+        kv_bytes_per_token=kv_bytes_per_token_per_gpu(
+            model, tp=tp, kv_dtype_bytes=kv_dtype_bytes(precision, engine, params)
+        ),
+        flops_per_token=2.0 * model.params_active_b * 1e9 / tp,
+        attn_flops_per_pair=4.0 * model.num_layers * model.num_attention_heads * model.head_dim / tp,
+        allreduces_per_step=allreduces,
+        allreduce_bytes_per_token=allreduces * ring * model.hidden_size * b_act,
+        bandwidth_gb_s=gpu.memory_bandwidth_gb_s,
+        tflops=compute_tflops(gpu, precision),
+        link_gb_s=max(gpu.interconnect_gb_s, 1.0),
+        family=gpu_family(gpu),
+        engine=engine.value,
+        link=gpu.interconnect.value,
+    )
+
+
+@dataclass(frozen=True)
+class StepCoefs:
+    """Coefficients of the step-time formula, in ms (floats or arrays of one value per row)."""
+
+    overhead_ms: Num
+    dense_read_ms: Num
+    expert_read_ms: Num
+    expert_fraction: Num
+    kv_read_ms_per_1k_tokens: Num
+    compute_ms_per_token: Num
+    attn_ms_per_1m_token_pairs: Num
+
+
+def step_coefs_from(
+    hw: Any, *, mbu: Num, mfu: Num, overhead_ms: Num, allreduce_latency_us: Num, allreduce_bw_eff: float
+) -> StepCoefs:
+    """Turn hardware work (a HardwareCosts, or one with array fields) into step coefficients."""
+    bw = hw.bandwidth_gb_s * 1e6 * np.minimum(mbu, 1.0)  # bytes per ms
+    flops = hw.tflops * 1e9 * np.minimum(mfu, 1.0)  # flops per ms
+    link = hw.link_gb_s * 1e6 * allreduce_bw_eff
+    return StepCoefs(
+        overhead_ms=overhead_ms + hw.allreduces_per_step * allreduce_latency_us / 1000.0,
+        dense_read_ms=hw.dense_read_bytes / bw,
+        expert_read_ms=hw.expert_read_bytes / bw,
+        expert_fraction=hw.experts_per_token_fraction,
+        kv_read_ms_per_1k_tokens=1000.0 * hw.kv_bytes_per_token / bw,
+        compute_ms_per_token=hw.flops_per_token / flops + hw.allreduce_bytes_per_token / link,
+        attn_ms_per_1m_token_pairs=1e6 * hw.attn_flops_per_pair / flops,
+    )
+
+
+def step_coefs(hw: HardwareCosts, params: PerfParams) -> StepCoefs:
+    """Step coefficients of one configuration under a parameter set."""
+    speed = params.engine_speed.get(hw.engine, 1.0)
+    return step_coefs_from(
+        hw,
+        mbu=params.mbu.get(hw.family, params.mbu["other"]) * speed,
+        mfu=params.mfu.get(hw.family, params.mfu["other"]) * speed,
+        overhead_ms=params.step_overhead_ms.get(hw.engine, 1.5),
+        allreduce_latency_us=params.allreduce_latency_us.get(hw.link, 30.0),
+        allreduce_bw_eff=params.allreduce_bw_eff,
+    )
+
+
+def experts_touched(coefs: StepCoefs, tokens: Num) -> Num:
+    """Share of the expert weights a step with `tokens` tokens reads (each token picks top-k)."""
+    return 1.0 - np.power(1.0 - coefs.expert_fraction, np.maximum(tokens, 1.0))
+
+
+def step_ms(coefs: StepCoefs, *, batched_tokens: Num, kv_tokens: Num, token_pairs: Num) -> Num:
+    """Time of one engine iteration, ms (the module docstring's formula)."""
+    weights = coefs.dense_read_ms + coefs.expert_read_ms * experts_touched(coefs, batched_tokens)
+    memory = weights + coefs.kv_read_ms_per_1k_tokens * kv_tokens / 1000.0
+    compute = (
+        coefs.compute_ms_per_token * batched_tokens + coefs.attn_ms_per_1m_token_pairs * token_pairs / 1e6
+    )
+    return coefs.overhead_ms + np.maximum(memory, compute)

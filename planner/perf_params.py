@@ -1,0 +1,136 @@
+"""The performance model's tunable parameters: efficiency factors, overheads and engine defaults.
+
+`default_params()` holds the priors from PERF_FACTS.md (used when no calibration file exists);
+`planner.calibration` fits the subset named in `FITTED` to the knowledge base's benchmark rows.
+Every value is physically bounded (`BOUNDS`), so a fit cannot wander to a nonsense efficiency.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from planner.types import Engine, GpuSpec, InterconnectKind
+
+FAMILIES = ("hopper", "ampere", "ada", "blackwell", "cdna", "other")
+ENGINES = tuple(e.value for e in Engine)
+LINKS = tuple(k.value for k in InterconnectKind)
+
+
+def gpu_family(gpu: GpuSpec) -> str:
+    """Map a GPU's architecture (or name) to one of FAMILIES."""
+    text = f"{gpu.architecture} {gpu.id} {gpu.name}".lower()
+    probes = (
+        ("hopper", ("hopper", "h100", "h200", "h800", "gh200")),
+        ("blackwell", ("blackwell", "b200", "b300", "gb200", "gb300", "b100")),
+        ("ampere", ("ampere", "a100", "a10", "a40", "a30", "a6000")),
+        ("ada", ("ada", "l40", "l4", "4090")),
+        ("cdna", ("cdna", "mi300", "mi325", "mi250", "mi355")),
+    )
+    for family, words in probes:
+        if any(w in text for w in words):
+            return family
+    return "other"
+
+
+def _per(keys: tuple[str, ...], value: float, **overrides: float) -> dict[str, float]:
+    out = dict.fromkeys(keys, value)
+    out.update({k.replace("_", "-") if k not in keys else k: v for k, v in overrides.items()})
+    return out
+
+
+@dataclass(frozen=True)
+class PerfParams:
+    """Efficiency factors and overheads of the step-time model (see module docstring)."""
+
+    # share of datasheet HBM bandwidth reached by weight/KV reads, per GPU family
+    mbu: dict[str, float] = field(default_factory=lambda: _per(FAMILIES, 0.80))
+    # share of dense tensor-core peak reached by GEMMs and attention, per GPU family
+    mfu: dict[str, float] = field(default_factory=lambda: _per(FAMILIES, 0.45))
+    # multiplies mbu and mfu: how much of the hardware an engine's kernels reach
+    engine_speed: dict[str, float] = field(
+        default_factory=lambda: _per(ENGINES, 1.0, vllm=0.92, sglang=0.95, tgi=0.85)
+    )
+    # scheduler/launch overhead of one engine iteration, ms
+    step_overhead_ms: dict[str, float] = field(
+        default_factory=lambda: _per(ENGINES, 1.5, tensorrt_llm=0.6, vllm=1.5, sglang=1.2, tgi=2.5)
+    )
+    # fixed per-request time outside the engine steps (HTTP, tokenizer, detokenizer), ms
+    request_overhead_ms: dict[str, float] = field(
+        default_factory=lambda: _per(ENGINES, 5.0, tensorrt_llm=4.0, vllm=8.0, sglang=6.0, tgi=10.0)
+    )
+    # latency of one all-reduce, microseconds, per interconnect
+    allreduce_latency_us: dict[str, float] = field(
+        default_factory=lambda: {"nvlink": 8.0, "infinity_fabric": 12.0, "pcie": 30.0}
+    )
+    allreduce_bw_eff: float = 0.7
+    # engine scheduling limits (vLLM: max_num_seqs / max_num_batched_tokens)
+    max_num_seqs: dict[str, int] = field(
+        default_factory=lambda: {"vllm": 256, "tensorrt-llm": 2048, "sglang": 1024, "tgi": 256}
+    )
+    max_num_batched_tokens: dict[str, int] = field(
+        default_factory=lambda: {"vllm": 8192, "tensorrt-llm": 8192, "sglang": 8192, "tgi": 4096}
+    )
+    # engines that store the KV cache in fp8 when the weights are fp8
+    fp8_kv_engines: tuple[str, ...] = ("tensorrt-llm",)
+    block_size: int = 16
+    # memory: calibrated on the vLLM v0.19.0 H100 start-up measurements
+    usable_memory_fraction: float = 0.9899  # 79.19 GiB of an "80 GB" H100 are visible to CUDA
+    activation_base_gib: float = 0.40
+    activation_gib_per_vocab: float = 1.16e-5
+    activation_moe_gib: float = 0.45
+    non_torch_gib_tp1: float = 0.25
+    non_torch_gib_tpn: float = 2.1
+    # arrival queueing: multiplies the analytic queue wait (fitted on rate runs)
+    queue_factor: float = 1.0
+    # closed loops at fixed lengths: share of the other users whose prompts arrive in the same wave
+    closed_loop_wave: dict[str, float] = field(default_factory=lambda: _per(ENGINES, 0.3))
+    # KV-cache budget: share of GPU memory (vLLM, SGLang) or of memory left after weights (TensorRT-LLM)
+    kv_memory_fraction: dict[str, float] = field(
+        default_factory=lambda: {"vllm": 0.9, "tensorrt-llm": 0.9, "sglang": 0.85, "tgi": 0.9}
+    )
+    # provenance of a fitted set (empty for the priors)
+    fit_info: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict of every field."""
+        out: dict[str, Any] = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            out[name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PerfParams:
+        """Build parameters from `to_dict()` output; missing keys keep their defaults."""
+        base = cls()
+        kwargs: dict[str, Any] = {}
+        for name in cls.__dataclass_fields__:
+            if name not in data:
+                continue
+            default = getattr(base, name)
+            value = data[name]
+            if isinstance(default, dict) and name != "fit_info":
+                kwargs[name] = {**default, **value}
+            elif isinstance(default, tuple):
+                kwargs[name] = tuple(value)
+            else:
+                kwargs[name] = value
+        return replace(base, **kwargs)
+
+
+def default_params() -> PerfParams:
+    """Return the priors from PERF_FACTS.md (no calibration applied)."""
+    return PerfParams()
+
+
+# (group, key) -> (low, high) bounds of every fitted parameter
+BOUNDS: dict[str, tuple[float, float]] = {
+    "mbu": (0.35, 0.95),
+    "mfu": (0.15, 0.85),
+    "engine_speed": (0.5, 1.05),
+    "step_overhead_ms": (0.1, 12.0),
+    "request_overhead_ms": (0.5, 60.0),
+    "allreduce_latency_us": (2.0, 80.0),
+    "closed_loop_wave": (0.0, 1.0),
+}

@@ -1,0 +1,86 @@
+"""Closed-form latency percentiles around the mean-value solution (the fast path).
+
+Waits for a step boundary are uniform over one decode step; queue waits have an exponential tail
+(probability of waiting x exp(-t / scale), as in M/M/c); the batch fluctuates like a Poisson count
+under open arrivals; ITL percentiles jump to the prefill-carrying step once such steps are more
+common than the percentile's tail. The discrete-event simulation (`planner.simulation`) replaces
+these shapes when tail accuracy matters; both share the calibrated means.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from planner.perf_model import Num, StepCoefs
+from planner.serving import RATE, Limits, Load, MeanResult, decode_step, pure_decode_step
+
+Z = {"p50": 0.0, "p90": 1.2816, "p95": 1.6449, "p99": 2.3263}
+Q = {"p50": 0.5, "p90": 0.9, "p95": 0.95, "p99": 0.99}
+
+
+def _queue_quantile(mean_wait: Num, p_wait: Num, q: float) -> Num:
+    p_wait = np.clip(p_wait, 1e-6, 1.0)
+    scale = mean_wait / p_wait
+    return np.where(p_wait > 1.0 - q, scale * np.log(p_wait / (1.0 - q)), 0.0)
+
+
+def tail(
+    coefs: StepCoefs,
+    load: Load,
+    limits: Limits,
+    r: MeanResult,
+    *,
+    input_std: float,
+    output_std: float,
+    percentile: str,
+) -> tuple[Num, Num, Num, Num]:
+    """(TTFT, TPOT, ITL, e2e) at one percentile, ms, for the mean-value result `r`."""
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        return _tail(
+            coefs, load, limits, r, input_std=input_std, output_std=output_std, percentile=percentile
+        )
+
+
+def _tail(
+    coefs: StepCoefs,
+    load: Load,
+    limits: Limits,
+    r: MeanResult,
+    *,
+    input_std: float,
+    output_std: float,
+    percentile: str,
+) -> tuple[Num, Num, Num, Num]:
+    z, q = Z[percentile], Q[percentile]
+    isl, osl = np.maximum(load.input_tokens, 1.0), np.maximum(load.output_tokens, 1.0)
+    computed = np.maximum(isl - load.prefix_tokens, 1.0)
+    open_loop = np.asarray(load.mode) == RATE
+    rho = np.where(open_loop, np.minimum(r.requests_per_s / np.maximum(r.capacity_rps, 1e-9), 1.0), 1.0)
+    queue = np.where(np.isfinite(r.queue_ms), r.queue_ms, np.inf)
+    pf_scale = np.maximum(computed + z * input_std, 1.0) / computed
+    ttft = (
+        limits.request_overhead_ms
+        + q * r.tpot_ms
+        + r.prefill_ms * pf_scale
+        + np.where(queue > 0, _queue_quantile(queue, rho, q), 0.0)
+    )
+    ttft = np.where(np.isfinite(queue), ttft, np.inf)
+    b_p = np.where(open_loop, r.batch + z * np.sqrt(np.maximum(r.batch, 0.0)), r.batch)
+    tpot = np.maximum(decode_step(coefs, b_p, load), r.tpot_ms if percentile != "p50" else 0.0)
+    prefill_share = np.minimum(r.batch / osl * r.prefill_steps, 1.0)
+    itl = np.where(prefill_share > 1.0 - q, r.prefill_step_ms, pure_decode_step(coefs, b_p, load))
+    osl_p = np.maximum(osl + z * output_std, 1.0)
+    e2e = (
+        r.ttft_ms
+        + (ttft - r.ttft_ms) * 0.5
+        + (osl_p - 1.0) * r.tpot_ms
+        + (tpot - r.tpot_ms) * (osl - 1.0) * 0.5
+    )
+    return ttft, tpot, itl, np.where(np.isfinite(ttft), e2e, np.inf)
+
+
+def is_finite(x: float) -> bool:
+    """True for a finite float (inf marks a queue that grows without bound)."""
+    return math.isfinite(x)
