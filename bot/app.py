@@ -1,1 +1,122 @@
-"""Placeholder so the import contracts resolve; written by its owner."""
+"""The Slack app: `build_app(settings)`, `register_listeners(app)`, and the HTTP and Socket Mode runners.
+
+HTTP mode serves `/slack/events` (commands, interactivity and events) through Bolt's WSGI adapter on
+a threaded stdlib server, plus `/healthz`. Socket Mode needs only SLACK_APP_TOKEN.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterable
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from slack_bolt import App, BoltContext
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk import WebClient
+
+from bot.conversation import Services
+from bot.settings import BotSettings
+from workers.settings import WorkerSettings
+
+logger = logging.getLogger(__name__)
+
+
+def build_services(database_url: str | None) -> Services:
+    """Open the knowledge base (creating/upgrading its schema) and wrap it for conversations."""
+    from kb.schema import ensure_ready
+    from kb.session import default_database_url, make_engine, make_session_factory
+
+    engine = make_engine(database_url or default_database_url())
+    ensure_ready(engine)
+    return Services(sessions=make_session_factory(engine))
+
+
+def worker_settings_for(settings: BotSettings) -> WorkerSettings:
+    """The job system's settings as the bot sees them (the same database, token and Web API)."""
+    return WorkerSettings(
+        redis_url=settings.redis_url,
+        database_url=settings.database_url,
+        slack_bot_token=settings.slack_bot_token,
+        slack_api_url=settings.slack_api_url,
+        ollama_host=settings.ollama_host,
+    )
+
+
+def build_app(settings: BotSettings, *, services: Services | None = None) -> App:
+    """A Bolt app with every listener registered and the conversation services in each context."""
+    client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url or WebClient.BASE_URL)
+    app = App(client=client, signing_secret=settings.slack_signing_secret or "socket-mode", logger=logger)
+    services = services or build_services(settings.database_url)
+    jobs = worker_settings_for(settings)
+
+    @app.middleware
+    def inject(context: BoltContext, next: Callable[[], Any]) -> Any:  # noqa: A002 (Bolt's argument name)
+        context["services"] = services
+        context["settings"] = settings
+        context["jobs"] = jobs
+        return next()
+
+    register_listeners(app)
+    return app
+
+
+def register_listeners(app: App) -> None:
+    from bot.listeners import actions, commands, events, views
+
+    for group in (commands, actions, views, events):
+        group.register(app)
+
+    @app.error
+    def handle_error(error: Exception, body: dict[str, Any], logger: logging.Logger) -> None:
+        ref = uuid.uuid4().hex[:8]
+        logger.exception("unhandled error (ref %s) for a %s request", ref, body.get("type", "slash command"))
+        del error
+
+
+# --- HTTP mode ------------------------------------------------------------------------------------
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        logger.debug("http: " + format, *args)
+
+
+def wsgi_app(app: App) -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]:
+    """`/slack/events` through Bolt, `/healthz` answered here."""
+    slack = SlackRequestHandler(app, path="/slack/events")
+
+    def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == "/healthz":
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [b"ok"]
+        return slack(environ, start_response)  # type: ignore[arg-type]
+
+    return application
+
+
+def make_http_server(app: App, *, host: str = "0.0.0.0", port: int = 3000) -> WSGIServer:
+    """A threaded HTTP server for the app (port 0 picks a free one); call `serve_forever()`."""
+    return make_server(
+        host, port, wsgi_app(app), server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
+    )
+
+
+def run_socket_mode(app: App, app_token: str) -> None:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    SocketModeHandler(app, app_token).start()
+
+
+if __name__ == "__main__":
+    from bot.settings import load_settings
+
+    logging.basicConfig(level=logging.INFO)
+    bot_settings = load_settings(socket_mode=True)
+    run_socket_mode(build_app(bot_settings), bot_settings.slack_app_token or "")

@@ -1,1 +1,177 @@
-"""Placeholder so the import contracts resolve; written by its owner."""
+"""Jobs of the conversation: plain functions of ids and primitives, run by RQ or inline.
+
+Each job reads the settings from the environment of the process that runs it, loads the thread
+from the knowledge base, runs one step of the conversation engine and posts with `bot.blocks`.
+User errors (`PlannerError`) are answered in the thread and end the job; anything else is
+reported with a reference id and re-raised so that RQ records (and may retry) it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from bot import blocks
+from bot.conversation import Conversation, Services
+from kb.errors import KbError
+from planner.errors import PlannerError
+from workers.notify import ProgressMessage, ThreadPoster, new_ref, slack_client
+from workers.settings import WorkerSettings, load_settings
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+_services: dict[str, Services] = {}  # one engine and catalog per database URL and process
+_services_lock = threading.Lock()
+
+
+def services_for(database_url: str | None) -> Services:
+    """The conversation services of a database, built once per process."""
+    from kb.schema import ensure_ready
+    from kb.session import default_database_url, make_engine, make_session_factory
+
+    url = database_url or default_database_url()
+    with _services_lock:
+        if url not in _services:
+            engine = make_engine(url)
+            ensure_ready(engine)
+            _services[url] = Services(sessions=make_session_factory(engine))
+        return _services[url]
+
+
+@dataclass(frozen=True)
+class JobContext:
+    settings: WorkerSettings
+    conversation: Conversation
+    poster: ThreadPoster
+
+
+def context_for(thread_id: str, settings: WorkerSettings | None = None) -> JobContext:
+    settings = settings or load_settings()
+    conversation = Conversation(services_for(settings.database_url), thread_id)
+    state = conversation.state()
+    poster = ThreadPoster(slack_client(settings), state.channel_id, state.thread_ts)
+    return JobContext(settings, conversation, poster)
+
+
+@contextmanager
+def reported(
+    poster: ThreadPoster, what: str, on_user_error: Callable[[str], None] | None = None
+) -> Iterator[None]:
+    """Answer user errors in the thread; report anything else with a reference and re-raise it."""
+    try:
+        yield
+    except (PlannerError, KbError) as exc:
+        (on_user_error or (lambda text: poster.post(blocks.notice(text))))(f"I could not {what}: {exc}")
+    except Exception:
+        ref = new_ref()
+        logger.exception("job failed to %s (ref %s)", what, ref)
+        poster.error(f"I could not {what} because of an error on my side.", ref=ref)
+        raise
+
+
+def plan_thread(thread_id: str, spec_version: int, status_ts: str) -> int | None:
+    """Plan the thread's spec, updating one progress message, then post the options and the chart.
+
+    Returns the plan id, or None when the spec could not be planned (the thread says why).
+    """
+    ctx = context_for(thread_id)
+    progress = ProgressMessage.start(ctx.poster, f"Planning spec v{spec_version}…", ts=status_ts)
+    with reported(ctx.poster, "plan this spec", on_user_error=lambda t: progress.finish(blocks.notice(t))):
+        reply = ctx.conversation.plan(progress=progress.step)
+        progress.finish(blocks.options_message(reply.result, plan_id=reply.plan_id))
+        _upload_chart(ctx.poster, reply.result)
+        return reply.plan_id
+    return None
+
+
+def _upload_chart(poster: ThreadPoster, result: Any) -> None:
+    """The cost-versus-latency chart, when there are options and the chart module is installed."""
+    if not result.options:
+        return
+    try:
+        chart = importlib.import_module("bot.chart")
+    except ModuleNotFoundError:
+        logger.info("bot.chart is not there yet; no chart posted")
+        return
+    png = chart.render_png(result)
+    poster.upload_png(png, filename="options.png", title="Cost vs predicted latency")
+
+
+def whatif_thread(thread_id: str, plan_id: int, rank: int, changes_json: str) -> None:
+    """Re-plan with the changes and post the comparison with option `rank` side by side."""
+    ctx = context_for(thread_id)
+    changes: dict[str, Any] = json.loads(changes_json)
+    with reported(ctx.poster, "compare that scenario"):
+        comparison = ctx.conversation.what_if(plan_id, rank, changes)
+        ctx.poster.post(blocks.comparison_message(comparison.rows, title=comparison.title))
+
+
+def spec_thread(thread_id: str, message_ts: str) -> None:
+    """Extract the spec with the LLM (Ollama) when configured; the rule-based extractor otherwise."""
+    ctx = context_for(thread_id)
+    with reported(ctx.poster, "read that request"):
+        reply = ctx.conversation.refine(author="predeploy", extractor=_llm_extractor(ctx.settings))
+        message = blocks.spec_message(
+            reply.spec, thread_id=thread_id, version=reply.version, notes=reply.notes
+        )
+        ctx.poster.post(message)
+    del message_ts  # part of the job id only: one extraction per message
+
+
+def _llm_extractor(settings: WorkerSettings) -> Any:
+    if not settings.ollama_host:
+        return None
+    try:
+        llm = importlib.import_module("workers.llm")
+    except ModuleNotFoundError:
+        return None
+    return llm.extractor(settings)
+
+
+def deploy_approved(plan_id: int, rank: int) -> None:
+    """Deploy an approved option, or say in the thread that deployment is not configured."""
+    settings = load_settings()
+    services = services_for(settings.database_url)
+    thread_id = _thread_of_plan(services, plan_id)
+    ctx = context_for(thread_id, settings)
+    with reported(ctx.poster, f"deploy option {rank}"):
+        deploy = _deploy_function()
+        if deploy is None or not settings.kubeconfig:
+            ctx.poster.post(blocks.notice(NOT_CONFIGURED.format(rank=rank, plan_id=plan_id)))
+            return
+        ctx.poster.post(blocks.notice(f"Deploying option {rank} of plan {plan_id}…"))
+        result = deploy(plan_id=plan_id, rank=rank, settings=settings)
+        ctx.poster.post(blocks.notice(str(result)))
+
+
+NOT_CONFIGURED = (
+    "Approval recorded. Deployment is not configured here (no cluster access: KUBECONFIG is not set or "
+    "the deployment module is missing), so nothing was applied. Render the manifests with "
+    "`predeploy render --plan-id {plan_id} --rank {rank}` and apply them, or configure KUBECONFIG."
+)
+
+
+def _deploy_function() -> Callable[..., Any] | None:
+    try:
+        module = importlib.import_module("deploy.apply")
+    except ModuleNotFoundError:
+        return None
+    return getattr(module, "deploy_option", None)
+
+
+def _thread_of_plan(services: Services, plan_id: int) -> str:
+    from kb import threads as kb_threads
+    from kb.errors import NotFoundError
+
+    with services.sessions() as session:
+        plan = kb_threads.get_plan(session=session, plan_id=plan_id)
+    if plan is None:
+        raise NotFoundError(f"no plan {plan_id} is stored")
+    return str(plan["thread_id"])

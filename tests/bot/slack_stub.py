@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, urlsplit
 BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
 TEAM_ID = "T1"
+_TS = itertools.count(1)  # shared by every stub in the process, so message ts never repeat across tests
 
 
 @dataclass
@@ -29,6 +30,12 @@ class Call:
     method: str  # "chat.postMessage", or "upload" for the file upload URL
     params: dict[str, Any]
     body: bytes = b""
+    response: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ts(self) -> str:
+        """The ts of the message this call posted or updated."""
+        return str(self.params.get("ts") or self.response.get("ts") or "")
 
 
 @dataclass
@@ -39,7 +46,6 @@ class SlackStub:
     fail: dict[str, str] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _server: ThreadingHTTPServer | None = None
 
     # --- lifecycle -----------------------------------------------------------------------------
@@ -120,14 +126,14 @@ class SlackStub:
             if isinstance(params.get(key), str):
                 params[key] = json.loads(params[key])
         auth = handler.headers.get("Authorization", "")
-        with self._lock:
-            self.calls.append(Call(method, params, raw))
         if not auth.startswith("Bearer xox"):
             body: dict[str, Any] = {"ok": False, "error": "not_authed"}
         elif method in self.fail:
             body = {"ok": False, "error": self.fail[method]}
         else:
             body = self._answer(method, params)
+        with self._lock:
+            self.calls.append(Call(method, params, raw, body))
         self._reply(handler, 200, json.dumps(body).encode(), "application/json")
 
     @staticmethod
@@ -140,7 +146,7 @@ class SlackStub:
 
     def _next_ts(self) -> str:
         with self._lock:
-            return f"{int(time.time())}.{next(self._ts):06d}"
+            return f"{int(time.time())}.{next(_TS):06d}"
 
     def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         if method == "auth.test":

@@ -1,0 +1,395 @@
+"""The conversation engine: one `Conversation` per thread, used by Slack, the jobs and `predeploy chat`.
+
+Every step loads the thread from the knowledge base, moves it along the seed's state machine
+(`planner.thread.transition`) and stores what changed, so any process can continue a thread after
+a restart. The engine returns values (`SpecReply`, `PlanReply`, `Comparison`, …); the Slack layer
+renders them with `bot.blocks`, the terminal with `bot.terminal`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from kb import threads as kb_threads
+from planner.catalog import Catalog
+from kb.errors import NotFoundError
+from planner.errors import InvalidInputError, PlannerError
+from planner.plan import Option, PlanResult
+from planner.spec import DeploymentSpec
+from planner.thread import ThreadState, ThreadStatus
+
+logger = logging.getLogger(__name__)
+
+S = ThreadStatus
+Progress = Callable[[int, int, str], None]  # (done, total, what)
+Extractor = Callable[[str, list[str], Catalog], tuple[DeploymentSpec, list[str]]]  # → (spec, notes)
+
+_WHATIF = re.compile(r"^\W*(what\s+if|what\s+about|how\s+about|suppose|and\s+if|compare)\b", re.I)
+PRE_PLAN = {S.CONTEXT_COLLECTION, S.SPECIFICATION_REVIEW, S.SPECIFICATION_EDITING}
+
+
+def thread_id_for(team_id: str, channel_id: str, thread_ts: str) -> str:
+    """The knowledge base's id of a Slack thread (the same as kb.threads uses)."""
+    return f"{team_id}:{channel_id}:{thread_ts}"
+
+
+def is_whatif(text: str) -> bool:
+    """True for "what if we use A100s?"-style questions (compare), False for refinements."""
+    return bool(_WHATIF.search(text))
+
+
+@dataclass(frozen=True)
+class SpecReply:
+    thread_id: str
+    version: int
+    spec: DeploymentSpec
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class WhatIfAsk:
+    """A what-if question about the latest plan; the caller runs `Conversation.what_if` (a job)."""
+
+    thread_id: str
+    plan_id: int
+    rank: int
+    text: str
+
+
+@dataclass(frozen=True)
+class PlanReply:
+    thread_id: str
+    plan_id: int
+    result: PlanResult
+
+    @property
+    def percentile(self) -> str:
+        return str(self.result.spec.get("slo", {}).get("percentile", "p95"))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    thread_id: str
+    title: str
+    rows: tuple[tuple[str, tuple[str, ...]], ...]  # (label, values per scenario); first row = headings
+
+
+@dataclass(frozen=True)
+class ChoiceReply:
+    thread_id: str
+    plan_id: int
+    option: Option
+    percentile: str
+    user_id: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    thread_id: str
+    plan_id: int
+    option: Option
+    percentile: str
+    decision: str  # "approved" | "rejected"
+    user_id: str
+    at: str  # ISO time, UTC
+
+
+@dataclass
+class Services:
+    """What every conversation needs: the database, the catalog and the performance parameters."""
+
+    sessions: sessionmaker[Session]
+    extractor: Extractor | None = None  # LLM extraction (Ollama); rule-based when None
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def catalog(self) -> Catalog:
+        with self._lock:
+            if "catalog" not in self._cache:
+                from kb.repository import load_catalog
+
+                with self.sessions() as session:
+                    self._cache["catalog"] = load_catalog(session=session)
+            return self._cache["catalog"]  # type: ignore[no-any-return]
+
+    def perf_params(self) -> Any:
+        with self._lock:
+            if "params" not in self._cache:
+                self._cache["params"] = _load_perf_params(self.sessions)
+            return self._cache["params"]
+
+    def extract(
+        self, text: str, history: list[str], *, extractor: Extractor | None = None
+    ) -> tuple[DeploymentSpec, list[str]]:
+        """The spec of a conversation: the LLM extractor when given, else the rule-based one."""
+        extractor = extractor or self.extractor
+        if extractor is not None:
+            return extractor(text, history, self.catalog())
+        from planner.intent import extract
+
+        return extract(text, history=history, catalog=self.catalog()), []
+
+
+def _load_perf_params(sessions: sessionmaker[Session]) -> Any:
+    try:
+        from kb.calibration import load_perf_params
+    except ImportError:
+        return None
+    with sessions() as session:
+        return load_perf_params(session=session)
+
+
+def open_thread(
+    services: Services, *, team_id: str, channel_id: str, thread_ts: str, user_id: str
+) -> ThreadState:
+    """Create (or find) the thread a conversation lives in."""
+    with services.sessions.begin() as session:
+        return kb_threads.get_or_create_thread(
+            session=session, team_id=team_id, channel_id=channel_id, thread_ts=thread_ts, user_id=user_id
+        )
+
+
+def find_thread(services: Services, thread_id: str) -> ThreadState | None:
+    with services.sessions() as session:
+        return kb_threads.get_thread(session=session, thread_id=thread_id)
+
+
+class Conversation:
+    """One thread's conversation. Cheap to create: all state is in the knowledge base."""
+
+    def __init__(self, services: Services, thread_id: str) -> None:
+        self.services = services
+        self.thread_id = thread_id
+
+    # --- messages and the spec ---------------------------------------------------------------
+
+    def store_message(self, *, user_id: str, ts: str, text: str) -> bool:
+        """Store a user's message once; False when this ts was seen already (a Slack retry)."""
+        with self.services.sessions.begin() as session:
+            return kb_threads.add_message(
+                session=session, thread_id=self.thread_id, user_id=user_id, ts=ts, text=text
+            )
+
+    def route(self, text: str) -> WhatIfAsk | None:
+        """A what-if question about the latest plan, or None when the message refines the spec."""
+        state = self.state()
+        if state.plan_id is None or not is_whatif(text):
+            return None
+        return WhatIfAsk(self.thread_id, state.plan_id, state.chosen_rank or 1, text)
+
+    def refine(self, *, author: str, extractor: Extractor | None = None) -> SpecReply:
+        """Extract the spec from every message of the thread (the latest refines the rest) and store it.
+
+        Raises:
+            PlannerError: the messages cannot make a spec (empty, absurd numbers); nothing is lost.
+        """
+        state = self.state()
+        messages = list(state.messages)
+        if not messages:
+            raise InvalidInputError("this thread has no request yet; describe the use case first")
+        spec, notes = self.services.extract(messages[-1], messages[:-1], extractor=extractor)
+        return self._store_spec(spec, author=author, notes=tuple(notes))
+
+    def edit_spec(self, spec: DeploymentSpec, *, author: str) -> SpecReply:
+        """Store a spec edited in the modal as the next version."""
+        self._move(S.SPECIFICATION_EDITING, tolerate=True)
+        return self._store_spec(spec, author=author, notes=(f"Edited by <@{author}>.",))
+
+    def _store_spec(self, spec: DeploymentSpec, *, author: str, notes: tuple[str, ...]) -> SpecReply:
+        with self.services.sessions.begin() as session:
+            version = kb_threads.add_spec_version(
+                session=session, thread_id=self.thread_id, spec=spec.model_dump(mode="json"), author=author
+            )
+        self._move(S.SPECIFICATION_REVIEW, tolerate=True)
+        return SpecReply(self.thread_id, version, spec, notes)
+
+    def spec(self) -> tuple[int, DeploymentSpec]:
+        """The latest stored spec and its version (buttons on older versions act on the latest).
+
+        Raises:
+            NotFoundError: no spec stored yet.
+        """
+        with self.services.sessions() as session:
+            found = kb_threads.latest_spec(session=session, thread_id=self.thread_id)
+        if found is None:
+            raise NotFoundError("this thread has no spec yet; describe what you need first")
+        return found[0], DeploymentSpec.model_validate(found[1])
+
+    def state(self) -> ThreadState:
+        """The thread as stored.
+
+        Raises:
+            NotFoundError: the thread is not stored (never started, or a different database).
+        """
+        with self.services.sessions() as session:
+            state = kb_threads.get_thread(session=session, thread_id=self.thread_id)
+        if state is None:
+            raise NotFoundError(
+                f"I have no record of this thread ({self.thread_id}); start again with /predeploy"
+            )
+        return state
+
+    def _move(self, target: ThreadStatus, *, tolerate: bool = False) -> None:
+        """Move along the state machine; with `tolerate`, an illegal move leaves the status as it is."""
+        with self.services.sessions.begin() as session:
+            try:
+                kb_threads.set_status(session=session, thread_id=self.thread_id, status=target)
+            except PlannerError:
+                if not tolerate:
+                    raise
+                logger.info("thread %s stays in its state instead of moving to %s", self.thread_id, target)
+
+    # --- planning, what-if, choice, approval ---------------------------------------------------
+
+    def plan(self, *, progress: Progress | None = None) -> PlanReply:
+        """Plan the latest spec, store the options, and present them.
+
+        Raises:
+            PlannerError: the spec cannot be planned; the thread goes to Failed and can be re-planned.
+        """
+        number, spec = self.spec()
+        self._enter_planning()
+        try:
+            result = _run_pipeline(spec, self.services, progress=progress)
+        except Exception:
+            self._move(S.FAILED, tolerate=True)
+            raise
+        with self.services.sessions.begin() as session:
+            plan_id = kb_threads.save_plan(
+                session=session,
+                thread_id=self.thread_id,
+                spec_version=number,
+                result=result.model_dump(mode="json"),
+            )
+        self._move(S.PRESENTING_OPTIONS, tolerate=True)
+        return PlanReply(self.thread_id, plan_id, result)
+
+    def _enter_planning(self) -> None:
+        status = self.state().status
+        if status not in (S.SPECIFICATION_REVIEW, S.SPECIFICATION_EDITING, S.PRESENTING_OPTIONS):
+            self._move(S.SPECIFICATION_REVIEW, tolerate=True)
+        for step in (S.TRAFFIC_PROFILE_GENERATION, S.MODEL_RECOMMENDATION, S.CAPACITY_PLANNING):
+            self._move(step)
+
+    def load_plan(self, plan_id: int) -> PlanReply:
+        with self.services.sessions() as session:
+            data = kb_threads.get_plan(session=session, plan_id=plan_id)
+        if data is None or data["thread_id"] != self.thread_id:
+            raise NotFoundError(f"plan {plan_id} is not stored for this thread; click Recommend again")
+        return PlanReply(self.thread_id, plan_id, PlanResult.model_validate(data["result"]))
+
+    def option(self, plan_id: int, rank: int) -> tuple[Option, str]:
+        """An option of a stored plan and the plan's SLO percentile.
+
+        Raises:
+            InvalidInputError: the plan has no option with that rank.
+        """
+        reply = self.load_plan(plan_id)
+        for option in reply.result.options:
+            if option.rank == rank:
+                return option, reply.percentile
+        raise InvalidInputError(f"plan {plan_id} has no option {rank}; it has {len(reply.result.options)}")
+
+    def what_if(self, plan_id: int, rank: int, changes: dict[str, Any]) -> Comparison:
+        """Re-plan with changes and compare with option `rank` of the plan."""
+        base = self.load_plan(plan_id)
+        self._move(S.INTERACTIVE_EXPLORATION, tolerate=True)
+        try:
+            return _compare(self.thread_id, base, rank, changes, self.services)
+        finally:
+            self._move(S.PRESENTING_OPTIONS, tolerate=True)
+
+    def changes_from_text(self, text: str) -> dict[str, Any]:
+        """The what-if changes a sentence asks for ("what if we use A100s and 5000 users?")."""
+        from planner.intent import parse_intent
+
+        intent = parse_intent(_WHATIF.sub("", text), catalog=self.services.catalog())
+        changes: dict[str, Any] = {}
+        if intent.preferred_gpu_types:
+            changes["gpu"] = intent.preferred_gpu_types[0]
+        if intent.preferred_models:
+            changes["model"] = intent.preferred_models[0]
+        for key in ("user_count", "qps", "ttft_ms", "tpot_ms", "e2e_ms", "budget_usd_month", "precision"):
+            value = getattr(intent, key)
+            if value is not None:
+                changes[key] = value
+        if not changes:
+            raise InvalidInputError(
+                "I could not tell what to change; say e.g. 'what if we use A100s?' or 'what if 5000 users?'"
+            )
+        return changes
+
+    def choose(self, plan_id: int, rank: int, *, user_id: str) -> ChoiceReply:
+        """Record the choice of an option and ask for approval."""
+        option, percentile = self.option(plan_id, rank)
+        if self.state().status == S.CONFIGURATION_FINALIZED:
+            self._move(S.PRESENTING_OPTIONS)  # a new choice replaces the one awaiting approval
+        self._move(S.CONFIGURATION_FINALIZED)
+        with self.services.sessions.begin() as session:
+            kb_threads.record_choice(
+                session=session, thread_id=self.thread_id, plan_id=plan_id, rank=rank, user_id=user_id
+            )
+            kb_threads.record_approval(
+                session=session,
+                plan_id=plan_id,
+                rank=rank,
+                requested_by=user_id,
+                decided_by=None,
+                decision="pending",
+            )
+        return ChoiceReply(self.thread_id, plan_id, option, percentile, user_id)
+
+    def decide(self, plan_id: int, rank: int, *, user_id: str, approve: bool) -> Decision:
+        """Record an admin's decision on a chosen option (the caller checked that user_id is an admin).
+
+        Raises:
+            InvalidInputError: this option was not chosen, or was decided already.
+        """
+        option, percentile = self.option(plan_id, rank)
+        decision = "approved" if approve else "rejected"
+        at = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        with self.services.sessions.begin() as session:
+            request = kb_threads.get_approval(session=session, plan_id=plan_id, rank=rank)
+            if request is None:
+                raise InvalidInputError(f"option {rank} was not chosen, so there is nothing to approve")
+            if request["decision"] != "pending":
+                raise InvalidInputError(
+                    f"option {rank} was already {request['decision']} by <@{request['decided_by']}> at {request['at']}"
+                )
+            kb_threads.record_approval(
+                session=session,
+                plan_id=plan_id,
+                rank=rank,
+                requested_by=request["requested_by"],
+                decided_by=user_id,
+                decision=decision,
+                at=at,
+            )
+        if not approve:
+            self._move(S.PRESENTING_OPTIONS, tolerate=True)
+        return Decision(self.thread_id, plan_id, option, percentile, decision, user_id, at.isoformat())
+
+
+def _run_pipeline(spec: DeploymentSpec, services: Services, *, progress: Progress | None) -> PlanResult:
+    from bot.planning import run_pipeline
+
+    return run_pipeline(spec, services.catalog(), params=services.perf_params(), progress=progress)
+
+
+def _compare(
+    thread_id: str, base: PlanReply, rank: int, changes: dict[str, Any], services: Services
+) -> Comparison:
+    from bot.planning import compare_option
+
+    title, rows = compare_option(
+        base.result, rank, changes, services.catalog(), params=services.perf_params()
+    )
+    return Comparison(thread_id, title, rows)

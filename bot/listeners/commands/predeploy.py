@@ -1,0 +1,40 @@
+"""`/predeploy <what you need>`: start a thread in the channel and answer with the spec."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt import Ack, BoltContext, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot import blocks
+from bot.listeners.common import continue_conversation
+
+USAGE = "Describe what you need, e.g. `/predeploy a support chatbot for 1000 users, latency matters`."
+
+
+def handle_predeploy_command(
+    ack: Ack,
+    command: dict[str, str],
+    client: WebClient,
+    context: BoltContext,
+    respond: Respond,
+    logger: logging.Logger,
+) -> None:
+    text = (command.get("text") or "").strip()
+    if not text:
+        ack(USAGE)
+        return
+    ack()
+    channel, user_id = command["channel_id"], command["user_id"]
+    try:
+        root = client.chat_postMessage(channel=channel, **blocks.root_message(user_id, text))
+    except SlackApiError as exc:
+        logger.warning("cannot post in %s: %s", channel, exc.response.get("error"))
+        respond(
+            f"I cannot post in this channel ({exc.response.get('error')}); invite me with `/invite @predeploy`."
+        )
+        return
+    ts = str(root["ts"])
+    continue_conversation(context, client, channel=channel, thread_ts=ts, user_id=user_id, ts=ts, text=text)

@@ -1,0 +1,40 @@
+"""Fixtures for the bot: the Slack Web API stub, a seeded tmp database, the app, a user."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from bot.app import build_app
+from bot.settings import BotSettings
+from tests.bot.harness import SECRET, TOKEN, SlackUser
+from tests.bot.slack_stub import SlackStub
+
+
+@pytest.fixture
+def stub() -> Iterator[SlackStub]:
+    s = SlackStub(usergroups={"SADMINS": ["U_GROUP_ADMIN"]}).start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def settings(seeded_env: str, stub: SlackStub, monkeypatch: pytest.MonkeyPatch) -> BotSettings:
+    """Bot settings on a seeded tmp SQLite database; inline jobs read the same through the environment."""
+    monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("SLACK_API_URL", stub.api_url)
+    for name in ("REDIS_URL", "OLLAMA_HOST", "KUBECONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    return BotSettings(
+        slack_bot_token=TOKEN,
+        slack_signing_secret=SECRET,
+        slack_api_url=stub.api_url,
+        admins=("U_ADMIN", "SADMINS"),
+        database_url=seeded_env,
+    )
+
+
+@pytest.fixture
+def user(settings: BotSettings, stub: SlackStub) -> SlackUser:
+    return SlackUser(build_app(settings), stub)
