@@ -7,6 +7,7 @@
     ├── ClusterUnavailableError      no kubeconfig / no cluster to talk to
     ├── RejectedError                the API server refused an object (4xx: admission, validation, RBAC)
     ├── TransientDeployError         5xx, 429 or a connection failure: safe to retry the same call
+    ├── UnhealthyError               the endpoint does not answer /health, /v1/models or a completion
     └── RolledBackError              applied, then not Ready or not healthy in time; changes were undone
 
 Messages give the fact, the numbers and the fix, because people read them in Slack.
@@ -66,6 +67,10 @@ class RejectedError(DeployError):
 
 class TransientDeployError(DeployError):
     """A failure that may pass: HTTP 5xx or 429, a timeout or a refused connection. Retry the job."""
+
+
+class UnhealthyError(DeployError):
+    """The serving endpoint failed a health check."""
 
 
 class RolledBackError(DeployError):

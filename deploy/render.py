@@ -32,6 +32,7 @@ from planner.types import GpuSpec
 VLLM_IMAGE = "vllm/vllm-openai:v0.33.0"  # INTEGRATION.md targets vLLM 0.33.0; never ':latest'
 SERVING_PORT = 8080  # the port KServe's vLLM runtime and `predeploy simulate` listen on
 MANAGED_BY = "predeploy"
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml is 10x faster
 GPU_PRODUCT_LABEL = {"nvidia": "nvidia.com/gpu.product", "amd": "amd.com/gpu.product-name"}
 
 
@@ -181,6 +182,7 @@ def build_context(
         name = derive_name(option.model_id, gpu.id, option.tensor_parallel)
     simulator = settings.simulator_image is not None
     min_replicas, max_replicas = _replica_bounds(option, settings)
+    annotations = _annotations(option, settings=settings)
     args = [] if simulator else engine_args(option, serving, served_model_name=name)
     args += [] if simulator else precision_args(option, serving)
     return {
@@ -188,8 +190,9 @@ def build_context(
         "namespace": namespace,
         "served_model_name": name,
         "labels": sorted(_labels(option, name=name, settings=settings).items()),
-        "annotations": sorted(_annotations(option, settings=settings).items()),
-        "isvc_annotations": sorted(_isvc_annotations(settings, scales=max_replicas > min_replicas).items()),
+        "annotations": sorted(annotations.items()),
+        "isvc_annotations": sorted(_isvc_annotations(settings, scales=max_replicas > min_replicas).items())
+        + sorted(annotations.items()),
         "simulator": simulator,
         "image": settings.simulator_image if settings.simulator_image else settings.vllm_image,
         "command": _command(simulator),
@@ -203,9 +206,13 @@ def build_context(
         "min_replicas": min_replicas,
         "max_replicas": max_replicas,
         "shm_size": f"{settings.shm_gib}Gi",
+        "model_format_version": "1",
+        "readiness_period_s": 10,
+        "readiness_failures": 3,
         "startup_period_s": 30,
         "startup_failures": max(1, -(-settings.startup_timeout_s // 30)),
         "scrape_interval": f"{settings.scrape_interval_s}s",
+        "scale_target": f"{name}-predictor",  # the Deployment KServe's Standard mode creates
         "keda_query": f'sum(vllm:num_requests_waiting{{namespace="{namespace}",model_name="{name}"}})',
         "keda_threshold": str(settings.keda_waiting_threshold),
         "prometheus_url": settings.prometheus_url,
@@ -299,7 +306,7 @@ def _isvc_annotations(settings: RenderSettings, *, scales: bool) -> dict[str, st
 def _render_one(info: KindInfo, context: dict[str, Any]) -> Manifest:
     text = _environment().get_template(info.template).render(context)
     try:
-        body = yaml.safe_load(text)
+        body = yaml.load(text, Loader=_YAML_LOADER)  # a safe loader: no Python tags
     except yaml.YAMLError as exc:
         raise ManifestInvalidError(info.kind, context["name"], [f"does not parse as YAML: {exc}"]) from exc
     meta = body.get("metadata", {}) if isinstance(body, dict) else {}
