@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Sequence
 
+from simulator import aio
 from simulator.config import DEFAULT_PROFILE, Faults, ServerConfig, load_profile
 from simulator.errors import SimulatorError
 from simulator.server import serve
@@ -64,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"simulated vLLM serving {config.model_name!r} on http://{args.host}:{port}\n")
 
     try:
-        asyncio.run(serve(config, host=args.host, port=args.port, on_ready=ready))
+        aio.run(serve(config, host=args.host, port=args.port, on_ready=ready))
     except KeyboardInterrupt:
         return 0
     except OSError as exc:

@@ -233,11 +233,8 @@ async def serve(
     await runner.setup()
     site = web.TCPSite(runner, host, port, backlog=4096)
     await site.start()
-    server = getattr(site, "_server", None)
-    sockets = getattr(server, "sockets", None) or []
-    bound = sockets[0].getsockname()[1] if sockets else port
     if on_ready is not None:
-        on_ready(bound)
+        on_ready(int(runner.addresses[0][1]))
     try:
         await asyncio.Event().wait()
     finally:

@@ -29,6 +29,7 @@ PROFILE = LatencyProfile(
     block_size=16,
 )
 MODEL = "sim-llama"
+USER = [{"role": "user", "content": "x"}]
 
 
 def serve(
@@ -152,7 +153,7 @@ def test_completion_stream_without_usage_and_eos_draw() -> None:
          "stream_options"),
         ("/v1/chat/completions", {"model": MODEL, "messages": []}, 400, "messages"),
         ("/v1/chat/completions", {"model": MODEL, "messages": [{"content": "x"}]}, 400, "messages"),
-        ("/v1/chat/completions", {"model": MODEL, "messages": [{"role": "user", "content": "x"}], "n": 2}, 400, "n"),
+        ("/v1/chat/completions", {"model": MODEL, "messages": USER, "n": 2}, 400, "n"),
     ],
 )  # fmt: skip
 def test_bad_requests_get_openai_error_json(
