@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from kb import convert
 from kb.tables import (
     CostData,
-    DeploymentOutcome as OutcomeRow,
+    DeploymentOutcomeRow,
     HardwareProfile,
     KbMeta,
     MemoryMeasurementRow,
@@ -92,7 +92,7 @@ def list_benchmarks(
 def benchmark_source_sets(*, session: Session) -> dict[str, int]:
     """Row count per benchmark source set."""
     query = select(ModelBenchmark.source_set, func.count()).group_by(ModelBenchmark.source_set)
-    return {name: count for name, count in session.execute(query).tuples()}
+    return {name: count for name, count in session.execute(query).all()}
 
 
 def list_memory_measurements(*, session: Session) -> list[MemoryMeasurement]:
@@ -102,7 +102,7 @@ def list_memory_measurements(*, session: Session) -> list[MemoryMeasurement]:
 
 def seed_info(*, session: Session) -> dict[str, Any]:
     """The loaded seed's fingerprint and row counts (empty when nothing is loaded)."""
-    meta = dict(session.execute(select(KbMeta.key, KbMeta.value)).tuples())
+    meta = {k: v for k, v in session.execute(select(KbMeta.key, KbMeta.value)).all()}
     if "seed_fingerprint" not in meta:
         return {}
     return {"fingerprint": meta["seed_fingerprint"], "counts": json.loads(meta.get("seed_counts", "{}"))}
@@ -115,7 +115,7 @@ def save_outcome(*, session: Session, outcome: DeploymentOutcome) -> None:
     """Insert or replace the outcome of one deployment (keyed by deployment_id)."""
     values = {name: getattr(outcome, name) for name in _OUTCOME_FIELDS}
     values["deployed_at"] = to_db(outcome.deployed_at)
-    session.merge(OutcomeRow(**values))
+    session.merge(DeploymentOutcomeRow(**values))
     session.flush()
 
 
@@ -123,11 +123,12 @@ def list_outcomes(
     *, session: Session, model_id: str | None = None, gpu_type: str | None = None
 ) -> list[DeploymentOutcome]:
     """Outcomes, newest deployment first."""
-    query = select(OutcomeRow).order_by(OutcomeRow.deployed_at.desc(), OutcomeRow.deployment_id)
+    row_type = DeploymentOutcomeRow
+    query = select(row_type).order_by(row_type.deployed_at.desc(), row_type.deployment_id)
     if model_id is not None:
-        query = query.where(OutcomeRow.model_id == model_id)
+        query = query.where(DeploymentOutcomeRow.model_id == model_id)
     if gpu_type is not None:
-        query = query.where(OutcomeRow.gpu_type == gpu_type)
+        query = query.where(DeploymentOutcomeRow.gpu_type == gpu_type)
     out = []
     for row in session.scalars(query):
         values = {name: getattr(row, name) for name in _OUTCOME_FIELDS}

@@ -32,13 +32,15 @@ _PUBLISHED = re.compile(r"\b([A-Z][A-Z0-9_]{5,})=([0-9.]+)")
 _QUANT_SUFFIX = re.compile(r"-(FP8|NVFP4|FP4|AWQ|GPTQ|INT4|INT8|W4A16|W8A8)$", re.IGNORECASE)
 
 
-def read_csv(path: Path, *, label: str) -> Iterator[tuple[int, dict[str, str]]]:
-    """Yield (data row index from 1, row) pairs; a ragged row raises SeedDataError."""
+def read_csv(path: Path, *, label: str, skip_ragged: bool = False) -> Iterator[tuple[int, dict[str, str]]]:
+    """Yield (data row index from 1, row) pairs; a ragged row raises SeedDataError (or is skipped)."""
     try:
         with path.open(newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
             for index, row in enumerate(reader, start=1):
                 if None in row or any(v is None for v in row.values()):
+                    if skip_ragged:
+                        continue
                     raise SeedDataError(
                         label, index, None, "has a different number of columns than the header"
                     )
@@ -196,19 +198,22 @@ _AIC_COLUMNS = {"id", "backend", "backend_version", "model_path", "system", "pre
 _AIC_COLUMNS |= {"tp_size", "silicon_ttft_ms", "silicon_tpot_ms", "silicon_data_source"}
 
 
-def _aic_gpu_count(c: _Cells) -> int | None:
+def _aic_gpu_count(c: _Cells, extra: dict[str, Any]) -> int | None:
     """GPUs behind one measurement: tp x attention-dp x pp (agg), summed over workers (disagg)."""
-    if c.text("mode") == "disagg":
-        total = 0
-        for role in ("prefill", "decode"):
-            sizes = [
-                c.whole(f"{role}_{k}") for k in ("num_workers", "tp_size", "pp_size", "attention_dp_size")
-            ]
-            if sizes[0] is None or sizes[1] is None:
-                return None
-            total += math.prod(s or 1 for s in sizes)
-        return total
-    return math.prod(c.whole(k) or 1 for k in ("tp_size", "pp_size", "attention_dp_size"))
+    if c.text("mode") != "disagg":
+        return math.prod(c.whole(k) or 1 for k in ("tp_size", "pp_size", "attention_dp_size"))
+    total = 0
+    for role in ("prefill", "decode"):
+        workers = c.whole(f"{role}_num_workers")
+        per_worker = [c.whole(f"{role}_{k}") for k in ("tp_size", "pp_size", "attention_dp_size")]
+        if per_worker[0] is None:
+            return None
+        if workers is None:
+            extra["gpu_count_note"] = (
+                "num_workers not given: a lower bound, one prefill and one decode worker"
+            )
+        total += (workers or 1) * math.prod(s or 1 for s in per_worker)
+    return total
 
 
 def _aic_concurrency(c: _Cells, provenance: str, extra: dict[str, Any]) -> float | None:
@@ -236,7 +241,7 @@ def parse_aiconfigurator(path: Path, catalog: Catalog, *, label: str) -> list[Be
         measured = re.search(r"measured=([0-9-]{10})", provenance)
         extra.update(measured=measured.group(1) if measured else None, wip="wip=True" in provenance)
         extra["statistic"] = "mean or median over requests: not documented upstream"
-        gpu_count = _aic_gpu_count(c)
+        gpu_count = _aic_gpu_count(c, extra)
         if gpu_count is None:
             raise SeedDataError(label, row_id, "tp_size", "cannot tell how many GPUs the run used")
         model, gpu = c.required("model_path"), c.required("system")
@@ -278,13 +283,16 @@ def parse_memory(
     """(row id, measurement, raw columns) for each vLLM start-up; architecture facts from `predicted`."""
     arch: dict[tuple[str, str], dict[str, str]] = {}
     if predicted is not None and predicted.exists():
-        for _, p in read_csv(predicted, label=label.replace("results_raw", "results_predicted")):
+        # The upstream file ends with the script's log output; only full rows are data.
+        for _, p in read_csv(predicted, label=str(predicted), skip_ragged=True):
             arch.setdefault((p["model"], p["kv_cache_dtype"]), p)
             arch.setdefault((p["model"], "*"), p)
     out = []
     for index, row in read_csv(raw, label=label):
         c = _Cells(row, file=label, row_id=row.get("log_file") or str(index))
-        row_id, model = c.required("log_file"), c.required("model")
+        row_id, status = c.required("log_file"), c.required("status")
+        # Some failed start-ups died before logging the model: keep them, with the model unknown.
+        model = c.text("model") or "" if status == "failed" else c.required("model")
         a = arch.get((model, row.get("kv_cache_dtype", "")), arch.get((model, "*"), {}))
         ac = _Cells(a, file=label, row_id=row_id) if a else None
         m = MemoryMeasurement(
@@ -298,7 +306,7 @@ def parse_memory(
             quantization=_none_text(c.text("quantization")),
             kv_cache_dtype=c.text("kv_cache_dtype") or "auto",
             gpu_memory_utilization=c.number("gpu_memory_utilization") or 0.0,
-            status=c.required("status"),
+            status=status,
             weights_gib=c.number("weights_memory_gib") or c.number("weight_memory_gib"),
             activation_gib=c.number("activation_memory_gib"),
             non_torch_gib=c.number("non_torch_forward_gib"),

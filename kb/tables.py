@@ -254,7 +254,7 @@ class DeploymentTemplate(Base):
     created_at: Mapped[dt.datetime] = _now()
 
 
-class DeploymentOutcome(Base):
+class DeploymentOutcomeRow(Base):
     __tablename__ = "deployment_outcomes"
 
     deployment_id: Mapped[str] = mapped_column(primary_key=True)

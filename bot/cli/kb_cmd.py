@@ -135,7 +135,7 @@ def _cell(row: dict[str, Any], path: str) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:.4g}" if abs(value) < 1e5 else f"{value:.0f}"
+        return str(int(value)) if value.is_integer() else f"{value:.5g}"
     return str(value)
 
 
