@@ -1,0 +1,84 @@
+"""Calibrate on every comparable row, and validate with leave-one-source-out / leave-one-GPU-out refits."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from planner.calibration import CaseArrays, abs_pct_errors, fit, stack, subset, summary
+from planner.calibration_cases import Case, MemoryCase
+from planner.memory import memory_plan
+from planner.perf_params import PerfParams
+from planner.types import GpuSpec
+
+
+def data_version(cases: list[Case] | tuple[Case, ...]) -> str:
+    """sha256 of the rows a fit used (ids and measured values), order-independent."""
+    items = sorted((c.row_id, sorted(c.measured.items())) for c in cases)
+    return hashlib.sha256(json.dumps(items).encode()).hexdigest()
+
+
+def calibrate(cases: list[Case], prior: PerfParams, *, iterations: int = 10) -> PerfParams:
+    """Fit on all cases; the result carries the row counts, error figures and data version."""
+    arrays = stack(cases, prior)
+    fitted = fit(arrays, prior, iterations=iterations)
+    rows = Counter(f"{c.family}/{c.engine}" for c in cases)
+    info = {
+        "data_version": data_version(cases),
+        "rows": len(cases),
+        "rows_by_family_engine": dict(sorted(rows.items())),
+        "rows_by_source": dict(Counter(c.source for c in cases)),
+        "in_sample_error": summary(abs_pct_errors(arrays, fitted)),
+    }
+    return replace(fitted, fit_info=info)
+
+
+def _held_out(arrays: CaseArrays, prior: PerfParams, keys: np.ndarray, iterations: int) -> dict[str, Any]:
+    errors: dict[str, list[np.ndarray]] = {}
+    for key in sorted(set(keys.tolist())):
+        test = keys == key
+        train = subset(arrays, ~test, prior)
+        params = fit(train, prior, iterations=iterations) if train.cases else prior
+        for metric, errs in abs_pct_errors(arrays, params, mask=test).items():
+            errors.setdefault(metric, []).append(errs)
+    return summary({m: np.concatenate(v) for m, v in errors.items()})
+
+
+def validate(cases: list[Case], prior: PerfParams, *, iterations: int = 6) -> dict[str, Any]:
+    """Held-out error per metric: leave-one-source-out and leave-one-GPU-out."""
+    arrays = stack(cases, prior)
+    return {
+        "leave_one_source_out": _held_out(arrays, prior, np.array([c.source for c in cases]), iterations),
+        "leave_one_gpu_out": _held_out(arrays, prior, np.array([c.gpu_id for c in cases]), iterations),
+        "rows": len(cases),
+    }
+
+
+def memory_errors(cases: list[MemoryCase], gpu: GpuSpec, params: PerfParams) -> dict[str, Any]:
+    """KV-cache tokens predicted vs measured on the vLLM start-ups (absolute % error)."""
+    errs = []
+    for m in cases:
+        plan = memory_plan(
+            m.model,
+            gpu,
+            tp=m.tp,
+            precision=m.precision,
+            max_model_len=m.max_model_len,
+            gpu_memory_utilization=m.gpu_memory_utilization,
+            params=params,
+            kv_cache_dtype_bytes=m.kv_dtype_bytes,
+        )
+        errs.append(abs(plan.kv_cache_tokens / m.measured_kv_tokens - 1.0) * 100.0)
+    if not errs:
+        return {"rows": 0}
+    arr = np.array(errs)
+    return {
+        "rows": int(arr.size),
+        "median_pct": round(float(np.median(arr)), 2),
+        "p90_pct": round(float(np.percentile(arr, 90)), 2),
+    }
