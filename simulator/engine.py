@@ -6,8 +6,8 @@ most recently admitted sequence (recompute) when the KV cache has no block left,
 requests first-come-first-served while `max_num_seqs`, the token budget and free KV blocks allow. A
 sequence whose KV holds all its known tokens at the end of a step samples one new token.
 
-The clock is injected: `LoopClock` sleeps on the event loop; `replay()` runs the same scheduler in
-virtual time without sleeping (tests, and "what the profile says" for a given arrival pattern).
+The clock is injected (`simulator.clock`): `LoopClock` sleeps on the event loop; `replay()` runs the
+same scheduler in virtual time without sleeping (tests, and "what the profile says" for a load).
 """
 
 from __future__ import annotations
@@ -18,44 +18,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from simulator.clock import Clock, ManualClock
 from simulator.config import LatencyProfile
 from simulator.latency import step_time_ms
 
 RESYNC_S = 0.02  # when the event loop falls further behind than this, restart the virtual clock from now
-
-
-class Clock(Protocol):
-    """Where the engine gets the time, in seconds, and how it waits."""
-
-    def now(self) -> float: ...
-
-    async def sleep_until(self, deadline_s: float) -> None: ...
-
-
-class LoopClock:
-    """The event loop's monotonic clock."""
-
-    def now(self) -> float:
-        return asyncio.get_running_loop().time()
-
-    async def sleep_until(self, deadline_s: float) -> None:
-        delay_s = deadline_s - self.now()
-        if delay_s > 0:
-            await asyncio.sleep(delay_s)
-
-
-class ManualClock:
-    """A clock that only moves when told to (tests, virtual replay)."""
-
-    def __init__(self, start_s: float = 0.0) -> None:
-        self.now_s = start_s
-
-    def now(self) -> float:
-        return self.now_s
-
-    async def sleep_until(self, deadline_s: float) -> None:
-        self.now_s = max(self.now_s, deadline_s)
-        await asyncio.sleep(0)
 
 
 @dataclass(frozen=True)
@@ -308,12 +275,14 @@ class Engine:
         return -(-tokens // self.profile.block_size)
 
     def _duration_s(self, work: list[tuple[_Seq, int]]) -> float:
-        batched = kv = pairs = 0
+        batched = kv = 0
+        pairs = 0.0
         for seq, n in work:
             context = seq.computed + n
             batched += n
             kv += context
-            pairs += n * context
+            # a decode attends to its whole context; a prefill chunk causally (see latency.py)
+            pairs += context if n == 1 else n * (seq.computed + n / 2.0)
         return (
             step_time_ms(self.profile, batched_tokens=batched, kv_tokens_read=kv, token_pairs=pairs) / 1000.0
         )

@@ -10,7 +10,9 @@ where, over the sequences in the step (context_len = the sequence's tokens in th
 the step is done, i.e. cached tokens + tokens computed in this step):
 - batched_tokens = prefill-chunk tokens + one per decoding sequence,
 - kv_tokens_read = sum of context_len,
-- token_pairs   = sum over prefill chunks of chunk_len * context_len + sum over decodes of context_len.
+- token_pairs   = sum over prefill chunks of chunk_len * (tokens before the chunk + chunk_len / 2)
+                  (causal attention's average) + sum over decodes of context_len.
+This is the definition `planner/perf_model.py` uses, so the two sides agree step for step.
 """
 
 from __future__ import annotations
@@ -29,16 +31,22 @@ class StepLoad:
 
     batched_tokens: int
     kv_tokens_read: int
-    token_pairs: int
+    token_pairs: float
+
+
+def chunk_pairs(chunk_len: int, context_len: int) -> float:
+    """(query, key) pairs of a prefill chunk ending at context_len: chunk_len x (before + chunk_len / 2)."""
+    return chunk_len * (context_len - chunk_len / 2.0)
 
 
 def step_load(prefill_chunks: Iterable[tuple[int, int]], decode_context_lens: Iterable[int]) -> StepLoad:
     """Sum a step's work from its prefill chunks `(chunk_len, context_len)` and decode context lengths."""
-    batched = kv = pairs = 0
+    batched = kv = 0
+    pairs = 0.0
     for chunk_len, context_len in prefill_chunks:
         batched += chunk_len
         kv += context_len
-        pairs += chunk_len * context_len
+        pairs += chunk_pairs(chunk_len, context_len)
     for context_len in decode_context_lens:
         batched += 1
         kv += context_len
@@ -47,7 +55,7 @@ def step_load(prefill_chunks: Iterable[tuple[int, int]], decode_context_lens: It
 
 
 def step_time_ms(
-    profile: LatencyProfile, *, batched_tokens: int, kv_tokens_read: int, token_pairs: int
+    profile: LatencyProfile, *, batched_tokens: int, kv_tokens_read: int, token_pairs: float
 ) -> float:
     """Time of one engine step in ms (the formula in the module docstring)."""
     memory_ms = profile.weights_read_ms + profile.kv_read_ms_per_1k_tokens * kv_tokens_read / 1000.0
@@ -87,7 +95,8 @@ def solo_prefill_ms(profile: LatencyProfile, prompt_tokens: int) -> float:
     while done < prompt_tokens:
         chunk = min(profile.max_num_batched_tokens, prompt_tokens - done)
         done += chunk
-        total_ms += step_time_ms(profile, batched_tokens=chunk, kv_tokens_read=done, token_pairs=chunk * done)
+        pairs = chunk_pairs(chunk, done)
+        total_ms += step_time_ms(profile, batched_tokens=chunk, kv_tokens_read=done, token_pairs=pairs)
     return total_ms
 
 

@@ -12,8 +12,9 @@ from typing import Any
 
 from aiohttp import web
 
+from simulator.clock import Clock, LoopClock
 from simulator.config import ServerConfig
-from simulator.engine import Clock, Engine, FinishedRequest, LoopClock, SeqRequest
+from simulator.engine import Engine, FinishedRequest, SeqRequest
 from simulator.errors import RequestError
 from simulator.latency import draw_output_tokens
 from simulator.metrics import CONTENT_TYPE, Metrics

@@ -7,8 +7,9 @@ import statistics
 
 import pytest
 
+from simulator.clock import ManualClock
 from simulator.config import LatencyProfile
-from simulator.engine import Engine, FinishedRequest, ManualClock, SeqRequest, replay
+from simulator.engine import Engine, FinishedRequest, SeqRequest, replay
 from simulator.latency import decode_itl_ms, solo_prefill_ms, step_time_ms
 
 PROFILE = LatencyProfile(

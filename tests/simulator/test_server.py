@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from simulator.clock import Clock, LoopClock, ManualClock
 from simulator.config import Faults, LatencyProfile, ServerConfig
-from simulator.engine import Clock, LoopClock, ManualClock
 from simulator.metrics import TTFT_BUCKETS_S
 from simulator.server import build_app
 
