@@ -23,6 +23,7 @@ from kb.schema import schema_lock
 from kb.seed_csv import parse_aiconfigurator, parse_memory, parse_serving
 from kb.seed_json import check_unique, parse_gpu, parse_model, parse_rows, parse_template, price_parser
 from kb.tables import (
+    Base,
     CostData,
     HardwareProfile,
     KbMeta,
@@ -143,13 +144,14 @@ def write_seed(session: Session, data: SeedData) -> None:
     Raises:
         SeedDataError: a model, GPU or use case was removed from the files but stored rows refer to it.
     """
-    for table in (ModelBenchmark, MemoryMeasurementRow, CostData):
-        session.execute(delete(table))
-    for rows, table, pk, file in (
+    for child in (ModelBenchmark, MemoryMeasurementRow, CostData):
+        session.execute(delete(child))
+    upserts: tuple[tuple[list[Any], type[Base], str, str], ...] = (
         (data.gpus, HardwareProfile, "gpu_type", GPUS),
         (data.models, ModelCatalog, "model_id", MODELS),
         (data.templates, UseCaseSloTemplate, "use_case", TEMPLATES),
-    ):
+    )
+    for rows, table, pk, file in upserts:
         for row in rows:
             session.merge(row)
         keep = [getattr(r, pk) for r in rows]

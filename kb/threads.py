@@ -32,7 +32,8 @@ def _insert_ignore(session: Session, table: Any, values: dict[str, Any], conflic
     dialect = session.get_bind().dialect.name
     module: Any = postgresql if dialect == "postgresql" else sqlite
     stmt: Insert = module.insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict)
-    return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+    # rowcount is unreliable here across drivers; a returned key means a row went in.
+    return session.execute(stmt.returning(*table.__table__.primary_key.columns)).first() is not None
 
 
 def _stamp(at: dt.datetime | None) -> Any:
