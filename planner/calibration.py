@@ -22,7 +22,7 @@ from planner.perf_params import BOUNDS, ENGINES, FAMILIES, LINKS, PerfParams
 from planner.serving import CLOSED_LOOP, Limits, Load, mean_value
 from planner.types import Engine
 
-PRIOR_WEIGHT = 0.15  # pull (in log units) towards the prior per parameter
+PRIOR_WEIGHT = 0.02  # pull (in log-odds units) towards the prior per parameter
 
 
 @dataclass(frozen=True)
@@ -173,7 +173,8 @@ def _residuals(
         p = np.clip(pred[metric][idx], 1e-6, 1e9)
         res = np.log(p / vals)
         # Huber-like robustness: outliers (mislabelled or odd rows) count linearly, not squared
-        parts.append(np.sign(res) * np.sqrt(np.where(np.abs(res) < 0.5, res**2, np.abs(res) - 0.25)))
+        robust = np.sign(res) * np.sqrt(np.where(np.abs(res) < 0.5, res**2, np.abs(res) - 0.25))
+        parts.append(robust / np.sqrt(idx.size))  # every metric weighs the same, however many rows
     return np.concatenate(parts) if parts else np.zeros(0)
 
 
@@ -184,7 +185,7 @@ def fit(arrays: CaseArrays, prior: PerfParams, *, iterations: int = 12) -> PerfP
         return prior
     z0 = np.array([_to_z(getattr(prior, g)[k], g) for g, k in free])
     z, damping = z0.copy(), 1e-2
-    scale = 1.0 / np.sqrt(sum(idx.size for _, idx, _ in targets))
+    scale = 1.0 / np.sqrt(len(targets))
 
     def cost_vec(zv: np.ndarray) -> np.ndarray:
         res = _residuals(arrays, targets, _apply(prior, free, zv)) * scale

@@ -1,0 +1,80 @@
+"""`predeploy predict` (single and batch) against the seeded knowledge base."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import build_cli
+
+BASE = [
+    "predict",
+    "--model",
+    "meta-llama/Llama-3.1-8B-Instruct",
+    "--gpu",
+    "H100",
+    "--input-tokens",
+    "512",
+    "--output-tokens",
+    "128",
+]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    db = tmp_path_factory.mktemp("kb") / "kb.sqlite"
+    runner, app = CliRunner(), build_cli()
+
+    def invoke(*args: str):
+        return runner.invoke(app, list(args), env={"DATABASE_URL": f"sqlite:///{db}"})
+
+    return invoke
+
+
+@pytest.mark.parametrize(
+    "mode", [["--concurrency", "8"], ["--rate", "2", "--arrival", "constant"], ["--max-throughput"]]
+)
+def test_predict_json_has_the_contract_keys(run, mode):
+    r = run(*BASE, *mode, "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    for key in ("ttft_ms", "tpot_ms", "itl_ms", "e2e_ms"):
+        assert set(doc[key]) == {"mean", "p50", "p90", "p95", "p99"}
+    assert doc["fits"] is True and doc["saturated"] is False and doc["kv_cache_tokens"] > 0
+
+
+def test_unknown_gpu_exits_2_with_close_matches(run):
+    r = run(
+        "predict",
+        "--model",
+        "llama-3.1-8b",
+        "--gpu",
+        "H10",
+        "--input-tokens",
+        "5",
+        "--output-tokens",
+        "5",
+        "--rate",
+        "1",
+    )
+    assert r.exit_code == 2
+    assert "unknown GPU" in r.output
+
+
+def test_batch_answers_every_line_and_carries_ids(run, tmp_path):
+    q = {"model": "llama 3.1 8b", "gpu": "h100", "input_tokens": 512, "output_tokens": 128}
+    lines = [
+        json.dumps({**q, "id": "a", "concurrency": 4}),
+        "not json",
+        json.dumps({**q, "id": "c", "rate": -1}),
+        json.dumps({**q, "id": "d", "gpus": 2, "tp": 1, "max_throughput": True}),
+    ]
+    f = tmp_path / "q.jsonl"
+    f.write_text("\n".join(lines) + "\n")
+    r = run("predict", "--batch", str(f))
+    out = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [o.get("id") for o in out] == ["a", None, "c", "d"]
+    assert "error" in out[1] and "error" in out[2]
+    assert out[3]["replicas"] == 2 and out[3]["output_tokens_per_s"] > 0

@@ -1,0 +1,100 @@
+"""The fit recovers known efficiency factors from rows made by the model itself, and stays bounded."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from planner.calibration import abs_pct_errors, fit, predict_cases, stack
+from planner.calibration_cases import case_from_row, row_precision
+from planner.calibration_report import data_version
+from planner.perf_params import BOUNDS, PerfParams, default_params
+from planner.types import BenchmarkRow, Engine, Precision
+from tests.planner.catalog_fixture import fixture_catalog
+
+CATALOG = fixture_catalog()
+
+
+def _row(i: int, **kw) -> BenchmarkRow:
+    base = {
+        "id": f"r{i}",
+        "source_set": "aiconfigurator_measured",
+        "scenario": "closed_loop",
+        "model": "meta-llama/Llama-3.1-8B-Instruct",
+        "model_id": None,
+        "gpu": "h100",
+        "gpu_id": None,
+        "gpu_count": 1,
+        "tensor_parallel": 1,
+        "precision": "bf16",
+        "engine": Engine.VLLM,
+        "engine_version": None,
+        "input_tokens": 1024,
+        "output_tokens": 256,
+        "concurrency": 8.0,
+        "request_rate": None,
+    }
+    base.update(kw)
+    return BenchmarkRow(**base)
+
+
+def _cases(truth: PerfParams):
+    rows = [
+        _row(i, input_tokens=isl, output_tokens=osl, concurrency=c, ttft_ms_mean=1.0, tpot_ms_mean=1.0)
+        for i, (isl, osl, c) in enumerate(
+            (a, b, c) for a in (256, 2048) for b in (128, 512) for c in (1.0, 8.0, 64.0)
+        )
+    ]
+    cases = [case_from_row(r, CATALOG, truth) for r in rows]
+    arrays = stack(cases, truth)
+    pred = predict_cases(arrays, truth)
+    labelled = [
+        replace(
+            c, measured={"ttft_ms": float(pred["ttft_ms"][i]), "itl_tpot_ms": float(pred["itl_tpot_ms"][i])}
+        )
+        for i, c in enumerate(cases)
+    ]
+    return stack(labelled, truth)
+
+
+def test_fit_recovers_the_parameters_that_made_the_rows():
+    prior = default_params()
+    truth = replace(
+        prior, mbu={**prior.mbu, "hopper": 0.6}, step_overhead_ms={**prior.step_overhead_ms, "vllm": 4.0}
+    )
+    arrays = _cases(truth)
+    before = abs_pct_errors(arrays, prior)["itl_tpot_ms"].mean()
+    fitted = fit(arrays, prior, iterations=15)
+    after = abs_pct_errors(arrays, fitted)["itl_tpot_ms"].mean()
+    assert after < before / 3
+    for group, (lo, hi) in BOUNDS.items():
+        for value in getattr(fitted, group).values():
+            assert lo <= value <= hi
+
+
+@pytest.mark.parametrize(
+    ("kw", "reason"),
+    [
+        ({"extra": {"mode": "disagg"}}, "disaggregated"),
+        ({"extra": {"wip": True}}, "work in progress"),
+        ({"scenario": "fixed_request_batch_duration"}, "scenario"),
+        ({"model": "no/such-model"}, "catalog"),
+    ],
+)
+def test_rows_that_cannot_be_compared_say_why(kw, reason):
+    assert reason in case_from_row(_row(0, **kw), CATALOG, default_params())
+
+
+@pytest.mark.parametrize(
+    ("text", "precision"), [(None, Precision.BF16), ("FP8", Precision.FP8), ("fp4", Precision.INT4)]
+)
+def test_row_precision(text, precision):
+    assert row_precision(text) == precision
+
+
+def test_params_round_trip_and_data_version_is_order_free():
+    p = default_params()
+    assert PerfParams.from_dict(p.to_dict()) == p
+    cases = [case_from_row(_row(i, ttft_ms_mean=100.0 + i), CATALOG, p) for i in range(3)]
+    assert data_version(cases) == data_version(cases[::-1])

@@ -1,0 +1,145 @@
+"""Step times and predictions: worked examples, monotonicity, TP over PCIe, MoE, saturation."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from planner.errors import InvalidInputError
+from planner.perf import Arrival, Workload, default_params, max_rate_under_slo, predict, step_profile
+from planner.perf_model import hardware_costs, step_coefs, step_ms
+from planner.types import ArrivalKind, Engine, Precision, SloTargets
+from tests.planner.perf_specs import H100, L40S, L40S_NVLINK, LLAMA_8B, LLAMA_70B, MIXTRAL
+
+P = default_params()
+BF16 = Precision.BF16
+W = Workload(input_tokens=512, output_tokens=128)
+
+
+def _predict(model=LLAMA_8B, gpu=H100, tp=1, arrival=None, workload=W, percentiles=False, **kw):
+    arrival = arrival or Arrival(ArrivalKind.POISSON, rate_rps=2.0)
+    return predict(
+        model,
+        gpu,
+        tp=tp,
+        precision=BF16,
+        workload=workload,
+        arrival=arrival,
+        params=P,
+        percentiles=percentiles,
+        **kw,
+    )
+
+
+def test_decode_step_of_8b_on_h100_is_weights_over_bandwidth():
+    prof = step_profile(LLAMA_8B, H100, tp=1, precision=BF16, params=P, max_model_len=4096)
+    # 16.06 GB / 3.35 TB/s = 4.8 ms at full bandwidth; 6.0 ms at 0.8 MBU (PERF_FACTS worked example)
+    assert prof.weights_read_ms == pytest.approx(6.0 / P.engine_speed["vllm"], rel=0.05)
+    assert prof.block_size == 16 and prof.max_num_seqs == P.max_num_seqs["vllm"]
+
+
+def test_prefill_of_2048_tokens_is_compute_bound():
+    coefs = step_coefs(hardware_costs(LLAMA_8B, H100, tp=1, precision=BF16, engine=Engine.VLLM, params=P), P)
+    t = float(step_ms(coefs, batched_tokens=2048, kv_tokens=2048, token_pairs=2048 * 1024))
+    # 32.9 TFLOP / (989 TF x MFU): ~74 ms at 0.45 (PERF_FACTS), plus attention
+    assert 60 < t < 110
+
+
+@pytest.mark.parametrize("rates", [(1.0, 8.0, 20.0)])
+def test_more_load_means_higher_ttft_and_tpot(rates):
+    preds = [_predict(arrival=Arrival(ArrivalKind.POISSON, rate_rps=r)) for r in rates]
+    ttft = [p.ttft_ms.mean for p in preds]
+    tpot = [p.tpot_ms.mean for p in preds]
+    assert ttft == sorted(ttft) and ttft[0] < ttft[-1]
+    assert tpot == sorted(tpot) and tpot[0] < tpot[-1]
+
+
+def test_tp2_over_pcie_costs_more_than_over_nvlink():
+    pcie = _predict(model=LLAMA_8B, gpu=L40S, tp=2).tpot_ms.mean
+    nvlink = _predict(model=LLAMA_8B, gpu=L40S_NVLINK, tp=2).tpot_ms.mean
+    assert pcie > nvlink * 1.05
+
+
+def test_moe_computes_active_params_but_holds_all_experts():
+    hw = hardware_costs(MIXTRAL, H100, tp=2, precision=BF16, engine=Engine.VLLM, params=P)
+    assert hw.flops_per_token == pytest.approx(2 * 12.9e9 / 2)
+    assert (hw.dense_read_bytes + hw.expert_read_bytes) * 2 == pytest.approx(46.7e9 * 2, rel=0.03)
+    coefs = step_coefs(hw, P)
+    one = float(step_ms(coefs, batched_tokens=1, kv_tokens=0, token_pairs=0))
+    many = float(step_ms(coefs, batched_tokens=64, kv_tokens=0, token_pairs=0))
+    assert many > one * 1.5  # a bigger batch touches more experts
+
+
+def test_rate_beyond_capacity_is_saturated_and_null():
+    p = _predict(arrival=Arrival(ArrivalKind.POISSON, rate_rps=1000.0))
+    assert p.saturated
+    assert any("saturated" in n for n in p.notes)
+    doc = p.to_json()
+    assert doc["ttft_ms"]["p99"] is None and doc["e2e_ms"]["mean"] is None
+    assert p.requests_per_s == pytest.approx(p.capacity_rps)
+
+
+def test_model_that_does_not_fit_reports_smallest_tp():
+    p = _predict(model=LLAMA_70B, tp=1)
+    assert not p.fits and p.smallest_tp == 2
+    assert p.notes[0].startswith("does not fit")
+
+
+def test_replicas_split_load_and_add_throughput():
+    one = _predict(arrival=Arrival(ArrivalKind.POISSON, rate_rps=10.0))
+    two = _predict(arrival=Arrival(ArrivalKind.POISSON, rate_rps=20.0), replicas=2)
+    assert two.requests_per_s == pytest.approx(2 * one.requests_per_s)
+    assert two.ttft_ms.mean == pytest.approx(one.ttft_ms.mean)
+
+
+def test_prefix_caching_cuts_ttft():
+    plain = _predict(workload=Workload(2048, 128))
+    cached = _predict(workload=Workload(2048, 128, prefix_tokens=1536))
+    assert cached.ttft_ms.mean < plain.ttft_ms.mean * 0.7
+
+
+@pytest.mark.parametrize("kind", [ArrivalKind.POISSON, ArrivalKind.CLOSED_LOOP])
+def test_percentiles_are_ordered_and_seeded(kind):
+    arrival = Arrival(kind, rate_rps=8.0) if kind == ArrivalKind.POISSON else Arrival(kind, concurrency=16)
+    wl = Workload(512, 128, input_tokens_std=200, output_tokens_std=60)
+    a = _predict(arrival=arrival, workload=wl, percentiles=True, seed=3)
+    b = _predict(arrival=arrival, workload=wl, percentiles=True, seed=3)
+    assert a == b
+    for stats in (a.ttft_ms, a.tpot_ms, a.itl_ms, a.e2e_ms):
+        vals = [stats.p50, stats.p90, stats.p95, stats.p99]
+        assert vals == sorted(vals) and all(math.isfinite(v) for v in vals)
+    assert a.e2e_ms.p99 > a.e2e_ms.p50
+
+
+def test_breakdown_adds_up_to_e2e():
+    p = _predict(arrival=Arrival(ArrivalKind.POISSON, rate_rps=5.0))
+    assert p.breakdown.total_ms == pytest.approx(p.e2e_ms.mean, rel=0.02)
+
+
+def test_max_rate_under_slo_is_monotone_in_the_slo_and_zero_when_impossible():
+    loose = SloTargets(ttft_ms=2000, itl_ms=60, e2e_ms=20000)
+    tight = SloTargets(ttft_ms=200, itl_ms=15, e2e_ms=5000)
+    kw = {"tp": 1, "precision": BF16, "engine": Engine.VLLM, "workload": W, "params": P}
+    r_loose = max_rate_under_slo(LLAMA_8B, H100, slo=loose, **kw)
+    r_tight = max_rate_under_slo(LLAMA_8B, H100, slo=tight, **kw)
+    assert r_loose > r_tight > 0
+    assert max_rate_under_slo(LLAMA_8B, H100, slo=SloTargets(1, 1, 1), **kw) == 0.0
+    assert max_rate_under_slo(LLAMA_70B, H100, slo=loose, **kw) == 0.0  # does not fit on one GPU
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Workload(0, 10),
+        lambda: Workload(10, -1),
+        lambda: Workload(10, 10, prefix_tokens=10),
+        lambda: Arrival(ArrivalKind.POISSON, rate_rps=0.0),
+        lambda: Arrival(ArrivalKind.CLOSED_LOOP, concurrency=0),
+        lambda: _predict(tp=0),
+        lambda: _predict(replicas=0),
+    ],
+)
+def test_zero_or_negative_inputs_are_refused(make):
+    with pytest.raises(InvalidInputError):
+        make()
