@@ -401,8 +401,12 @@ def _describe(changes: Sequence[ObjectChange]) -> str:
     return ", ".join(f"{c.kind} {c.name} {c.change}" for c in changes)
 
 
-def api_client_from_kubeconfig(context: str | None = None) -> k8s.ApiClient:
+def api_client_from_kubeconfig(
+    context: str | None = None, *, config_file: str | None = None
+) -> k8s.ApiClient:
     """An ApiClient for a kubeconfig context (or the in-cluster service account).
+
+    config_file: the KUBECONFIG value (paths joined by ':'); None reads ~/.kube/config.
 
     Raises:
         ClusterUnavailableError: no kubeconfig, no such context, and not running in a cluster.
@@ -410,7 +414,7 @@ def api_client_from_kubeconfig(context: str | None = None) -> k8s.ApiClient:
     from kubernetes import config
 
     try:
-        api: k8s.ApiClient = config.new_client_from_config(context=context)  # type: ignore[no-untyped-call]
+        api: k8s.ApiClient = config.new_client_from_config(config_file=config_file, context=context)  # type: ignore[no-untyped-call]
         return api
     except (config.ConfigException, OSError, TypeError) as exc:
         if context is None:
@@ -421,8 +425,8 @@ def api_client_from_kubeconfig(context: str | None = None) -> k8s.ApiClient:
                 pass
         where = f"context {context!r}" if context else "a kubeconfig (KUBECONFIG or ~/.kube/config)"
         raise ClusterUnavailableError(
-            f"no cluster to deploy to: could not load {where}: {exc}. Point KUBECONFIG at a cluster "
-            "with KServe installed, or use `predeploy render` to write the manifests."
+            f"no cluster to deploy to: could not load {where}: {str(exc).rstrip('.')}. Point KUBECONFIG "
+            "at a cluster with KServe installed, or use `predeploy render` to write the manifests."
         ) from exc
 
 

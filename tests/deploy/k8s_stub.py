@@ -42,6 +42,7 @@ class _Failure:
     dry_run: bool | None
     status: int
     times: int
+    skip: int = 0
 
 
 @dataclass
@@ -62,7 +63,9 @@ class KubeStub:
             owner = stub
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def stop(self) -> None:
@@ -88,8 +91,10 @@ class KubeStub:
         dry_run: bool | None = None,
         status: int = 500,
         times: int = 1,
+        skip: int = 0,
     ) -> None:
-        self._failures.append(_Failure(method, plural, dry_run, status, times))
+        """Answer the next `times` matching requests with `status`, after letting `skip` through."""
+        self._failures.append(_Failure(method, plural, dry_run, status, times, skip))
 
     def calls(self, method: str, *, plural: str | None = None, dry_run: bool | None = None) -> list[Recorded]:
         out = []
@@ -141,6 +146,9 @@ class KubeStub:
             if failure.plural and (not m or m.group(4) != failure.plural):
                 continue
             if failure.dry_run is not None and (query.get("dryRun") == "All") != failure.dry_run:
+                continue
+            if failure.skip > 0:
+                failure.skip -= 1
                 continue
             failure.times -= 1
             return failure.status
