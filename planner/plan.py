@@ -59,7 +59,16 @@ class Option(BaseModel):
     score: float
     explanation: str
     provider: str | None = None
+    region: str | None = None
     serving: ServingConfig | None = None
+    quality: float | None = Field(default=None, description="quality for the use case, 0..1 (benchmark mean)")
+    best_in: list[str] = Field(
+        default_factory=list, description="views this option tops: cheapest, fastest, ..."
+    )
+    headroom: float | None = Field(
+        default=None, description="share of each replica's SLO-bounded rate kept free"
+    )
+    rate_per_replica_rps: float | None = None
 
 
 class Infeasible(BaseModel):
@@ -68,8 +77,10 @@ class Infeasible(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     model_id: str
-    gpu_type: str
+    gpu_type: str  # "*" when the model is ruled out whatever the GPU
     reason: str
+    tensor_parallel: int | None = None
+    precision: str | None = None
 
 
 class PlanResult(BaseModel):
@@ -81,3 +92,9 @@ class PlanResult(BaseModel):
     options: list[Option]
     infeasible: list[Infeasible]
     questions: list[str]
+    notes: list[str] = Field(default_factory=list, description="traffic arithmetic, headroom, what to relax")
+    view: str = "balanced"
+    closest: dict[str, Any] | None = Field(
+        default=None, description="when no option meets the SLO: the nearest miss"
+    )
+    relax: str | None = Field(default=None, description="when no option meets the SLO: what to relax")

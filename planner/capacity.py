@@ -1,0 +1,264 @@
+"""Capacity planning: for each model × GPU × precision × TP that fits, the fewest replicas that hold
+the SLO at peak load, and what that costs a month.
+
+    replicas = ceil(peak QPS / (per-replica max rate under the SLO × (1 − HEADROOM)))
+
+Two passes keep the whole search fast. `screen()` sizes every combination with an optimistic
+bound (`planner.screen`, microseconds each) that rules out what cannot work and orders the rest;
+`size_exact()` then sizes the shortlisted ones with `perf.max_rate_under_slo` (queueing and tail
+latency, ~6 ms each). Combinations that cannot work are kept with the reason.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+from planner import perf
+from planner.catalog import Catalog
+from planner.perf_types import Workload
+from planner.recommend import Candidate, context_need_tokens
+from planner.screen import GpuTerms, ModelTerms, bound, gpu_terms, model_terms
+from planner.spec import DeploymentSpec
+from planner.types import Engine, GpuPrice, GpuSpec, ModelSpec, Precision, SloTargets
+
+HEADROOM = 0.2  # each replica is planned at 80% of the highest rate at which it still holds the SLO
+TP_DEGREES = (1, 2, 4, 8)
+PRECISIONS = (Precision.BF16, Precision.FP8, Precision.INT4)
+# Quality lost to quantisation, as a fraction of 1 (published FP8 evals: within ~0.5 point; INT4 ~1-3).
+QUALITY_COST = {Precision.FP8: 0.005, Precision.INT8: 0.01, Precision.INT4: 0.03}
+
+
+@dataclass(frozen=True)
+class Sized:
+    """One model × GPU × precision × TP, sized for the spec (or the reason it cannot be)."""
+
+    model: ModelSpec
+    gpu: GpuSpec
+    precision: Precision
+    tp: int
+    quality: float
+    price: GpuPrice | None
+    replicas: int = 0
+    rate_per_replica_rps: float = 0.0
+    exact: bool = False  # rate from max_rate_under_slo (True) or the screening bound (False)
+    reason: str = ""  # empty when feasible
+    kv_cache_tokens: int = 0
+    floor_ttft_ms: float = 0.0  # a lone request's prefill: no load can make TTFT shorter
+    floor_tpot_ms: float = 0.0  # a lone request's decode step: no load can make TPOT shorter
+
+    @property
+    def feasible(self) -> bool:
+        return not self.reason
+
+    @property
+    def gpu_count(self) -> int:
+        return self.tp * self.replicas
+
+    @property
+    def cost_per_month_usd(self) -> float:
+        return self.gpu_count * self.price.monthly_usd_per_gpu if self.price else math.inf
+
+    @property
+    def max_qps(self) -> float:
+        return self.replicas * self.rate_per_replica_rps
+
+
+def workload_of(spec: DeploymentSpec) -> Workload:
+    """The performance model's workload for a spec's traffic."""
+    t = spec.traffic
+    prefix = min(t.prefix_tokens, t.input_tokens_mean - 1)
+    return Workload(
+        t.input_tokens_mean, t.output_tokens_mean, t.input_tokens_std, t.output_tokens_std, prefix
+    )
+
+
+def slo_of(spec: DeploymentSpec) -> SloTargets:
+    """The spec's SLO as the performance model takes it."""
+    s = spec.slo
+    return SloTargets(ttft_ms=s.ttft_ms, itl_ms=s.tpot_ms, e2e_ms=s.e2e_ms, percentile=s.percentile.value)
+
+
+def gpus_for(spec: DeploymentSpec, catalog: Catalog) -> list[GpuSpec]:
+    """GPU types the spec allows (only the preferred ones when any are named)."""
+    return [
+        g
+        for g in catalog.gpus
+        if g.available
+        and g.id not in spec.excluded_gpu_types
+        and (not spec.preferred_gpu_types or g.id in spec.preferred_gpu_types)
+    ]
+
+
+def cheapest_price(spec: DeploymentSpec, catalog: Catalog, gpu_id: str) -> GpuPrice | None:
+    """Cheapest on-demand price of a GPU, at the spec's provider and region when pinned."""
+    rows = catalog.prices_for(gpu_id, spec.provider)
+    return next((p for p in rows if not spec.region or p.region == spec.region), None)
+
+
+def is_precision_allowed(spec: DeploymentSpec, model: ModelSpec, gpu: GpuSpec, precision: Precision) -> bool:
+    """The pinned precision, else bf16, fp8 (on GPUs with FP8 cores) and int4 when the model offers them."""
+    if spec.precision:
+        return precision is spec.precision
+    if precision is Precision.FP8 and gpu.fp8_tflops <= 0:
+        return False
+    return precision is Precision.BF16 or precision in model.precisions
+
+
+def replicas_for(peak_qps: float, rate_rps: float) -> int:
+    """Fewest replicas that carry the peak with HEADROOM to spare (0 when the rate is 0)."""
+    return max(1, math.ceil(peak_qps / (rate_rps * (1 - HEADROOM)))) if rate_rps > 0 else 0
+
+
+def constraint_reason(spec: DeploymentSpec, *, replicas: int, tp: int, monthly_usd: float) -> str:
+    """Why a sized combination breaks max_gpus or the budget, or ''."""
+    if spec.max_gpus and replicas * tp > spec.max_gpus:
+        return f"needs {replicas} replicas × {tp} GPUs = {replicas * tp}, more than max_gpus={spec.max_gpus}"
+    if spec.budget_usd_month and monthly_usd > spec.budget_usd_month:
+        return f"costs ${monthly_usd:,.0f}/month, over the ${spec.budget_usd_month:,.0f} budget"
+    return ""
+
+
+def with_replicas(spec: DeploymentSpec, s: Sized, rate_rps: float, *, exact: bool, why_zero: str) -> Sized:
+    """Replicas for the peak load, then the price, max_gpus and budget checks."""
+    replicas = replicas_for(spec.traffic.peak_qps, rate_rps)
+    if not replicas:
+        why = why_zero or f"cannot hold the SLO at {spec.slo.percentile} even at low load"
+        return replace(s, exact=exact, replicas=0, reason=f"{why} (TP={s.tp}, {s.precision.value})")
+    s = replace(s, replicas=replicas, rate_per_replica_rps=rate_rps, exact=exact, reason="")
+    if s.price is None:
+        return replace(s, reason=f"no price for {s.gpu.id}")
+    return replace(
+        s, reason=constraint_reason(spec, replicas=replicas, tp=s.tp, monthly_usd=s.cost_per_month_usd)
+    )
+
+
+def screen(
+    spec: DeploymentSpec,
+    catalog: Catalog,
+    candidates: list[Candidate],
+    *,
+    params: perf.PerfParams,
+    engine: Engine = Engine.VLLM,
+) -> list[Sized]:
+    """Every candidate × priced GPU × precision × TP (from the smallest that fits up to 4× it),
+    sized with the screening bound (`planner.screen`). GPUs without a price get one row each."""
+    workload, slo, need = workload_of(spec), slo_of(spec), context_need_tokens(spec)
+    out: list[Sized] = []
+    gpus: list[tuple[GpuSpec, GpuPrice]] = []
+    for gpu in gpus_for(spec, catalog):
+        price = cheapest_price(spec, catalog, gpu.id)
+        if price is not None:
+            gpus.append((gpu, price))
+        elif candidates:
+            where = "".join(f" {w} {v}" for w, v in (("at", spec.provider), ("in", spec.region)) if v)
+            reason = f"no price for {gpu.id}{where}"
+            out.append(Sized(candidates[0].model, gpu, Precision.BF16, 1, 0.0, None, reason=reason))
+    gterms: dict[tuple[str, Precision], GpuTerms] = {}
+    for cand in candidates:
+        max_len = min(need, cand.model.max_context_tokens)
+        for precision in (spec.precision,) if spec.precision else tuple(PRECISIONS):
+            mt = model_terms(cand.model, precision, params=params, engine=engine)
+            for gpu, price in gpus:
+                if not is_precision_allowed(spec, cand.model, gpu, precision):
+                    continue
+                key = (gpu.id, precision)
+                if key not in gterms:
+                    gterms[key] = gpu_terms(gpu, precision, params=params, engine=engine)
+                quality = max(0.0, cand.quality - QUALITY_COST.get(precision, 0.0))
+                out.extend(_screen_tps(spec, mt, gterms[key], price, quality, workload, slo, max_len, params))
+    return out
+
+
+def _screen_tps(
+    spec: DeploymentSpec,
+    mt: ModelTerms,
+    gt: GpuTerms,
+    price: GpuPrice,
+    quality: float,
+    workload: Workload,
+    slo: SloTargets,
+    max_len: int,
+    params: perf.PerfParams,
+) -> list[Sized]:
+    gpu, precision = gt.gpu, mt.precision
+    top = min(gpu.max_tensor_parallel, gpu.gpus_per_node)
+    rows: list[Sized] = []
+    smallest, why = 0, ""
+    for tp in TP_DEGREES:
+        if tp > top or (smallest and tp > 4 * smallest):
+            break
+        b = bound(mt, gt, tp=tp, params=params, workload=workload, slo=slo, max_model_len=max_len)
+        if not b.fits:
+            why = b.why
+            continue
+        smallest = smallest or tp
+        replicas = replicas_for(spec.traffic.peak_qps, b.rate_rps)
+        if replicas:
+            monthly = replicas * tp * price.monthly_usd_per_gpu
+            reason = constraint_reason(spec, replicas=replicas, tp=tp, monthly_usd=monthly)
+        else:
+            reason = f"{b.why} (TP={tp}, {precision.value})"
+        rows.append(
+            Sized(
+                mt.model,
+                gpu,
+                precision,
+                tp,
+                quality,
+                price,
+                replicas,
+                b.rate_rps,
+                False,
+                reason,
+                b.kv_cache_tokens,
+                b.floor_ttft_ms,
+                b.floor_tpot_ms,
+            )
+        )
+    if not smallest:
+        rows.append(
+            Sized(
+                mt.model,
+                gpu,
+                precision,
+                top,
+                quality,
+                price,
+                reason=f"does not fit on up to {top} × {gpu.id} at {precision.value}: {why}",
+            )
+        )
+    return rows
+
+
+def size_exact(
+    spec: DeploymentSpec,
+    s: Sized,
+    *,
+    params: perf.PerfParams,
+    engine: Engine = Engine.VLLM,
+    cache: dict[tuple[object, ...], float] | None = None,
+) -> Sized:
+    """Re-size one screened combination with the performance model's SLO-bounded rate.
+
+    `cache` (owned by the caller, e.g. across what-if scenarios) memoises rates by combination,
+    workload and SLO.
+    """
+    workload, slo = workload_of(spec), slo_of(spec)
+    key = (s.model.id, s.gpu.id, s.tp, s.precision, engine, workload, slo)
+    rate = cache.get(key) if cache is not None else None
+    if rate is None:
+        rate = perf.max_rate_under_slo(
+            s.model,
+            s.gpu,
+            tp=s.tp,
+            precision=s.precision,
+            engine=engine,
+            workload=workload,
+            slo=slo,
+            params=params,
+        )
+        if cache is not None:
+            cache[key] = rate
+    fresh = replace(s, reason="", replicas=0, rate_per_replica_rps=0.0)
+    return with_replicas(spec, fresh, rate, exact=True, why_zero="")

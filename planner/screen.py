@@ -1,0 +1,148 @@
+"""A fast, optimistic bound for screening thousands of model × GPU × precision × TP combinations.
+
+The exact performance model (`planner.perf`) takes ~0.1 ms to set up one combination and ~6 ms to
+find its SLO-bounded rate, too slow for the whole catalog (45 models × 16 GPUs × 3 precisions ×
+4 TPs) inside a 200 ms plan. This module evaluates the same formulas the performance model starts
+from (PERF_FACTS.md: weights and KV bytes, roofline step time, the calibrated efficiency factors in
+`PerfParams`) with per-model and per-GPU terms computed once, and no queueing. It over-estimates
+what a combination can do, so it only rules out what surely cannot work and orders the rest; the
+shortlist is then sized by `perf.max_rate_under_slo` and checked by `perf.predict`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from planner.memory import activation_gib
+from planner.perf_model import compute_tflops, kv_bytes_per_token, kv_dtype_bytes, weight_bytes
+from planner.perf_params import PerfParams, gpu_family
+from planner.perf_types import Workload
+from planner.types import PRECISION_BYTES, AttentionKind, Engine, GpuSpec, ModelSpec, Precision, SloTargets
+
+GIB = 1024.0**3
+
+
+@dataclass(frozen=True)
+class Bound:
+    """Optimistic figures of one combination: does it fit, the latency floors, the best rate."""
+
+    fits: bool
+    kv_cache_tokens: int
+    floor_ttft_ms: float
+    floor_tpot_ms: float
+    rate_rps: float  # 0 when even a lone request misses the SLO
+    why: str  # why it does not fit, or why the rate is 0
+
+
+@dataclass(frozen=True)
+class GpuTerms:
+    """Per GPU type and precision: effective bandwidth and compute, all-reduce latency, memory."""
+
+    gpu: GpuSpec
+    bytes_per_ms: float
+    flops_per_ms: float
+    allreduce_ms: float
+    kv_budget_gib: float  # memory the engine may use, before weights and activations
+    step_overhead_ms: float
+    max_num_seqs: int
+
+
+@dataclass(frozen=True)
+class ModelTerms:
+    """Per model and precision: weights, active bytes and FLOPs, KV bytes per token."""
+
+    model: ModelSpec
+    precision: Precision
+    weights_gib: float  # all GPUs together
+    active_bytes: float
+    flops_per_token: float
+    attn_flops_per_pair: float
+    kv_bytes_per_token: float  # all GPUs together
+    kv_split_max: int  # KV heads shard over at most this many GPUs (1 for MLA)
+    fixed_gib: float  # activations
+
+
+def gpu_terms(gpu: GpuSpec, precision: Precision, *, params: PerfParams, engine: Engine) -> GpuTerms:
+    """The GPU's side of the bound (compute once per GPU type and precision)."""
+    fam = gpu_family(gpu)
+    speed = params.engine_speed.get(engine.value, 1.0)
+    return GpuTerms(
+        gpu=gpu,
+        bytes_per_ms=gpu.memory_bandwidth_gb_s * 1e9 * params.mbu.get(fam, 0.8) * speed / 1000.0,
+        flops_per_ms=compute_tflops(gpu, precision) * 1e12 * params.mfu.get(fam, 0.45) * speed / 1000.0,
+        allreduce_ms=params.allreduce_latency_us.get(gpu.interconnect.value, 30.0) / 1000.0,
+        kv_budget_gib=params.kv_memory_fraction.get(engine.value, 0.9)
+        * gpu.memory_gib
+        * params.usable_memory_fraction,
+        step_overhead_ms=params.step_overhead_ms.get(engine.value, 1.5),
+        max_num_seqs=params.max_num_seqs.get(engine.value, 256),
+    )
+
+
+def model_terms(model: ModelSpec, precision: Precision, *, params: PerfParams, engine: Engine) -> ModelTerms:
+    """The model's side of the bound (compute once per model and precision)."""
+    mla = model.attention == AttentionKind.MLA or model.kv_lora_rank > 0
+    return ModelTerms(
+        model=model,
+        precision=precision,
+        weights_gib=weight_bytes(model, precision) / GIB,
+        active_bytes=model.params_active_b * 1e9 * PRECISION_BYTES[precision],
+        flops_per_token=2.0 * model.params_active_b * 1e9,
+        attn_flops_per_pair=4.0 * model.num_layers * model.num_attention_heads * model.head_dim,
+        kv_bytes_per_token=kv_bytes_per_token(
+            model, kv_dtype_bytes=kv_dtype_bytes(precision, engine, params)
+        ),
+        kv_split_max=1 if mla else max(model.num_kv_heads, 1),
+        fixed_gib=activation_gib(model, params),
+    )
+
+
+def bound(
+    m: ModelTerms,
+    g: GpuTerms,
+    *,
+    tp: int,
+    params: PerfParams,
+    workload: Workload,
+    slo: SloTargets,
+    max_model_len: int,
+) -> Bound:
+    """The screening bound of one combination at tensor parallelism `tp` (see the module docstring)."""
+    non_torch = params.non_torch_gib_tp1 if tp == 1 else params.non_torch_gib_tpn
+    kv_gib = g.kv_budget_gib - m.weights_gib / tp - m.fixed_gib - non_torch
+    kv_per_token = m.kv_bytes_per_token / min(tp, m.kv_split_max)
+    kv_tokens = int(max(kv_gib, 0.0) * GIB / kv_per_token) if kv_per_token > 0 else 0
+    if kv_tokens < max_model_len:
+        why = (
+            f"weights need {m.weights_gib / tp:,.1f} GiB per GPU at TP={tp}, leaving room for "
+            f"{kv_tokens:,} KV tokens of the {max_model_len:,} one request needs "
+            f"on a {g.gpu.memory_gib:g} GiB {g.gpu.id}"
+        )
+        return Bound(False, kv_tokens, 0.0, 0.0, 0.0, why)
+    base = (
+        g.step_overhead_ms
+        + m.active_bytes / tp / g.bytes_per_ms
+        + (2 * m.model.num_layers * g.allreduce_ms if tp > 1 else 0.0)
+    )
+    compute_per_token = m.flops_per_token / tp / g.flops_per_ms
+    attn_per_pair = m.attn_flops_per_pair / tp / g.flops_per_ms
+    ctx = workload.input_tokens + workload.output_tokens / 2
+    per_seq = ctx * kv_per_token / g.bytes_per_ms + compute_per_token + ctx * attn_per_pair
+    fresh = workload.input_tokens - workload.prefix_tokens
+    prefill = fresh * compute_per_token + fresh * workload.input_tokens / 2 * attn_per_pair
+    floor_ttft, floor_tpot = base + prefill, base + per_seq
+    if floor_tpot > slo.itl_ms:
+        why = f"one decode step alone takes ~{floor_tpot:.0f} ms, over TPOT {slo.itl_ms:g} ms"
+        return Bound(True, kv_tokens, floor_ttft, floor_tpot, 0.0, why)
+    if floor_ttft > slo.ttft_ms:
+        tokens = f"{workload.input_tokens:,}-token"
+        why = f"a lone {tokens} prefill takes ~{floor_ttft:,.0f} ms, over TTFT {slo.ttft_ms:g} ms"
+        return Bound(True, kv_tokens, floor_ttft, floor_tpot, 0.0, why)
+    batch = min(
+        (slo.itl_ms - base) / per_seq,
+        g.max_num_seqs,
+        kv_tokens / (workload.input_tokens + workload.output_tokens),
+    )
+    step = base + batch * per_seq
+    rate = 1000.0 / (workload.output_tokens * step / batch + prefill)
+    return Bound(True, kv_tokens, floor_ttft, floor_tpot, rate, "")
