@@ -217,7 +217,7 @@ def abs_pct_errors(
     """Absolute percentage error per metric over the (masked) cases that measured it."""
     pred = predict_cases(arrays, params)
     out: dict[str, np.ndarray] = {}
-    for metric, idx, vals in _targets(arrays):
+    for metric, idx, _ in _targets(arrays):
         keep = idx if mask is None else idx[mask[idx]]
         if keep.size:
             measured = np.array([arrays.cases[i].measured[metric] for i in keep])

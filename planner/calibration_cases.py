@@ -54,6 +54,11 @@ def row_precision(text: str | None) -> Precision | None:
         return None
 
 
+def _extra_int(row: BenchmarkRow, key: str) -> int:
+    value = row.extra.get(key)
+    return int(value) if isinstance(value, int | float) and value else 1
+
+
 def _skip_reason(row: BenchmarkRow) -> str | None:
     if row.extra.get("mode") == "disagg":
         return "disaggregated serving"
@@ -63,7 +68,7 @@ def _skip_reason(row: BenchmarkRow) -> str | None:
         return f"scenario {row.scenario}"
     if not row.input_tokens or not row.output_tokens:
         return "no token lengths"
-    if int(row.extra.get("pp_size", 1) or 1) > 1:
+    if _extra_int(row, "pp_size") > 1:
         return "pipeline parallel"
     return None
 
@@ -119,8 +124,7 @@ def case_from_row(row: BenchmarkRow, catalog: Catalog, params: PerfParams) -> Ca
         return "no metric to compare"
     gpus = max(row.gpu_count, 1)
     tp = row.tensor_parallel or gpus
-    dp_attention = int(row.extra.get("attention_dp_size", 1) or 1)
-    if dp_attention > 1 or int(row.extra.get("moe_ep_size", 1) or 1) > tp:
+    if _extra_int(row, "attention_dp_size") > 1 or _extra_int(row, "moe_ep_size") > tp:
         tp = gpus  # expert/attention-data parallel over all GPUs: treat as one replica over every GPU
     replicas = max(gpus // tp, 1)
     engine = Engine(row.engine)
@@ -182,7 +186,8 @@ def memory_case(m: MemoryMeasurement, catalog: Catalog) -> MemoryCase | None:
             precision = found
             break
     return MemoryCase(
-        label=f"{m.model} tp{m.tensor_parallel} len{m.max_model_len} {m.quantization or ''} kv={m.kv_cache_dtype}",
+        label=f"{m.model} tp{m.tensor_parallel} len{m.max_model_len} {m.quantization or ''} "
+        f"kv={m.kv_cache_dtype}",
         model=model,
         tp=m.tensor_parallel,
         precision=precision,

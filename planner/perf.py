@@ -232,8 +232,9 @@ def predict(
     saturated = bool(r.saturated)
     if saturated:
         notes.append(
-            f"saturated: {arrival.rate_rps:g} req/s exceeds the capacity of {float(r.capacity_rps) * replicas:.2f} "
-            "req/s; the queue grows without bound, so TTFT and e2e have no steady state (null)"
+            f"saturated: {arrival.rate_rps:g} req/s exceeds the capacity of "
+            f"{float(r.capacity_rps) * replicas:.2f} req/s; the queue grows without bound, "
+            "so TTFT and e2e have no steady state (null)"
         )
     if load.mode == CLOSED_LOOP and float(r.queue_ms) > 0:
         notes.append(

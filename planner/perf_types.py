@@ -25,13 +25,15 @@ class Workload:
     def __post_init__(self) -> None:
         if self.input_tokens < 1 or self.output_tokens < 1:
             raise InvalidInputError(
-                f"input and output tokens must be 1 or more, got {self.input_tokens} and {self.output_tokens}."
+                "input and output tokens must be 1 or more, "
+                f"got {self.input_tokens} and {self.output_tokens}."
             )
         if min(self.input_tokens_std, self.output_tokens_std, self.prefix_tokens) < 0:
             raise InvalidInputError("token standard deviations and prefix tokens cannot be negative.")
         if self.prefix_tokens >= self.input_tokens:
             raise InvalidInputError(
-                f"prefix_tokens ({self.prefix_tokens}) must be smaller than input_tokens ({self.input_tokens})."
+                f"prefix_tokens ({self.prefix_tokens}) must be smaller than "
+                f"input_tokens ({self.input_tokens})."
             )
 
 

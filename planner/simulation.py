@@ -18,7 +18,7 @@ from planner.perf_model import StepCoefs, step_ms
 from planner.perf_types import PERCENTILES, Workload
 from planner.serving import CLOSED_LOOP, Limits, Load, MeanResult
 
-N_REQUESTS = 300
+N_REQUESTS = 200
 MAX_ITERATIONS = 6000
 QS = np.array([50.0, 90.0, 95.0, 99.0])
 

@@ -205,7 +205,8 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"{split} ({report['rows']} rows)")
             for metric, s in report[split].items():
                 typer.echo(
-                    f"  {metric:22s} rows={s['rows']:5d} median={s['median_pct']:5.1f}% p90={s['p90_pct']:5.1f}%"
+                    f"  {metric:22s} rows={s['rows']:5d} "
+                    f"median={s['median_pct']:5.1f}% p90={s['p90_pct']:5.1f}%"
                 )
         kv = report["kv_cache_tokens"]
         typer.echo(
