@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from planner.catalog import Catalog, normalise_name
 from planner.defaults import build_spec
+from planner.errors import InvalidInputError
 from planner.intent_numbers import (
     find_budget,
     find_max_gpus,
@@ -38,7 +39,7 @@ USE_CASE_SYNONYMS: dict[str, tuple[str, ...]] = {
     "document_analysis_rag": ("rag", "document_qa", "retrieval_augmented_generation"),
     "long_document_summarization": ("long_summarization", "summarization"),
     "research_legal_analysis": ("legal_analysis", "research_analysis"),
-    "batch_processing": ("batch", "batch_inference", "offline_batch"),
+    "batch_processing": ("batch_offline", "batch", "batch_inference", "offline_batch"),
     "content_generation": ("content_creation", "marketing_content"),
 }
 
@@ -180,11 +181,16 @@ def extract(text: str, *, history: Sequence[str] = (), catalog: Catalog) -> Depl
     Raises:
         InvalidInputError: empty text, or a stated number out of range (e.g. 10^12 users).
     """
-    from planner.errors import InvalidInputError
+    check_text(text)
+    return build_spec(parse_intent(text, history=history, catalog=catalog), catalog)
 
+
+def check_text(text: str) -> None:
+    """Raises:
+    InvalidInputError: the request is empty.
+    """
     if not text or not text.strip():
         raise InvalidInputError(
             "the request is empty; describe the use case, "
             "e.g. 'a support chatbot for 1000 users, latency matters'"
         )
-    return build_spec(parse_intent(text, history=history, catalog=catalog), catalog)

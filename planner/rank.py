@@ -15,6 +15,9 @@ from enum import StrEnum
 from planner.spec import Level, Priorities
 
 LEVEL_WEIGHT = {Level.LOW: 1.0, Level.MEDIUM: 2.0, Level.HIGH: 4.0}
+# Latency counts less than cost and quality: every option shown already meets the latency SLO, so
+# what is left to rank is headroom below it (the seed's llm-d-planner weighs it the same way).
+LATENCY_WEIGHT = {Level.LOW: 0.5, Level.MEDIUM: 1.0, Level.HIGH: 2.5}
 SIMPLICITY_WEIGHT = 0.5
 
 
@@ -42,7 +45,7 @@ def weights_for(priorities: Priorities) -> dict[str, float]:
     """Weights of cost, latency, quality and simplicity (balanced when all are medium)."""
     return {
         "cost": LEVEL_WEIGHT[priorities.cost],
-        "latency": LEVEL_WEIGHT[priorities.latency],
+        "latency": LATENCY_WEIGHT[priorities.latency],
         "quality": LEVEL_WEIGHT[priorities.accuracy],
         "simplicity": SIMPLICITY_WEIGHT,
     }

@@ -1,0 +1,229 @@
+"""What-if: re-plan a spec with a few parameters changed and show the scenarios side by side.
+
+    parse_changes("gpu=A100-80GB,ttft_ms=200") -> [("gpu", "A100-80GB"), ("ttft_ms", "200")]
+    apply_changes(spec, changes, catalog) -> DeploymentSpec
+    compare(spec, scenarios, catalog, params=...) -> Comparison
+
+Scenarios share one rate cache, so a change that keeps the workload and SLO (users, QPS, budget,
+GPU count) re-plans without recomputing the performance model's rates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from planner.catalog import Catalog
+from planner.errors import InvalidInputError, close_matches
+from planner.perf_params import PerfParams
+from planner.pipeline import RateCache, plan
+from planner.plan import Option, PlanResult
+from planner.spec import DeploymentSpec, Level, Percentile, Priorities, check_spec
+from planner.traffic import traffic_profile
+from planner.types import Precision, TrafficDefaults
+
+KEYS: dict[str, str] = {
+    "gpu": "GPU type, e.g. gpu=A100-80GB (use 'any' to drop the preference)",
+    "model": "model id or alias, e.g. model=llama-3.1-8b ('any' drops it)",
+    "ttft_ms": "time-to-first-token target, ms",
+    "tpot_ms": "time-per-output-token target, ms",
+    "e2e_ms": "end-to-end target, ms",
+    "percentile": "p50 | p90 | p95 | p99",
+    "users": "number of users",
+    "qps": "peak requests per second",
+    "precision": "bf16 | fp16 | fp8 | int8 | int4 ('any' lets the planner choose)",
+    "budget_usd_month": "monthly budget, USD",
+    "max_gpus": "most GPUs in total",
+    "provider": "cloud provider, e.g. aws",
+    "priority": "latency | cost | accuracy | balanced",
+}
+ALIASES = {
+    "budget": "budget_usd_month",
+    "tpot": "tpot_ms",
+    "ttft": "ttft_ms",
+    "e2e": "e2e_ms",
+    "itl_ms": "tpot_ms",
+    "gpus": "max_gpus",
+    "user_count": "users",
+    "gpu_type": "gpu",
+    "model_id": "model",
+}
+
+
+def parse_changes(text: str) -> list[tuple[str, str]]:
+    """'gpu=A100-80GB, ttft_ms=200' -> [('gpu', 'A100-80GB'), ('ttft_ms', '200')].
+
+    Raises:
+        InvalidInputError: a part without '=', or an unknown key (the message lists the keys).
+    """
+    out = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        key, sep, value = part.partition("=")
+        key = ALIASES.get(key.strip().lower(), key.strip().lower())
+        if not sep or not value.strip():
+            raise InvalidInputError(f"{part!r} is not KEY=VALUE; e.g. --vs gpu=A100-80GB or --vs ttft_ms=200")
+        if key not in KEYS:
+            near = close_matches(key, KEYS)
+            hint = f"; did you mean {', '.join(near)}?" if near else ""
+            raise InvalidInputError(f"unknown what-if key {key!r}{hint} Known keys: {', '.join(KEYS)}")
+        out.append((key, value.strip()))
+    if not out:
+        raise InvalidInputError("an empty what-if; give KEY=VALUE, e.g. --vs gpu=A100-80GB")
+    return out
+
+
+def _number(key: str, value: str, *, integer: bool = False) -> float:
+    try:
+        number = float(value.replace(",", "").replace("_", ""))
+    except ValueError:
+        raise InvalidInputError(f"{key}={value!r} is not a number; {KEYS[key]}") from None
+    if not number > 0 or (integer and number != int(number)):
+        raise InvalidInputError(
+            f"{key}={value}: must be a {'whole ' if integer else ''}number above 0; {KEYS[key]}"
+        )
+    return number
+
+
+def _retraffic(spec: DeploymentSpec, *, users: int, qps: float | None) -> dict[str, Any]:
+    t = spec.traffic
+    defaults = TrafficDefaults(
+        t.input_tokens_mean,
+        t.input_tokens_std,
+        t.output_tokens_mean,
+        t.output_tokens_std,
+        t.requests_per_active_user_per_min,
+        t.active_fraction,
+        t.peak_factor,
+        t.prefix_tokens,
+    )
+    concurrent = users if t.active_fraction >= 1.0 and not t.qps_given else None
+    return traffic_profile(
+        users, defaults, qps=qps, concurrent_users=concurrent, arrival=t.arrival
+    ).model_dump()
+
+
+def _priorities(value: str) -> dict[str, Any]:
+    choice = value.lower()
+    if choice == "balanced":
+        return Priorities().model_dump()
+    if choice not in ("latency", "cost", "accuracy"):
+        raise InvalidInputError(f"priority={value!r}: {KEYS['priority']}")
+    return Priorities(**{choice: Level.HIGH}).model_dump()
+
+
+def _apply_one(data: dict[str, Any], spec: DeploymentSpec, key: str, value: str, catalog: Catalog) -> None:
+    anything = value.lower() in ("any", "none", "")
+    if key == "gpu":
+        gpu_id = None if anything else catalog.gpu(value).id
+        data["preferred_gpu_types"] = [gpu_id] if gpu_id else []
+        data["excluded_gpu_types"] = [g for g in data["excluded_gpu_types"] if g != gpu_id]
+    elif key == "model":
+        model_id = None if anything else catalog.model(value).id
+        data["preferred_models"] = [model_id] if model_id else []
+        data["excluded_models"] = [m for m in data["excluded_models"] if m != model_id]
+    elif key in ("ttft_ms", "tpot_ms", "e2e_ms"):
+        data["slo"][key] = _number(key, value)
+    elif key == "percentile":
+        if value.lower() not in {p.value for p in Percentile}:
+            raise InvalidInputError(f"percentile={value!r}: {KEYS[key]}")
+        data["slo"]["percentile"] = value.lower()
+    elif key in ("users", "qps"):
+        users = int(_number(key, value, integer=True)) if key == "users" else data["user_count"]
+        qps = _number(key, value) if key == "qps" else None
+        data["user_count"] = users
+        data["traffic"] = _retraffic(spec, users=users, qps=qps)
+    elif key == "precision":
+        try:
+            data["precision"] = None if anything else Precision(value.lower())
+        except ValueError:
+            raise InvalidInputError(f"precision={value!r}: {KEYS[key]}") from None
+    elif key in ("budget_usd_month", "max_gpus"):
+        data[key] = int(_number(key, value, integer=True)) if key == "max_gpus" else _number(key, value)
+    elif key == "provider":
+        data["provider"] = None if anything else value.lower()
+    else:
+        data["priorities"] = _priorities(value)
+
+
+def apply_changes(
+    spec: DeploymentSpec, changes: Sequence[tuple[str, str]], catalog: Catalog
+) -> DeploymentSpec:
+    """The spec with the changes made, validated.
+
+    Raises:
+        InvalidInputError, UnknownNameError: a bad value or an unknown GPU/model name.
+    """
+    data = spec.model_dump()
+    for key, value in changes:
+        _apply_one(data, spec, key, value, catalog)
+    return check_spec(data)
+
+
+class Scenario(BaseModel):
+    """One column of a comparison: what changed, the best option and how it differs from the base."""
+
+    label: str
+    changes: dict[str, str] = Field(default_factory=dict)
+    best: Option | None
+    options: list[Option]
+    relax: str | None = None
+    diff: dict[str, Any] = Field(default_factory=dict)
+
+
+class Comparison(BaseModel):
+    """What `predeploy compare --json` prints."""
+
+    base: Scenario
+    scenarios: list[Scenario]
+
+
+def _diff(base: Option | None, other: Option | None) -> dict[str, Any]:
+    if base is None or other is None:
+        return {"best": "none meets the SLO" if other is None else "the base has none"}
+    out: dict[str, Any] = {}
+    for key in ("model_id", "gpu_type", "gpu_count", "tensor_parallel", "replicas", "precision"):
+        a, b = getattr(base, key), getattr(other, key)
+        if a != b:
+            out[key] = f"{a} → {b}"
+    out["cost_per_month_usd"] = round(other.cost_per_month_usd - base.cost_per_month_usd, 2)
+    for key in ("ttft_ms", "tpot_ms", "e2e_ms"):
+        a, b = getattr(base.predicted, key), getattr(other.predicted, key)
+        if a is not None and b is not None:
+            out[key] = round(b - a, 2)
+    return out
+
+
+def _scenario(label: str, changes: Sequence[tuple[str, str]], result: PlanResult) -> Scenario:
+    best = result.options[0] if result.options else None
+    return Scenario(label=label, changes=dict(changes), best=best, options=result.options, relax=result.relax)
+
+
+def compare(
+    spec: DeploymentSpec,
+    scenarios: Sequence[str],
+    catalog: Catalog,
+    *,
+    params: PerfParams | None = None,
+    top_k: int = 3,
+    cache: RateCache | None = None,
+) -> Comparison:
+    """Plan the base spec and each scenario ('gpu=A100-80GB,ttft_ms=200'), and diff each best option
+    against the base's.
+
+    Raises:
+        InvalidInputError, UnknownNameError: a scenario that does not parse or names an unknown GPU/model.
+    """
+    cache = {} if cache is None else cache
+    parsed = [(text, parse_changes(text)) for text in scenarios]
+    variants = [(text, changes, apply_changes(spec, changes, catalog)) for text, changes in parsed]
+    base = _scenario("base", [], plan(spec, catalog, params=params, top_k=top_k, cache=cache))
+    out = []
+    for text, changes, variant in variants:
+        s = _scenario(text, changes, plan(variant, catalog, params=params, top_k=top_k, cache=cache))
+        s.diff = _diff(base.best, s.best)
+        out.append(s)
+    return Comparison(base=base, scenarios=out)
