@@ -196,7 +196,7 @@ def build_context(
         "simulator": simulator,
         "image": settings.simulator_image if settings.simulator_image else settings.vllm_image,
         "command": _command(simulator),
-        "runtime_args": _runtime_args(simulator, name),
+        "runtime_args": _runtime_args(option, serving, gpu=gpu, name=name, simulator=simulator),
         "args": args,
         "port": SERVING_PORT,
         "storage_uri": None if simulator else (settings.storage_uri or f"hf://{option.model_id}"),
@@ -247,9 +247,20 @@ def _command(simulator: bool) -> list[str]:
     return ["python", "-m", "vllm.entrypoints.openai.api_server"]
 
 
-def _runtime_args(simulator: bool, name: str) -> list[str]:
-    if simulator:
-        return ["--host=0.0.0.0", f"--port={SERVING_PORT}", f"--served-model-name={name}"]
+def _runtime_args(
+    option: Option, serving: ServingConfig, *, gpu: GpuSpec, name: str, simulator: bool
+) -> list[str]:
+    if simulator:  # `predeploy simulate` models the planned model, GPU, TP and precision
+        return [
+            "--host=0.0.0.0",
+            f"--port={SERVING_PORT}",
+            f"--served-model-name={name}",
+            f"--model={option.model_id}",
+            f"--gpu={gpu.id}",
+            f"--tp={option.tensor_parallel}",
+            f"--precision={option.precision}",
+            f"--max-model-len={serving.max_model_len}",
+        ]
     return [f"--port={SERVING_PORT}", "--model=/mnt/models"]
 
 

@@ -104,7 +104,8 @@ def test_simulator_mode_needs_no_gpu_and_no_weights() -> None:
     assert [m.info.kind for m in rendered.manifests] == ["ServingRuntime", "InferenceService"]
     runtime = rendered.manifests[0].body["spec"]["containers"][0]
     assert runtime["image"] == "ghcr.io/example/predeploy:0.1.0"
-    assert runtime["command"] == ["predeploy", "simulate"] and "--port=8080" in runtime["args"]
+    assert runtime["command"] == ["predeploy", "simulate"]
+    assert {"--port=8080", "--tp=2", "--gpu=H100-SXM", "--served-model-name=chat-sim"} <= set(runtime["args"])
     predictor = rendered.manifests[1].body["spec"]["predictor"]
     assert "nodeSelector" not in predictor and "resources" not in predictor["model"]
     assert "storageUri" not in predictor["model"]

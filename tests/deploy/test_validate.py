@@ -128,6 +128,7 @@ def test_unknown_kinds_are_refused() -> None:
     assert validation_problems({"kind": "Secret", "apiVersion": "v1"})[0].startswith("kind 'Secret'")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     not SHARED_KSERVE.is_dir(), reason="shared/reference/kserve is not next to the repository"
 )
