@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "bot.cli.deploy_cmd",  # render, deploy, undeploy
     "bot.cli.worker_cmd",  # worker, jobs
     "bot.cli.bot_cmd",  # bot, chat
+    "bot.cli.observe_cmd",  # observe, outcomes
 )
 
 
