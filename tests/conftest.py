@@ -6,6 +6,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -42,8 +43,9 @@ def _pg_admin() -> tuple[object, str]:
     raise ConnectionError("; ".join(errors))
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
+@contextmanager
+def fresh_pg_database() -> Iterator[str]:
+    """Create a uniquely named database, yield its URL, drop it. Skips (fails under CI) without a server."""
     try:
         admin, user = _pg_admin()
     except ConnectionError as exc:
@@ -59,6 +61,12 @@ def pg_url() -> Iterator[str]:
         admin.close()  # type: ignore[attr-defined]
 
 
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    with fresh_pg_database() as url:
+        yield url
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest) -> str:
     """A fresh database URL on SQLite and, as a second run, on PostgreSQL."""
@@ -72,6 +80,44 @@ def engine(db_url: str) -> Iterator[object]:
     from kb.session import make_engine
 
     eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def _pg_migrated_url() -> Iterator[str]:
+    """One PostgreSQL database per test run, migrated to head once (see migrated_engine)."""
+    from kb.schema import upgrade
+    from kb.session import make_engine
+
+    with fresh_pg_database() as url:
+        eng = make_engine(url)
+        upgrade(eng)
+        eng.dispose()
+        yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def migrated_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
+    """An engine on a database at the newest migration with every table empty (SQLite and PostgreSQL).
+
+    PostgreSQL reuses one migrated database per run and empties it before each test, because
+    creating and migrating a database costs about two seconds there.
+    """
+    from sqlalchemy import text
+
+    from kb.schema import upgrade
+    from kb.session import make_engine
+    from kb.tables import Base
+
+    if request.param == "sqlite":
+        eng = make_engine(f"sqlite:///{tmp_path / 'kb.db'}")
+        upgrade(eng)
+    else:
+        eng = make_engine(request.getfixturevalue("_pg_migrated_url"))
+        names = ", ".join(f'"{t}"' for t in Base.metadata.tables)
+        with eng.begin() as conn:
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     yield eng
     eng.dispose()
 

@@ -18,9 +18,9 @@ FIXTURE_DATA = Path(__file__).parent / "data"
 
 
 @pytest.fixture
-def session(engine: Engine) -> Iterator[Session]:
-    ensure_ready(engine, data_dir=FIXTURE_DATA)
-    with Session(engine) as s:
+def session(migrated_engine: Engine) -> Iterator[Session]:
+    ensure_ready(migrated_engine, data_dir=FIXTURE_DATA)
+    with Session(migrated_engine) as s:
         yield s
 
 

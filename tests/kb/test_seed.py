@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 
 from kb import repository as repo
 from kb.errors import SeedDataError
-from kb.schema import upgrade
 from kb.seed import DATA_DIR, MODELS, fingerprint, load_seed, read_seed
 from kb.tables import ModelBenchmark, ModelCatalog
 
@@ -29,9 +28,8 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def migrated(engine: Engine) -> Engine:
-    upgrade(engine)
-    return engine
+def migrated(migrated_engine: Engine) -> Engine:
+    return migrated_engine
 
 
 def _edit_json(path: Path, change: Callable[[Any], None]) -> None:

@@ -9,7 +9,6 @@ from sqlalchemy.orm import Session
 
 from kb import threads
 from kb.errors import NotFoundError
-from kb.schema import upgrade
 from planner.errors import PlannerError
 from planner.thread import ThreadStatus as S
 
@@ -17,9 +16,8 @@ T0 = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
-def session(engine: Engine) -> Iterator[Session]:
-    upgrade(engine)
-    with Session(engine) as s:
+def session(migrated_engine: Engine) -> Iterator[Session]:
+    with Session(migrated_engine) as s:
         yield s
 
 
