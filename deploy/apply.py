@@ -17,8 +17,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 import httpx
@@ -33,7 +31,16 @@ from deploy.errors import (
     RolledBackError,
     TransientDeployError,
 )
-from deploy.health import HealthSettings, check_health
+from deploy.health import check_health
+from deploy.outcome import (
+    ApplyOptions,
+    ChangeKind,
+    DeployResult,
+    ObjectChange,
+    Progress,
+    ProgressFn,
+    StepKind,
+)
 from deploy.render import Manifest, RenderedManifests, RenderSettings, render
 from deploy.status import failure_reasons, read_state
 from deploy.validate import validate_rendered
@@ -42,70 +49,17 @@ from planner.types import GpuSpec
 
 FIELD_MANAGER = "predeploy"
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
-
-
-class StepKind(StrEnum):
-    """Steps reported through the progress callback (the thread shows each)."""
-
-    DRY_RUN = "dry_run"
-    APPLIED = "applied"
-    UNCHANGED = "unchanged"
-    WAITING = "waiting"
-    READY = "ready"
-    HEALTHY = "healthy"
-    ROLLING_BACK = "rolling_back"
-
-
-class ChangeKind(StrEnum):
-    """What happened (or would happen, in a dry run) to one object."""
-
-    CREATED = "created"
-    CONFIGURED = "configured"
-    UNCHANGED = "unchanged"
-    DELETED = "deleted"
-
-
-@dataclass(frozen=True)
-class Progress:
-    step: StepKind
-    message: str
-
-
-ProgressFn = Callable[[Progress], None]
-
-
-@dataclass(frozen=True)
-class ObjectChange:
-    kind: str
-    name: str
-    change: ChangeKind
-
-
-@dataclass(frozen=True)
-class ApplyOptions:
-    """Deadlines and switches; tests shorten the intervals."""
-
-    ready_timeout_s: float = 1800.0
-    poll_interval_s: float = 5.0
-    request_timeout_s: float = 30.0
-    check_health: bool = True
-    endpoint_url: str | None = None  # override status.url, e.g. a port-forward from a laptop
-    health: HealthSettings = field(default_factory=HealthSettings)
-
-
-@dataclass(frozen=True)
-class DeployResult:
-    name: str
-    namespace: str
-    dry_run: bool
-    changes: tuple[ObjectChange, ...]
-    url: str | None = None
-    ready: bool = False
-    health: tuple[str, ...] = ()
-
-    @property
-    def changed(self) -> bool:
-        return any(c.change is not ChangeKind.UNCHANGED for c in self.changes)
+__all__ = [
+    "ApplyOptions",
+    "ChangeKind",
+    "DeployResult",
+    "Deployer",
+    "ObjectChange",
+    "Progress",
+    "StepKind",
+    "api_client_from_kubeconfig",
+    "deploy_option",
+]
 
 
 class _Failed(Exception):

@@ -68,6 +68,7 @@ def test_fresh_deploy_dry_runs_applies_waits_and_checks_health(kube, httpserver:
     result = _deployer(api, fake).deploy(rendered, progress=steps.append)
 
     assert result.ready and result.url == url and result.changed
+    assert result.summary().startswith(f"{rendered.name} in {NS}: applied; ServingRuntime created")
     assert [c.change for c in result.changes] == [ChangeKind.CREATED] * 3
     assert len(result.health) == 3 and "serves" in result.health[1]
     order = [s.step for s in steps]
