@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from kb.errors import DatabaseUnavailableError
-from kb.session import redact_url
+from kb.session import IMMEDIATE, redact_url
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _LOCK_KEY = 7_431_001  # pg advisory lock id for schema and seed changes
@@ -69,9 +69,11 @@ def upgrade(engine: Engine, revision: str = "head", *, extra_version_dirs: Seque
     """
     cfg = alembic_config(extra_version_dirs=extra_version_dirs)
     try:
-        with engine.begin() as conn, schema_lock(conn):
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, revision)
+        with engine.connect() as conn:
+            conn.execution_options(**{IMMEDIATE: True})
+            with conn.begin(), schema_lock(conn):
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, revision)
     except DBAPIError as exc:
         raise DatabaseUnavailableError(
             f"cannot migrate the database {redact_url(str(engine.url))}: "

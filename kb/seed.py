@@ -22,6 +22,7 @@ from kb.errors import SeedDataError
 from kb.schema import schema_lock
 from kb.seed_csv import parse_aiconfigurator, parse_memory, parse_serving
 from kb.seed_json import check_unique, parse_gpu, parse_model, parse_rows, parse_template, price_parser
+from kb.session import IMMEDIATE
 from kb.tables import (
     Base,
     CostData,
@@ -186,7 +187,7 @@ def load_seed(engine: Engine, *, data_dir: Path | None = None, force: bool = Fal
             return None
     data = read_seed(data_dir)
     with Session(engine) as session, session.begin():
-        with schema_lock(session.connection()):
+        with schema_lock(session.connection(execution_options={IMMEDIATE: True})):
             if not force and stored_fingerprint(session) == data.fingerprint:
                 return None  # another process loaded it while we parsed
             write_seed(session, data)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from kb.errors import DatabaseUnavailableError
 
 APP_NAME = "predeploy"
+IMMEDIATE = "kb_write_lock"  # execution option: on SQLite, BEGIN IMMEDIATE instead of BEGIN
 
 
 def default_database_url(environ: Mapping[str, str] = os.environ) -> str:
@@ -108,7 +109,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN")
+    # "immediate" takes the write lock at BEGIN, so what the transaction reads stays true until it
+    # commits (schema upgrades and seed loads by two processes at once).
+    immediate = conn.get_execution_options().get(IMMEDIATE, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -71,3 +71,30 @@ def _counts(engine: Engine) -> dict[str, int]:
             name: int(conn.execute(text(f'SELECT COUNT(*) FROM "{name}"')).scalar_one())
             for name in Base.metadata.tables
         }
+
+
+def test_two_processes_getting_ready_at_once_both_succeed(db_url: str) -> None:
+    """A bot and a worker starting together on a fresh database: one migrates and seeds, the other waits."""
+    import threading
+
+    from kb.session import make_engine
+
+    engines = [make_engine(db_url) for _ in range(2)]
+    errors: list[BaseException] = []
+    results: list[bool] = []
+
+    def ready(eng: Engine) -> None:
+        try:
+            results.append(ensure_ready(eng, data_dir=FIXTURE_DATA))
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    workers = [threading.Thread(target=ready, args=(eng,)) for eng in engines]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=60)
+    for eng in engines:
+        eng.dispose()
+    assert errors == []
+    assert sorted(results) == [False, True]
