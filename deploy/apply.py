@@ -49,6 +49,16 @@ from planner.types import GpuSpec
 
 FIELD_MANAGER = "predeploy"
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
+_OUTSIDE_CLUSTER_HINT = (
+    ". If predeploy runs outside the cluster, the status URL may be unreachable from here: pass "
+    "--endpoint (e.g. through `kubectl port-forward`) or --skip-health"
+)
+_MISSING_CRD_HINT = {
+    "InferenceService": "install KServe (v0.15 or later) in the cluster",
+    "ServingRuntime": "install KServe (v0.15 or later) in the cluster",
+    "PodMonitor": "install prometheus-operator, or deploy with --monitoring annotations",
+    "ScaledObject": "install KEDA, or deploy without --keda",
+}
 __all__ = [
     "ApplyOptions",
     "ChangeKind",
@@ -207,7 +217,8 @@ class Deployer:
                 sleep=self._sleep,
             )
         except DeployError as exc:
-            raise _Failed(f"health check failed: {exc}") from exc
+            hint = "" if self._options.endpoint_url else _OUTSIDE_CLUSTER_HINT
+            raise _Failed(f"health check failed: {exc}{hint}") from exc
         finally:
             if self._http is None:
                 http.close()
@@ -240,10 +251,15 @@ class Deployer:
         try:
             events = self._core.list_namespaced_event(
                 isvc.namespace,
-                field_selector=f"involvedObject.name={isvc.name}",
+                field_selector="type=Warning",
                 _request_timeout=self._options.request_timeout_s,
             )
-            items = [e.to_dict() for e in events.items or [] if e.type == "Warning"]
+            # The InferenceService's own events and those of its pods (<name>-predictor-...).
+            items = [
+                e.to_dict()
+                for e in events.items or []
+                if e.involved_object and (e.involved_object.name or "").startswith(isvc.name)
+            ]
         except (k8s.ApiException, urllib3.exceptions.HTTPError, OSError, ValueError):
             items = []  # the reasons are best effort; the conditions still say most
         return failure_reasons(obj, items)
@@ -255,7 +271,32 @@ class Deployer:
         self, info: kinds.KindInfo, name: str, namespace: str, body: dict[str, Any], *, dry_run: bool
     ) -> dict[str, Any]:
         action = "dry-run apply" if dry_run else "apply"
-        result = _call(
+        try:
+            result = self._patch_call(info, name, namespace, body, dry_run=dry_run, action=action)
+        except RejectedError as exc:
+            if exc.status != 404:
+                raise
+            raise RejectedError(
+                action,
+                info.kind,
+                name,
+                404,
+                f"the cluster does not serve {info.plural}.{info.group}/{info.version}; "
+                f"{_MISSING_CRD_HINT.get(info.kind, 'install its CRD')}",
+            ) from exc
+        return result if isinstance(result, dict) else {}
+
+    def _patch_call(
+        self,
+        info: kinds.KindInfo,
+        name: str,
+        namespace: str,
+        body: dict[str, Any],
+        *,
+        dry_run: bool,
+        action: str,
+    ) -> object:
+        return _call(
             action,
             info.kind,
             name,
@@ -273,7 +314,6 @@ class Deployer:
                 _request_timeout=self._options.request_timeout_s,
             ),
         )
-        return result if isinstance(result, dict) else {}
 
     def _get(self, info: kinds.KindInfo, name: str, namespace: str) -> dict[str, Any] | None:
         def get() -> object:

@@ -50,6 +50,7 @@ class KubeStub:
     objects: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)  # (plural, ns, name)
     requests: list[Recorded] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    missing_kinds: set[str] = field(default_factory=set)  # plurals whose CRD is "not installed"
     _scripts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _failures: list[_Failure] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -128,6 +129,8 @@ class KubeStub:
             key = (m.group(4), m.group(3), m.group(5))
             if method == "GET":
                 return self._get(key)
+            if key[0] in self.missing_kinds:
+                return 404, _status_body(404, "the server could not find the requested resource")
             if method == "PATCH":
                 return self._apply(key, content_type, query, body)
             if method == "DELETE":
@@ -191,20 +194,29 @@ class KubeStub:
         return (200 if before else 201), after
 
     def _events(self, namespace: str, selector: str) -> dict[str, Any]:
-        name = selector.partition("involvedObject.name=")[2]
+        wanted = dict(part.split("=", 1) for part in selector.split(",") if "=" in part)
         items = [
             e
             for e in self.events
             if e["metadata"]["namespace"] == namespace
-            and (not name or e["involvedObject"].get("name") == name)
+            and wanted.get("involvedObject.name", e["involvedObject"]["name"]) == e["involvedObject"]["name"]
+            and wanted.get("type", e["type"]) == e["type"]
         ]
         return {"apiVersion": "v1", "kind": "EventList", "metadata": {}, "items": items}
 
-    def add_event(self, namespace: str, name: str, reason: str, message: str, kind: str = "Warning") -> None:
+    def add_event(
+        self,
+        namespace: str,
+        name: str,
+        reason: str,
+        message: str,
+        kind: str = "Warning",
+        object_kind: str = "Pod",
+    ) -> None:
         self.events.append(
             {
                 "metadata": {"name": f"{name}.{len(self.events)}", "namespace": namespace},
-                "involvedObject": {"kind": "InferenceService", "name": name, "namespace": namespace},
+                "involvedObject": {"kind": object_kind, "name": name, "namespace": namespace},
                 "reason": reason,
                 "message": message,
                 "type": kind,

@@ -120,7 +120,11 @@ def test_a_failed_load_rolls_back_the_new_objects_and_says_why(kube) -> None:
     stub.script_status(
         rendered.name, [loading_status(), failed_status("ModelLoadFailed", "CUDA out of memory")]
     )
-    stub.add_event(NS, rendered.name, "FailedScheduling", "0/3 nodes have nvidia.com/gpu")
+    stub.add_event(
+        NS, f"{rendered.name}-predictor-7d9f-x2", "FailedScheduling", "0/3 nodes have nvidia.com/gpu"
+    )
+    stub.add_event(NS, "someone-else-predictor-1", "BackOff", "not ours")
+    stub.add_event(NS, rendered.name, "Created", "normal events are left out", kind="Normal")
     steps: list[Progress] = []
 
     with pytest.raises(RolledBackError) as caught:
@@ -128,6 +132,7 @@ def test_a_failed_load_rolls_back_the_new_objects_and_says_why(kube) -> None:
 
     message = str(caught.value)
     assert "ModelLoadFailed" in message and "CUDA out of memory" in message and "FailedScheduling" in message
+    assert "not ours" not in message and "normal events" not in message
     assert "deleted InferenceService" in message and "deleted ServingRuntime" in message
     assert stub.objects == {}
     assert steps[-1].step is StepKind.ROLLING_BACK
@@ -287,3 +292,21 @@ def test_deploy_option_renders_validates_and_applies(kube) -> None:
         dry_run=True,
     )
     assert result.dry_run and len(result.changes) == 3 and stub.objects == {}
+
+
+def test_a_missing_crd_names_what_to_install(kube) -> None:
+    stub, api = kube
+    stub.missing_kinds.add("podmonitors")
+    with pytest.raises(
+        RejectedError, match="install prometheus-operator, or deploy with --monitoring annotations"
+    ):
+        _deployer(api, FakeTime()).deploy(_rendered())
+    assert stub.objects == {}
+
+
+def test_an_unreachable_status_url_suggests_endpoint_or_skip_health(kube) -> None:
+    stub, api = kube
+    rendered = _rendered()
+    stub.script_status(rendered.name, [ready_status("http://127.0.0.1:9")])
+    with pytest.raises(RolledBackError, match="--endpoint .* or --skip-health"):
+        _deployer(api, FakeTime()).deploy(rendered)
