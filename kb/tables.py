@@ -15,45 +15,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    Date,
-    DateTime,
-    ForeignKey,
-    Index,
-    MetaData,
-    String,
-    Text,
-    UniqueConstraint,
-    func,
-)
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import ForeignKey, Index, Text
+from sqlalchemy.orm import Mapped, mapped_column
 
-NAMING_CONVENTION = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-Json = dict[str, Any]
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {
-        str: String(255),
-        Json: JSON,
-        list[Any]: JSON,
-        dt.datetime: DateTime(timezone=True),
-        dt.date: Date,
-    }
-
-
-def _now() -> Any:
-    return mapped_column(DateTime(timezone=True), server_default=func.now())
-
+from kb.table_base import Base, Json, now_column
+from kb.thread_tables import Approval, Choice, Job, PlanRow, SpecVersion, Thread, ThreadMessage
 
 # --- seeded catalog -----------------------------------------------------------------------------
 
@@ -94,7 +60,7 @@ class ModelCatalog(Base):
     aliases: Mapped[list[Any]]
     source: Mapped[str] = mapped_column(Text)
     details: Mapped[Json]  # license_type, license_url, commercial_use, release_date, notes, ...
-    created_at: Mapped[dt.datetime] = _now()
+    created_at: Mapped[dt.datetime] = now_column()
 
 
 class HardwareProfile(Base):
@@ -122,7 +88,7 @@ class HardwareProfile(Base):
     aliases: Mapped[list[Any]]
     source: Mapped[str] = mapped_column(Text)
     details: Mapped[Json]
-    updated_at: Mapped[dt.datetime] = _now()
+    updated_at: Mapped[dt.datetime] = now_column()
 
 
 class CostData(Base):
@@ -156,7 +122,7 @@ class UseCaseSloTemplate(Base):
     keywords: Mapped[list[Any]]
     source: Mapped[str] = mapped_column(Text)
     details: Mapped[Json]
-    updated_at: Mapped[dt.datetime] = _now()
+    updated_at: Mapped[dt.datetime] = now_column()
 
 
 class ModelBenchmark(Base):
@@ -203,7 +169,7 @@ class ModelBenchmark(Base):
     test_conditions: Mapped[Json]  # source-specific columns, verbatim
     source: Mapped[str] = mapped_column(Text)
     notes: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = _now()
+    created_at: Mapped[dt.datetime] = now_column()
 
 
 class MemoryMeasurementRow(Base):
@@ -251,7 +217,7 @@ class DeploymentTemplate(Base):
     kserve_config: Mapped[Json]
     vllm_config: Mapped[Json]
     autoscaling_config: Mapped[Json]
-    created_at: Mapped[dt.datetime] = _now()
+    created_at: Mapped[dt.datetime] = now_column()
 
 
 class DeploymentOutcomeRow(Base):
@@ -284,93 +250,6 @@ class KbMeta(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
-# --- conversation threads -----------------------------------------------------------------------
-
-
-class Thread(Base):
-    __tablename__ = "threads"
-    __table_args__ = (UniqueConstraint("team_id", "channel_id", "thread_ts"),)
-
-    id: Mapped[str] = mapped_column(primary_key=True)
-    team_id: Mapped[str]
-    channel_id: Mapped[str]
-    thread_ts: Mapped[str]
-    user_id: Mapped[str]
-    status: Mapped[str]
-    created_at: Mapped[dt.datetime] = _now()
-    updated_at: Mapped[dt.datetime] = _now()
-
-
-class ThreadMessage(Base):
-    __tablename__ = "thread_messages"
-    __table_args__ = (UniqueConstraint("thread_id", "ts"), UniqueConstraint("thread_id", "seq"))
-
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    thread_id: Mapped[str] = mapped_column(ForeignKey("threads.id"))
-    seq: Mapped[int]
-    user_id: Mapped[str]
-    text: Mapped[str] = mapped_column(Text)
-    ts: Mapped[str]
-
-
-class SpecVersion(Base):
-    __tablename__ = "spec_versions"
-
-    thread_id: Mapped[str] = mapped_column(ForeignKey("threads.id"), primary_key=True)
-    version: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    spec: Mapped[Json]
-    author: Mapped[str]
-    created_at: Mapped[dt.datetime] = _now()
-
-
-class PlanRow(Base):
-    __tablename__ = "plans"
-
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    thread_id: Mapped[str] = mapped_column(ForeignKey("threads.id"), index=True)
-    spec_version: Mapped[int]
-    result: Mapped[Json]
-    created_at: Mapped[dt.datetime] = _now()
-
-
-class Choice(Base):
-    __tablename__ = "choices"
-
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    thread_id: Mapped[str] = mapped_column(ForeignKey("threads.id"), index=True)
-    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"))
-    rank: Mapped[int]
-    user_id: Mapped[str]
-    at: Mapped[dt.datetime] = _now()
-
-
-class Approval(Base):
-    __tablename__ = "approvals"
-    __table_args__ = (UniqueConstraint("plan_id", "rank"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"))
-    rank: Mapped[int]
-    requested_by: Mapped[str]
-    decided_by: Mapped[str | None]
-    decision: Mapped[str]  # "pending" | "approved" | "rejected"
-    reason: Mapped[str] = mapped_column(Text, default="")
-    at: Mapped[dt.datetime] = _now()
-
-
-class Job(Base):
-    __tablename__ = "jobs"
-
-    id: Mapped[str] = mapped_column(primary_key=True)  # the RQ job id
-    thread_id: Mapped[str | None] = mapped_column(ForeignKey("threads.id"), index=True)
-    kind: Mapped[str]
-    status: Mapped[str]
-    error: Mapped[str | None] = mapped_column(Text)
-    result_ref: Mapped[str | None]
-    created_at: Mapped[dt.datetime] = _now()
-    updated_at: Mapped[dt.datetime] = _now()
-
-
 # Children before parents: the order in which a reload deletes.
 SEEDED_TABLES = (
     ModelBenchmark,
@@ -380,3 +259,24 @@ SEEDED_TABLES = (
     ModelCatalog,
     HardwareProfile,
 )
+
+__all__ = [
+    "Approval",
+    "Base",
+    "Choice",
+    "CostData",
+    "DeploymentOutcomeRow",
+    "DeploymentTemplate",
+    "HardwareProfile",
+    "Job",
+    "KbMeta",
+    "MemoryMeasurementRow",
+    "ModelBenchmark",
+    "ModelCatalog",
+    "PlanRow",
+    "SEEDED_TABLES",
+    "SpecVersion",
+    "Thread",
+    "ThreadMessage",
+    "UseCaseSloTemplate",
+]

@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from kb.errors import NotFoundError
-from kb.tables import Approval, Choice, Job, PlanRow, SpecVersion, Thread, ThreadMessage
+from kb.thread_tables import Approval, Choice, Job, PlanRow, SpecVersion, Thread, ThreadMessage
 from kb.timeutil import as_utc, to_db
 from planner.thread import ThreadState, ThreadStatus, transition
 
