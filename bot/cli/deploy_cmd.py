@@ -27,8 +27,9 @@ if TYPE_CHECKING:
     from deploy.render import RenderedManifests, RenderSettings
     from planner.plan import PlanResult
 
-PLAN_OPT = typer.Option(..., "--plan", help="PLAN.json as printed by `predeploy plan --json`.")
-OPTION_OPT = typer.Option(1, "--option", min=1, help="Rank of the option to render (1 = best).")
+PLAN_OPT = typer.Option(None, "--plan", help="PLAN.json as printed by `predeploy plan --json`.")
+PLAN_ID_OPT = typer.Option(None, "--plan-id", help="Or: a plan stored in the knowledge base (from a thread).")
+OPTION_OPT = typer.Option(1, "--option", "--rank", min=1, help="Rank of the option to render (1 = best).")
 NAMESPACE_OPT = typer.Option("default", "--namespace", "-n", help="Kubernetes namespace (a DNS-1123 label).")
 NAME_OPT = typer.Option(None, "--name", help="InferenceService name; default: from model, GPU and TP.")
 SIM_OPT = typer.Option(None, "--simulator-image", help="Run `predeploy simulate` from this image (no GPU).")
@@ -51,7 +52,8 @@ def register(app: typer.Typer) -> None:
 
 
 def render_command(
-    plan_path: Path = PLAN_OPT,
+    plan_path: Path | None = PLAN_OPT,
+    plan_id: int | None = PLAN_ID_OPT,
     option: int = OPTION_OPT,
     out: Path | None = typer.Option(
         None, "--out", help="Directory for one YAML file per object; default stdout."
@@ -67,8 +69,8 @@ def render_command(
     monitoring: str = MONITORING_OPT,
 ) -> None:
     """Render and validate the KServe + vLLM manifests of one option of a plan."""
-    plan = _read_plan(plan_path)
-    rendered = _render(plan, option, _settings(**_render_args(locals())))
+    plan, ids = _load_plan(plan_path, plan_id)
+    rendered = _render(plan, option, _settings(**_render_args(locals()), **ids))
     if out is None:
         sys.stdout.write(rendered.to_yaml())
         return
@@ -79,7 +81,8 @@ def render_command(
 
 
 def deploy_command(
-    plan_path: Path = PLAN_OPT,
+    plan_path: Path | None = PLAN_OPT,
+    plan_id: int | None = PLAN_ID_OPT,
     option: int = OPTION_OPT,
     dry_run: bool = typer.Option(False, "--dry-run", help="Server-side dry run only; change nothing."),
     namespace: str = NAMESPACE_OPT,
@@ -104,8 +107,8 @@ def deploy_command(
     """Apply one option of a plan: dry run, apply, wait for Ready, health check; roll back on failure."""
     from deploy.apply import ApplyOptions, Deployer
 
-    plan = _read_plan(plan_path)
-    rendered = _render(plan, option, _settings(**_render_args(locals())))
+    plan, ids = _load_plan(plan_path, plan_id)
+    rendered = _render(plan, option, _settings(**_render_args(locals()), **ids))
     api = _api_client(context, rendered)
     options = ApplyOptions(
         ready_timeout_s=timeout_s,
@@ -166,7 +169,8 @@ def _settings(
     keda: bool,
     max_replicas: int | None,
     monitoring: str,
-    **_: object,
+    plan_label: str | None = None,
+    thread_id: str | None = None,
 ) -> RenderSettings:
     from deploy.render import MonitoringKind, RenderSettings
 
@@ -185,7 +189,34 @@ def _settings(
         keda=keda,
         max_replicas=max_replicas,
         monitoring=kind,
+        plan_id=plan_label,
+        thread_id=thread_id,
     )
+
+
+def _load_plan(path: Path | None, plan_id: int | None) -> tuple[PlanResult, dict[str, Any]]:
+    """The plan from --plan or --plan-id (exactly one), and the ids that label its manifests."""
+    if (path is None) == (plan_id is None):
+        fail("give the plan either as --plan PLAN.json or as --plan-id N (a plan stored by a thread)")
+    if path is not None:
+        return _read_plan(path), {}
+    from pydantic import ValidationError
+
+    from bot.cli.common import open_session
+    from kb import threads
+    from planner.plan import PlanResult
+
+    with open_session() as session:
+        stored = threads.get_plan(session=session, plan_id=int(plan_id or 0))
+    if stored is None:
+        fail(f"no plan {plan_id} is stored in the knowledge base; plan again in the thread or use --plan")
+    try:
+        plan = PlanResult.model_validate(stored["result"])
+    except ValidationError as exc:
+        fail(
+            f"plan {plan_id} in the knowledge base is not a plan result ({exc.error_count()} errors); re-plan"
+        )
+    return plan, {"plan_label": f"plan-{plan_id}", "thread_id": str(stored["thread_id"])}
 
 
 def _read_plan(path: Path) -> PlanResult:

@@ -176,3 +176,40 @@ def test_undeploy_refuses_bad_names(cluster: KubeStub) -> None:
     code, _, stderr = run("undeploy", "Bad Name")
     assert code == 2 and "not a valid Kubernetes name" in stderr
     assert cluster.requests == []
+
+
+def _store_plan(result: dict) -> int:
+    from bot.cli.common import open_session
+    from kb import threads
+
+    with open_session() as session:
+        state = threads.get_or_create_thread(
+            session=session, team_id="T1", channel_id="C1", thread_ts="1732790000.000100", user_id="U1"
+        )
+        threads.add_spec_version(
+            session=session, thread_id=state.id, spec={"use_case": "chatbot"}, author="U1"
+        )
+        return threads.save_plan(session=session, thread_id=state.id, spec_version=1, result=result)
+
+
+def test_render_a_plan_stored_by_a_thread(seeded_env: str) -> None:
+    plan_id = _store_plan(make_plan(option_dict(), option_dict(rank=2)).model_dump(mode="json"))
+    code, stdout, stderr = run("render", "--plan-id", str(plan_id), "--rank", "2")
+    assert code == 0, stderr
+    isvc = [d for d in yaml.safe_load_all(stdout) if d and d["kind"] == "InferenceService"][0]
+    assert isvc["metadata"]["labels"]["predeploy.io/plan-id"] == f"plan-{plan_id}"
+    assert isvc["metadata"]["labels"]["predeploy.io/option-rank"] == "2"
+    assert "predeploy.io/thread-id" in isvc["metadata"]["annotations"]
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        ((), "either as --plan PLAN.json or as --plan-id N"),
+        (("--plan", "x.json", "--plan-id", "1"), "either as --plan PLAN.json or as --plan-id N"),
+        (("--plan-id", "999"), "no plan 999 is stored"),
+    ],
+)
+def test_plan_source_errors_exit_2(seeded_env: str, args: tuple[str, ...], needle: str) -> None:
+    code, _, stderr = run("render", *args)
+    assert code == 2 and needle in stderr
