@@ -6,19 +6,19 @@ most recently admitted sequence (recompute) when the KV cache has no block left,
 requests first-come-first-served while `max_num_seqs`, the token budget and free KV blocks allow. A
 sequence whose KV holds all its known tokens at the end of a step samples one new token.
 
-The clock is injected (`simulator.clock`): `LoopClock` sleeps on the event loop; `replay()` runs the
-same scheduler in virtual time without sleeping (tests, and "what the profile says" for a load).
+The clock is injected (`simulator.clock`): `LoopClock` sleeps on the event loop; `simulator.replay`
+runs the same scheduler in virtual time without sleeping (tests, and "what the profile says").
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from simulator.clock import Clock, ManualClock
+from simulator.clock import Clock
 from simulator.config import LatencyProfile
 from simulator.latency import step_time_ms
 
@@ -306,25 +306,3 @@ class Engine:
             seq.sink.on_finish(result)
         if self._on_finished is not None:
             self._on_finished(result)
-
-
-def replay(profile: LatencyProfile, arrivals: Sequence[tuple[float, SeqRequest]]) -> list[FinishedRequest]:
-    """Run arrivals `(time_s, request)`, sorted by time, through the engine in virtual time.
-
-    Returns the finished requests in the order they finished.
-    """
-    results: list[FinishedRequest] = []
-    clock = ManualClock(arrivals[0][0] if arrivals else 0.0)
-    engine = Engine(profile, clock=clock, on_finished=results.append)
-    i = 0
-    while i < len(arrivals) or engine.has_work():
-        while i < len(arrivals) and arrivals[i][0] <= clock.now_s:
-            engine.submit(arrivals[i][1], arrival_s=arrivals[i][0])
-            i += 1
-        if not engine.has_work():
-            clock.now_s = arrivals[i][0]
-            continue
-        step = engine.schedule()
-        clock.now_s += step.duration_s
-        engine.complete(step, clock.now_s)
-    return results

@@ -9,8 +9,9 @@ import pytest
 
 from simulator.clock import ManualClock
 from simulator.config import LatencyProfile
-from simulator.engine import Engine, FinishedRequest, SeqRequest, replay
+from simulator.engine import Engine, FinishedRequest, SeqRequest
 from simulator.latency import decode_itl_ms, solo_prefill_ms, step_time_ms
+from simulator.replay import replay, replay_closed
 
 PROFILE = LatencyProfile(
     step_overhead_ms=1.0,
@@ -178,3 +179,15 @@ def test_run_loop_on_a_manual_clock() -> None:
         [t - expected.token_times_s[0] for t in expected.token_times_s]
     )
     assert times[0] == pytest.approx(expected.ttft_s)
+
+
+def test_closed_loop_replay_keeps_the_concurrency() -> None:
+    reqs = [req(i, prompt=50, out=10) for i in range(12)]
+    results = replay_closed(PROFILE, reqs, concurrency=3)
+    assert sorted(r.request_id for r in results) == sorted(r.request_id for r in reqs)
+    starts = sorted(r.arrival_s for r in results)
+    assert starts[:3] == [0.0, 0.0, 0.0] and starts[3] > 0
+    # never more than 3 requests in the system at once
+    for r in results:
+        overlapping = [o for o in results if o.arrival_s <= r.arrival_s < o.finish_s]
+        assert len(overlapping) <= 3
