@@ -213,3 +213,19 @@ def test_render_a_plan_stored_by_a_thread(seeded_env: str) -> None:
 def test_plan_source_errors_exit_2(seeded_env: str, args: tuple[str, ...], needle: str) -> None:
     code, _, stderr = run("render", *args)
     assert code == 2 and needle in stderr
+
+
+@pytest.mark.slow
+def test_every_option_of_a_real_plan_renders_valid_manifests(seeded_env: str, tmp_path: Path) -> None:
+    code, stdout, stderr = run(
+        "plan", "customer support chatbot for 2000 users", "--json", "--no-llm", "--top", "6"
+    )
+    assert code == 0, stderr
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(stdout)
+    ranks = [o["rank"] for o in yaml.safe_load(stdout)["options"]]
+    assert ranks, "the planner found no option for a plain chatbot"
+    for rank in ranks:
+        code, out, stderr = run("render", "--plan", str(plan_file), "--option", str(rank), "--keda")
+        assert code == 0, stderr
+        assert validate_objects([d for d in yaml.safe_load_all(out) if d]) == []
