@@ -179,7 +179,9 @@ def build_context(
     if settings.name:
         name = validate_name(settings.name)
     else:
-        name = derive_name(option.model_id, gpu.id, option.tensor_parallel)
+        name = derive_name(
+            option.model_id, option.gpu_type, option.tensor_parallel
+        )  # as workers.observe does
     simulator = settings.simulator_image is not None
     min_replicas, max_replicas = _replica_bounds(option, settings)
     annotations = _annotations(option, settings=settings)
