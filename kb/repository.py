@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kb import convert
+from kb.errors import NotFoundError
 from kb.tables import (
     CostData,
     DeploymentOutcomeRow,
@@ -112,7 +113,16 @@ _OUTCOME_FIELDS = tuple(DeploymentOutcome.__dataclass_fields__)
 
 
 def save_outcome(*, session: Session, outcome: DeploymentOutcome) -> None:
-    """Insert or replace the outcome of one deployment (keyed by deployment_id)."""
+    """Insert or replace the outcome of one deployment (keyed by deployment_id).
+
+    Raises:
+        NotFoundError: the model or GPU id is not in the catalog.
+    """
+    where = f"outcome {outcome.deployment_id}"
+    if session.get(ModelCatalog, outcome.model_id) is None:
+        raise NotFoundError(f"{where}: model {outcome.model_id!r} is not in the catalog")
+    if session.get(HardwareProfile, outcome.gpu_type) is None:
+        raise NotFoundError(f"{where}: GPU {outcome.gpu_type!r} is not in the catalog")
     values = {name: getattr(outcome, name) for name in _OUTCOME_FIELDS}
     values["deployed_at"] = to_db(outcome.deployed_at)
     session.merge(DeploymentOutcomeRow(**values))

@@ -98,3 +98,14 @@ def test_outcomes_round_trip(session: Session) -> None:
 def test_seed_info_reports_counts(session: Session) -> None:
     info = repo.seed_info(session=session)
     assert info["counts"]["models"] == 3 and len(info["fingerprint"]) == 64
+
+
+def test_an_outcome_must_name_catalog_ids(session: Session) -> None:
+    from kb.errors import NotFoundError
+
+    outcome = DeploymentOutcome(
+        deployment_id="dep-2", model_id="acme/not-a-model", gpu_type="H100-SXM", gpu_count=1,
+        deployed_at=dt.datetime(2026, 11, 1, tzinfo=dt.UTC), observation_period_days=1,
+    )  # fmt: skip
+    with pytest.raises(NotFoundError, match="model 'acme/not-a-model' is not in the catalog"):
+        repo.save_outcome(session=session, outcome=outcome)
