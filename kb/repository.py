@@ -16,6 +16,7 @@ from kb.errors import NotFoundError
 from kb.tables import (
     CostData,
     DeploymentOutcomeRow,
+    DeploymentTemplate,
     HardwareProfile,
     KbMeta,
     MemoryMeasurementRow,
@@ -145,3 +146,33 @@ def list_outcomes(
         values["deployed_at"] = as_utc(row.deployed_at)
         out.append(DeploymentOutcome(**values))
     return out
+
+
+_TEMPLATE_FIELDS = (
+    "template_id", "use_case", "model_id", "gpu_type", "gpu_count", "tensor_parallel_degree",
+    "kserve_config", "vllm_config", "autoscaling_config",
+)  # fmt: skip
+
+
+def save_deployment_template(*, session: Session, template: dict[str, Any]) -> None:
+    """Insert or replace a deployment template (the seed's deployment_templates; keys as its fields).
+
+    Raises:
+        NotFoundError: a key is missing, or the model, GPU or use case is not in the catalog.
+    """
+    missing = [k for k in _TEMPLATE_FIELDS if k not in template]
+    if missing:
+        raise NotFoundError(f"deployment template lacks {', '.join(missing)}")
+    where = f"deployment template {template['template_id']}"
+    for table, key in ((ModelCatalog, "model_id"), (HardwareProfile, "gpu_type")):
+        if session.get(table, template[key]) is None:
+            raise NotFoundError(f"{where}: {key} {template[key]!r} is not in the catalog")
+    if template["use_case"] is not None and session.get(UseCaseSloTemplate, template["use_case"]) is None:
+        raise NotFoundError(f"{where}: use case {template['use_case']!r} is not in the catalog")
+    session.merge(DeploymentTemplate(**{k: template[k] for k in _TEMPLATE_FIELDS}))
+    session.flush()
+
+
+def get_deployment_template(*, session: Session, template_id: str) -> dict[str, Any] | None:
+    row = session.get(DeploymentTemplate, template_id)
+    return None if row is None else {k: getattr(row, k) for k in _TEMPLATE_FIELDS}

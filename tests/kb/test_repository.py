@@ -109,3 +109,19 @@ def test_an_outcome_must_name_catalog_ids(session: Session) -> None:
     )  # fmt: skip
     with pytest.raises(NotFoundError, match="model 'acme/not-a-model' is not in the catalog"):
         repo.save_outcome(session=session, outcome=outcome)
+
+
+def test_deployment_templates_round_trip(session: Session) -> None:
+    from kb.errors import NotFoundError
+
+    template = {
+        "template_id": "chat-llama8b-h100", "use_case": "chatbot_conversational",
+        "model_id": "meta-llama/Llama-3.1-8B-Instruct", "gpu_type": "H100-SXM", "gpu_count": 1,
+        "tensor_parallel_degree": 1, "kserve_config": {"minReplicas": 1},
+        "vllm_config": {"max_model_len": 8192}, "autoscaling_config": {},
+    }  # fmt: skip
+    repo.save_deployment_template(session=session, template=template)
+    assert repo.get_deployment_template(session=session, template_id="chat-llama8b-h100") == template
+    assert repo.get_deployment_template(session=session, template_id="nope") is None
+    with pytest.raises(NotFoundError, match="gpu_type 'TPU' is not in the catalog"):
+        repo.save_deployment_template(session=session, template={**template, "gpu_type": "TPU"})
