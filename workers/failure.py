@@ -12,6 +12,7 @@ and stretching `retry_intervals` is how a Slack Retry-After is honoured.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -187,7 +188,9 @@ def decide_rq(job: Job, exc: BaseException) -> None:
         intervals = list(job.retry_intervals or [0])
         index = max(len(intervals) - int(job.retries_left or 0), 0)
         retry_in = wait_s(intervals[index], verdict)
-        intervals[index] = int(-(-retry_in // 1))  # whole seconds, rounded up
+        if retry_in > intervals[index]:  # Retry-After decides; rq truncates the due time to whole
+            retry_in = float(math.ceil(retry_in) + 1)  # seconds, so one more keeps us past it
+        intervals[index] = int(retry_in)
         job.retry_intervals = intervals
     report(attempt, exc, verdict, retry_in_s=retry_in, settings=load_settings())
 
