@@ -3,6 +3,7 @@
     DeployError                      base: every message is shown to a user as is
     ├── PlanInputError               the plan cannot be rendered (no option N, no serving config, bad value)
     ├── InvalidNameError             a name or namespace that is not a DNS-1123 label
+    ├── SettingsError                a render setting a reviewer would refuse (unpinned image, ...)
     ├── ManifestInvalidError         a rendered object fails its schema (a bug in predeploy: report it)
     ├── ClusterUnavailableError      no kubeconfig / no cluster to talk to
     ├── RejectedError                the API server refused an object (4xx: admission, validation, RBAC)
@@ -36,6 +37,10 @@ class InvalidNameError(DeployError):
             f"{what} {value!r} is not a valid Kubernetes name: {reason}. Use at most 63 lower-case "
             "letters, digits and '-', starting with a letter and ending with a letter or digit."
         )
+
+
+class SettingsError(DeployError):
+    """A render setting that is out of range or unsafe."""
 
 
 class ManifestInvalidError(DeployError):

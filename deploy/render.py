@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -25,48 +24,16 @@ from deploy.args import engine_args, precision_args
 from deploy.errors import ManifestInvalidError, PlanInputError
 from deploy.kinds import KindInfo
 from deploy.names import derive_name, is_label_value, validate_name, validate_namespace
+from deploy.render_settings import MonitoringKind, RenderSettings, check_settings
 from planner.catalog import normalise_name
 from planner.plan import Option, PlanResult, ServingConfig
 from planner.types import GpuSpec
 
-VLLM_IMAGE = "vllm/vllm-openai:v0.33.0"  # INTEGRATION.md targets vLLM 0.33.0; never ':latest'
+__all__ = ["Manifest", "MonitoringKind", "RenderSettings", "RenderedManifests", "render", "select_option"]
 SERVING_PORT = 8080  # the port KServe's vLLM runtime and `predeploy simulate` listen on
 MANAGED_BY = "predeploy"
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml is 10x faster
 GPU_PRODUCT_LABEL = {"nvidia": "nvidia.com/gpu.product", "amd": "amd.com/gpu.product-name"}
-
-
-class MonitoringKind(StrEnum):
-    """How Prometheus finds the vLLM /metrics endpoint."""
-
-    PODMONITOR = "podmonitor"  # a prometheus-operator PodMonitor object
-    ANNOTATIONS = "annotations"  # KServe's enable-prometheus-scraping annotation only
-    NONE = "none"
-
-
-@dataclass(frozen=True)
-class RenderSettings:
-    """Everything a render needs besides the plan; numbers here are deployment policy, not plan."""
-
-    namespace: str = "default"
-    name: str | None = None  # None: derived from model, GPU and TP
-    vllm_image: str = VLLM_IMAGE
-    simulator_image: str | None = None  # set: run `predeploy simulate` instead of vLLM, no GPUs
-    storage_uri: str | None = None  # None: hf://<model id>; or pvc://<claim>/<path>
-    hf_token_secret: str | None = "hf-token"  # a Secret holding the token; never its value
-    hf_token_key: str = "HF_TOKEN"
-    plan_id: str | None = None
-    thread_id: str | None = None
-    keda: bool = False
-    keda_waiting_threshold: int = 4  # scale out when this many requests wait per replica
-    max_replicas: int | None = None  # KEDA upper bound; None: the option's max_replicas or replicas
-    prometheus_url: str = "http://prometheus-operated.monitoring.svc:9090"
-    monitoring: MonitoringKind = MonitoringKind.PODMONITOR
-    scrape_interval_s: int = 15
-    cpu_per_gpu: int = 8
-    memory_gib_per_gpu: int = 64
-    shm_gib: int = 16
-    startup_timeout_s: int = 1800  # vLLM downloads and loads weights before /health answers
 
 
 @dataclass(frozen=True)
@@ -175,6 +142,7 @@ def build_context(
     option: Option, serving: ServingConfig, *, gpu: GpuSpec, settings: RenderSettings
 ) -> dict[str, Any]:
     """Every value the templates use, computed and checked here."""
+    check_settings(settings)
     namespace = validate_namespace(settings.namespace)
     if settings.name:
         name = validate_name(settings.name)

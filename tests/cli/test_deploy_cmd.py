@@ -229,3 +229,8 @@ def test_every_option_of_a_real_plan_renders_valid_manifests(seeded_env: str, tm
         code, out, stderr = run("render", "--plan", str(plan_file), "--option", str(rank), "--keda")
         assert code == 0, stderr
         assert validate_objects([d for d in yaml.safe_load_all(out) if d]) == []
+
+
+def test_an_unpinned_image_exits_2(seeded_env: str, plan_file: Path) -> None:
+    code, _, stderr = run("render", "--plan", str(plan_file), "--vllm-image", "vllm/vllm-openai:latest")
+    assert code == 2 and "never ':latest'" in stderr

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from deploy.errors import InvalidNameError, PlanInputError
+from deploy.errors import InvalidNameError, PlanInputError, SettingsError
 from deploy.names import MAX_NAME_CHARS, derive_name, validate_name
 from deploy.render import MonitoringKind, RenderSettings, render
 from tests.deploy.conftest import gpu_by_id, make_plan, option_dict
@@ -248,3 +248,37 @@ def test_templates_hold_no_numbers() -> None:
             assert not re.search(r"\{\{[^}]*[-+*/%][^}]*\}\}", line.replace("-}}", "}}")), (
                 f"{path.name}:{lineno}"
             )
+
+
+@pytest.mark.parametrize(
+    ("settings", "needle"),
+    [
+        (RenderSettings(vllm_image="vllm/vllm-openai:latest"), "is not pinned"),
+        (RenderSettings(vllm_image="vllm/vllm-openai"), "is not pinned"),
+        (RenderSettings(simulator_image="registry:5000/predeploy"), "is not pinned"),
+        (RenderSettings(vllm_image='x:1"\n  evil: true'), "is not pinned"),
+        (RenderSettings(storage_uri="ftp://models/llama"), "no known scheme"),
+        (RenderSettings(hf_token_secret="HF Token"), "not a valid Kubernetes Secret name"),
+        (RenderSettings(hf_token_key="a key"), "not a valid Secret key"),
+        (RenderSettings(cpu_per_gpu=0), "cpu_per_gpu=0 must be at least 1"),
+        (RenderSettings(startup_timeout_s=5), "under 30 s"),
+    ],
+)
+def test_settings_a_reviewer_would_refuse(settings: RenderSettings, needle: str) -> None:
+    with pytest.raises(SettingsError, match=re.escape(needle)):
+        render(make_plan(), option_rank=1, gpu=gpu_by_id("H100-SXM"), settings=settings)
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "vllm/vllm-openai:v0.33.0",
+        "registry.example.com:5000/team/vllm:0.33.0-cu128",
+        "vllm/vllm-openai@sha256:" + "a" * 64,
+    ],
+)
+def test_pinned_images_are_accepted(image: str) -> None:
+    rendered = render(
+        make_plan(), option_rank=1, gpu=gpu_by_id("H100-SXM"), settings=RenderSettings(vllm_image=image)
+    )
+    assert rendered.manifests[0].body["spec"]["containers"][0]["image"] == image
