@@ -66,8 +66,8 @@ def failure_text(attempt: Attempt, exc: BaseException, verdict: Transience) -> s
     if _is_timeout(exc):
         why = f"it ran longer than its limit of {attempt.timeout_s} s"
     elif verdict.transient:
-        tries = "attempt" if attempt.number == 1 else "attempts"
-        why = f"{verdict.reason} ({_short(exc)}), still failing after {attempt.number} {tries}"
+        why = f"{verdict.reason} ({_short(exc)})"
+        why += f", still failing after {attempt.number} attempts" if attempt.number > 1 else ""
     elif isinstance(exc, FINAL_USER_ERRORS):
         why = _short(exc)
     else:
