@@ -42,6 +42,7 @@ KEDA_OPT = typer.Option(
     False, "--keda", help="Autoscale with a KEDA ScaledObject on vllm:num_requests_waiting."
 )
 MAX_REPLICAS_OPT = typer.Option(None, "--max-replicas", min=1, help="KEDA upper bound (default: the plan's).")
+PROMETHEUS_OPT = typer.Option(None, "--prometheus-url", help="Prometheus KEDA queries (with --keda).")
 MONITORING_OPT = typer.Option("podmonitor", "--monitoring", help="podmonitor | annotations | none.")
 
 
@@ -66,6 +67,7 @@ def render_command(
     hf_token_secret: str = SECRET_OPT,
     keda: bool = KEDA_OPT,
     max_replicas: int | None = MAX_REPLICAS_OPT,
+    prometheus_url: str | None = PROMETHEUS_OPT,
     monitoring: str = MONITORING_OPT,
 ) -> None:
     """Render and validate the KServe + vLLM manifests of one option of a plan."""
@@ -94,6 +96,7 @@ def deploy_command(
     hf_token_secret: str = SECRET_OPT,
     keda: bool = KEDA_OPT,
     max_replicas: int | None = MAX_REPLICAS_OPT,
+    prometheus_url: str | None = PROMETHEUS_OPT,
     monitoring: str = MONITORING_OPT,
     timeout_s: float = typer.Option(1800.0, "--timeout", min=1, help="Seconds to wait for Ready."),
     poll_interval_s: float = typer.Option(5.0, "--poll-interval", min=0.01, help="Seconds between polls."),
@@ -155,7 +158,7 @@ def undeploy_command(
 
 def _render_args(values: dict[str, Any]) -> dict[str, Any]:
     keys = ("namespace", "name", "simulator_image", "vllm_image", "storage_uri", "hf_token_secret", "keda")
-    return {k: values[k] for k in (*keys, "max_replicas", "monitoring")}
+    return {k: values[k] for k in (*keys, "max_replicas", "monitoring", "prometheus_url")}
 
 
 def _settings(
@@ -169,6 +172,7 @@ def _settings(
     keda: bool,
     max_replicas: int | None,
     monitoring: str,
+    prometheus_url: str | None,
     plan_label: str | None = None,
     thread_id: str | None = None,
 ) -> RenderSettings:
@@ -188,6 +192,7 @@ def _settings(
         hf_token_secret=hf_token_secret or None,
         keda=keda,
         max_replicas=max_replicas,
+        prometheus_url=prometheus_url or base.prometheus_url,
         monitoring=kind,
         plan_id=plan_label,
         thread_id=thread_id,

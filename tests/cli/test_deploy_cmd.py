@@ -53,9 +53,9 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[KubeStu
 
 def test_render_writes_one_valid_file_per_object(seeded_env: str, plan_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "manifests"
-    code, stdout, stderr = run(
-        "render", "--plan", str(plan_file), "--out", str(out), "-n", "team-a", "--keda"
-    )
+    prom = "http://prometheus.monitoring.svc:9090"
+    args = ("--out", str(out), "-n", "team-a", "--keda", "--prometheus-url", prom)
+    code, stdout, stderr = run("render", "--plan", str(plan_file), *args)
     assert code == 0, stderr
     files = sorted(out.iterdir())
     assert [f.name.split("-")[0] for f in files] == [
@@ -68,6 +68,7 @@ def test_render_writes_one_valid_file_per_object(seeded_env: str, plan_file: Pat
     bodies = [yaml.safe_load(f.read_text()) for f in files]
     assert validate_objects(bodies) == []
     assert {b["metadata"]["namespace"] for b in bodies} == {"team-a"}
+    assert bodies[2]["spec"]["triggers"][0]["metadata"]["serverAddress"] == prom
 
 
 def test_render_to_stdout_picks_the_option(seeded_env: str, plan_file: Path) -> None:
