@@ -46,6 +46,7 @@ class Sized:
     kv_cache_tokens: int = 0
     floor_ttft_ms: float = 0.0  # a lone request's prefill: no load can make TTFT shorter
     floor_tpot_ms: float = 0.0  # a lone request's decode step: no load can make TPOT shorter
+    likely_cost_usd: float = math.inf  # screening's realistic guess of the monthly cost (ordering only)
 
     @property
     def feasible(self) -> bool:
@@ -199,6 +200,7 @@ def _screen_tps(
             reason = constraint_reason(spec, replicas=replicas, tp=tp, monthly_usd=monthly)
         else:
             reason = f"{b.why} (TP={tp}, {precision.value})"
+        likely = replicas_for(spec.traffic.peak_qps, b.likely_rate_rps) * tp * price.monthly_usd_per_gpu
         rows.append(
             Sized(
                 mt.model,
@@ -214,6 +216,7 @@ def _screen_tps(
                 b.kv_cache_tokens,
                 b.floor_ttft_ms,
                 b.floor_tpot_ms,
+                likely or math.inf,
             )
         )
     if not smallest:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from planner import perf
-from planner.capacity import HEADROOM, Sized, screen, size_exact, with_replicas, workload_of
+from planner.capacity import HEADROOM, Sized, replicas_for, screen, size_exact, with_replicas, workload_of
 from planner.catalog import Catalog
 from planner.explain import explain_option, headroom_note, relax_advice
 from planner.perf_types import Arrival, Prediction
@@ -22,8 +22,8 @@ from planner.recommend import candidate_models, context_need_tokens
 from planner.spec import DeploymentSpec
 from planner.types import ArrivalKind, Engine, Precision
 
-SHORTLIST = 8  # combinations sized exactly (max_rate_under_slo, ~6 ms each) after screening
-ROUNDS = 2
+SHORTLIST = 6  # combinations sized exactly (max_rate_under_slo, ~6 ms each) after screening
+SECOND_ROUND = 4  # more, screened cheaper than the cheapest exact option so far
 QUANTIZATION = {Precision.FP8: "fp8", Precision.INT8: "compressed-tensors", Precision.INT4: "awq"}
 RateCache = dict[tuple[object, ...], float]
 
@@ -57,17 +57,49 @@ def shortlist(
     if not pool:
         return []
     cheapest = min(s.cost_per_month_usd for s in pool)
-    by_cost = sorted(pool, key=lambda s: (s.cost_per_month_usd, -s.quality))
-    by_quality = sorted(pool, key=lambda s: (-s.quality, s.cost_per_month_usd))
+    by_cost = sorted(pool, key=lambda s: (s.likely_cost_usd, -s.quality))
+    by_quality = sorted(pool, key=lambda s: (-s.quality, s.likely_cost_usd))
     by_speed = sorted(
         (s for s in pool if s.cost_per_month_usd <= 4 * cheapest),
         key=lambda s: (s.floor_tpot_ms + s.floor_ttft_ms / 50, s.cost_per_month_usd),
     )
     picked: dict[int, Sized] = {}
-    for source, count in ((by_cost, n // 2), (by_quality, n // 4), (by_speed, n - n // 2 - n // 4)):
+    for source, count in ((by_cost, n // 2), (by_quality, n // 3), (by_speed, n - n // 2 - n // 3)):
         for s in [x for x in source if id(x) not in picked][:count]:
             picked[id(s)] = s
     return list(picked.values())
+
+
+def _second_round(
+    spec: DeploymentSpec, feasible: list[Sized], good: list[Scored], taken: set[int]
+) -> list[Sized]:
+    """Combinations that may still be cheaper than the cheapest exact option so far.
+
+    The first round shows how far the screening bound over-states this workload's rates; the
+    remaining combinations are re-costed with the least over-statement seen and the cheapest taken.
+    """
+    ratio = max(min(1.0, g.sized.rate_per_replica_rps / max(_bound_rate(g, feasible), 1e-9)) for g in good)
+    best = min(g.sized.cost_per_month_usd for g in good)
+    costed = []
+    for s in feasible:
+        if id(s) in taken or s.price is None:
+            continue
+        cost = (
+            replicas_for(spec.traffic.peak_qps, s.rate_per_replica_rps * ratio)
+            * s.tp
+            * s.price.monthly_usd_per_gpu
+        )
+        if cost < best:
+            costed.append((cost, s))
+    costed.sort(key=lambda x: x[0])
+    return [s for _, s in costed[:SECOND_ROUND]]
+
+
+def _bound_rate(g: Scored, feasible: list[Sized]) -> float:
+    key = (g.sized.model.id, g.sized.gpu.id, g.sized.tp, g.sized.precision)
+    return next(
+        (s.rate_per_replica_rps for s in feasible if (s.model.id, s.gpu.id, s.tp, s.precision) == key), 0.0
+    )
 
 
 def _predict(
@@ -193,8 +225,8 @@ def plan(
     good: list[Scored] = []
     misses = [s for s in screened if not s.feasible]
     taken: set[int] = set()
-    for _ in range(ROUNDS):  # a second round only when the first shortlist mostly failed exact checks
-        batch = shortlist(feasible, skip=frozenset(taken))
+
+    def evaluate(batch: list[Sized]) -> None:
         taken.update(id(s) for s in batch)
         for s in batch:
             sized = size_exact(spec, s, params=params, engine=engine, cache=cache)
@@ -204,8 +236,11 @@ def plan(
                 else sized
             )
             (good.append(v) if isinstance(v, Scored) else misses.append(v))
-        if len(good) >= min(top_k, 3) or not batch:
-            break
+
+    evaluate(shortlist(feasible))
+    evaluate(
+        _second_round(spec, feasible, good, taken) if good else shortlist(feasible, skip=frozenset(taken))
+    )
     result = _rank(spec, good, top_k=top_k, view=view)
     notes = [spec.traffic.derivation, headroom_note(), *spec.notes]
     extra: dict[str, Any] = {}

@@ -20,6 +20,9 @@ from planner.perf_types import Workload
 from planner.types import PRECISION_BYTES, AttentionKind, Engine, GpuSpec, ModelSpec, Precision, SloTargets
 
 GIB = 1024.0**3
+# The bound's averages (mean context, one prefill per request) differ from the exact model's in
+# places; a margin keeps the bound above the exact rate (tests/planner/test_capacity.py checks it).
+OPTIMISM = 1.25
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class Bound:
     floor_tpot_ms: float
     rate_rps: float  # 0 when even a lone request misses the SLO
     why: str  # why it does not fit, or why the rate is 0
+    likely_rate_rps: float = 0.0  # rate_rps less the queueing the TTFT target leaves room for (ordering only)
 
 
 @dataclass(frozen=True)
@@ -143,6 +147,12 @@ def bound(
         g.max_num_seqs,
         kv_tokens / (workload.input_tokens + workload.output_tokens),
     )
-    step = base + batch * per_seq
-    rate = 1000.0 / (workload.output_tokens * step / batch + prefill)
-    return Bound(True, kv_tokens, floor_ttft, floor_tpot, rate, "")
+    # Upper bounds: decoding `batch` sequences per step within the TPOT target (prefill assumed to hide
+    # under the memory-bound decode steps, as chunked prefill lets it), and the GPU's compute.
+    decode_rate = 1000.0 * batch / (workload.output_tokens * (base + batch * per_seq))
+    compute_rate = 1000.0 / (fresh * compute_per_token + workload.output_tokens * compute_per_token)
+    rate = OPTIMISM * min(decode_rate, compute_rate)
+    # Queueing: with a p95 wait of ~3× the mean, TTFT stays under its target while the utilisation
+    # ρ satisfies floor × (1 + 3ρ/(1−ρ)) ≤ target. Not a bound, so used for ordering only.
+    k = slo.ttft_ms / floor_ttft - 1.0
+    return Bound(True, kv_tokens, floor_ttft, floor_tpot, rate, "", rate * min(1.0, k / (3.0 + k)) / OPTIMISM)

@@ -1,0 +1,115 @@
+"""Capacity sizing: screening bound, exact sizing, replicas, constraints and their reasons."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from planner.capacity import (
+    HEADROOM,
+    constraint_reason,
+    replicas_for,
+    screen,
+    size_exact,
+    slo_of,
+    workload_of,
+)
+from planner.intent import extract
+from planner.perf import default_params, max_rate_under_slo
+from planner.recommend import candidate_models
+from planner.types import Precision
+
+PARAMS = default_params()
+
+
+def _screen(catalog, text, **changes):
+    spec = extract(text, catalog=catalog).model_copy(update=changes)
+    return spec, screen(spec, catalog, candidate_models(spec, catalog)[0], params=PARAMS)
+
+
+def test_replicas_keep_the_stated_headroom():
+    assert replicas_for(10.0, 5.0) == math.ceil(10 / (5 * (1 - HEADROOM))) == 3
+    assert replicas_for(0.1, 5.0) == 1 and replicas_for(10.0, 0.0) == 0
+
+
+def test_constraint_reasons_carry_the_numbers(catalog):
+    spec = extract("chatbot for 10 users", catalog=catalog).model_copy(update={"max_gpus": 16})
+    assert constraint_reason(spec, replicas=3, tp=8, monthly_usd=1.0) == (
+        "needs 3 replicas × 8 GPUs = 24, more than max_gpus=16"
+    )
+    spec = spec.model_copy(update={"max_gpus": None, "budget_usd_month": 1000.0})
+    assert (
+        constraint_reason(spec, replicas=1, tp=1, monthly_usd=2500.0)
+        == "costs $2,500/month, over the $1,000 budget"
+    )
+
+
+def test_every_combination_is_screened_and_infeasible_ones_keep_a_reason(catalog):
+    spec, rows = _screen(catalog, "chatbot for 1000 users")
+    assert {r.gpu.id for r in rows} == {g.id for g in catalog.gpus}
+    big = [
+        r for r in rows if r.model.id.endswith("70B-Instruct") and r.gpu.id == "L4" and r.precision == "bf16"
+    ]
+    assert big and all(not r.feasible for r in big)
+    assert any("does not fit on up to 4 × L4" in r.reason for r in big)
+    feasible = [r for r in rows if r.feasible]
+    assert feasible and all(r.replicas >= 1 and r.gpu_count == r.tp * r.replicas for r in feasible)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["chatbot for 1000 users", "code completion for 500 devs", "summarize 100-page reports for 40 analysts"],
+)
+def test_screening_bound_is_optimistic_against_the_exact_rate(catalog, text):
+    spec, rows = _screen(catalog, text)
+    for r in [r for r in rows if r.feasible][::7]:
+        exact = max_rate_under_slo(
+            r.model,
+            r.gpu,
+            tp=r.tp,
+            precision=r.precision,
+            workload=workload_of(spec),
+            slo=slo_of(spec),
+            params=PARAMS,
+        )
+        assert r.rate_per_replica_rps >= exact
+    for r in [r for r in rows if "decode step alone" in r.reason][::7]:
+        exact = max_rate_under_slo(
+            r.model,
+            r.gpu,
+            tp=r.tp,
+            precision=r.precision,
+            workload=workload_of(spec),
+            slo=slo_of(spec),
+            params=PARAMS,
+        )
+        assert exact == 0.0, r.reason
+
+
+def test_exact_sizing_uses_and_fills_the_cache(catalog):
+    spec, rows = _screen(catalog, "chatbot for 1000 users on h100 with llama 3.1 8b")
+    row = next(r for r in rows if r.feasible)
+    cache: dict = {}
+    exact = size_exact(spec, row, params=PARAMS, cache=cache)
+    assert exact.exact and len(cache) == 1
+    assert exact.replicas == replicas_for(spec.traffic.peak_qps, exact.rate_per_replica_rps)
+    assert size_exact(spec, row, params=PARAMS, cache=cache) == exact
+
+
+@pytest.mark.parametrize(
+    ("changes", "needle"),
+    [({"max_gpus": 1}, "more than max_gpus=1"), ({"budget_usd_month": 100.0}, "over the $100 budget")],
+)
+def test_constraints_mark_combinations_infeasible(catalog, changes, needle):
+    _, rows = _screen(catalog, "chatbot for 200000 users", **changes)
+    assert not [r for r in rows if r.feasible]
+    assert any(needle in r.reason for r in rows)
+
+
+def test_pinned_precision_and_provider(catalog):
+    _, rows = _screen(catalog, "chatbot for 100 users", precision=Precision.FP8, provider="aws")
+    priced = [r for r in rows if r.price]
+    assert {r.precision for r in priced} == {Precision.FP8}
+    assert priced and {r.price.provider for r in priced} == {"aws"}
+    assert any(r.reason.startswith("no price for MI300X at aws") for r in rows)
