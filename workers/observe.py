@@ -163,7 +163,6 @@ def observe_and_store(
             option=option,
             at=at,
             plan_id=plan_id,
-            template_id=str(plan.spec.get("use_case") or "") or None,
         )
         repository.save_outcome(session=session, outcome=outcome)
         stored = repository.list_outcomes(session=session)
