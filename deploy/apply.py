@@ -40,6 +40,9 @@ from deploy.outcome import (
     Progress,
     ProgressFn,
     StepKind,
+    change_of,
+    describe,
+    restorable,
 )
 from deploy.render import Manifest, RenderedManifests, RenderSettings, render
 from deploy.status import failure_reasons, read_state
@@ -115,9 +118,11 @@ class Deployer:
         for manifest in rendered.manifests:
             after = self._apply(manifest, dry_run=True)
             changes.append(
-                ObjectChange(manifest.info.kind, manifest.name, _change(previous[manifest.info.kind], after))
+                ObjectChange(
+                    manifest.info.kind, manifest.name, change_of(previous[manifest.info.kind], after)
+                )
             )
-        report(Progress(StepKind.DRY_RUN, "dry run accepted: " + _describe(changes)))
+        report(Progress(StepKind.DRY_RUN, "dry run accepted: " + describe(changes)))
         result = DeployResult(rendered.name, rendered.namespace, dry_run=True, changes=tuple(changes))
         if dry_run:
             return result
@@ -173,7 +178,7 @@ class Deployer:
                 raise
             applied.append(manifest)
         step = StepKind.APPLIED if applied else StepKind.UNCHANGED
-        report(Progress(step, _describe(changes) if applied else "every object is unchanged"))
+        report(Progress(step, describe(changes) if applied else "every object is unchanged"))
         return applied
 
     def _wait_ready(self, rendered: RenderedManifests, report: ProgressFn) -> str | None:
@@ -240,7 +245,7 @@ class Deployer:
                     undone.append(f"deleted {what}")
                 else:
                     self._patch(
-                        manifest.info, manifest.name, manifest.namespace, _restorable(before), dry_run=False
+                        manifest.info, manifest.name, manifest.namespace, restorable(before), dry_run=False
                     )
                     undone.append(f"restored the previous {what}")
             except DeployError as exc:
@@ -367,32 +372,6 @@ def _api_message(exc: k8s.ApiException) -> str:
         return str(json.loads(exc.body or "{}").get("message") or exc.reason)
     except (ValueError, AttributeError):
         return str(exc.reason)
-
-
-def _change(before: dict[str, Any] | None, after: dict[str, Any]) -> ChangeKind:
-    if before is None:
-        return ChangeKind.CREATED
-    return ChangeKind.UNCHANGED if _desired(before) == _desired(after) else ChangeKind.CONFIGURED
-
-
-def _desired(obj: dict[str, Any]) -> tuple[object, object, object]:
-    meta = obj.get("metadata") or {}
-    return obj.get("spec"), meta.get("labels") or {}, meta.get("annotations") or {}
-
-
-def _restorable(obj: dict[str, Any]) -> dict[str, Any]:
-    meta = obj.get("metadata") or {}
-    keep = {k: meta[k] for k in ("name", "namespace", "labels", "annotations") if k in meta}
-    return {
-        "apiVersion": obj.get("apiVersion"),
-        "kind": obj.get("kind"),
-        "metadata": keep,
-        "spec": obj.get("spec"),
-    }
-
-
-def _describe(changes: Sequence[ObjectChange]) -> str:
-    return ", ".join(f"{c.kind} {c.name} {c.change}" for c in changes)
 
 
 def api_client_from_kubeconfig(

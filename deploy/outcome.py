@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from deploy.health import HealthSettings
 
@@ -85,3 +86,31 @@ class DeployResult:
         if self.ready:
             parts.append(f"Ready at {self.url or 'no URL'}")
         return "; ".join(parts)
+
+
+def change_of(before: dict[str, Any] | None, after: dict[str, Any]) -> ChangeKind:
+    """Compare what exists with what the (dry-run) apply returned: spec, labels and annotations."""
+    if before is None:
+        return ChangeKind.CREATED
+    return ChangeKind.UNCHANGED if _desired(before) == _desired(after) else ChangeKind.CONFIGURED
+
+
+def _desired(obj: dict[str, Any]) -> tuple[object, object, object]:
+    meta = obj.get("metadata") or {}
+    return obj.get("spec"), meta.get("labels") or {}, meta.get("annotations") or {}
+
+
+def restorable(obj: dict[str, Any]) -> dict[str, Any]:
+    """The parts of an existing object to re-apply when rolling back to it."""
+    meta = obj.get("metadata") or {}
+    keep = {k: meta[k] for k in ("name", "namespace", "labels", "annotations") if k in meta}
+    return {
+        "apiVersion": obj.get("apiVersion"),
+        "kind": obj.get("kind"),
+        "metadata": keep,
+        "spec": obj.get("spec"),
+    }
+
+
+def describe(changes: Sequence[ObjectChange]) -> str:
+    return ", ".join(f"{c.kind} {c.name} {c.change}" for c in changes)
