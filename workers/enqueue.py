@@ -76,10 +76,15 @@ def _resolve(func: str) -> Callable[..., Any]:
     return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
 
 
-def _thread_of(args: tuple[Any, ...]) -> str | None:
-    """The thread a conversation job works on: by convention its first argument."""
+def _thread_of(kind: JobKind, args: tuple[Any, ...], settings: WorkerSettings) -> str | None:
+    """The thread a job works on, by convention: its first argument when that is a thread id, or for a
+    deploy job, the thread of the plan whose id comes first."""
     first = args[0] if args else None
-    return first if isinstance(first, str) and _THREAD_KEY.match(first) else None
+    if isinstance(first, str) and _THREAD_KEY.match(first):
+        return first
+    if kind == JobKind.DEPLOY and isinstance(first, int) and not isinstance(first, bool):
+        return records.thread_of_plan(settings.database_url, first)
+    return None
 
 
 def enqueue(
@@ -94,13 +99,20 @@ def enqueue(
     """Submit `func` (a dotted path, e.g. "workers.jobs.plan_thread") with primitive args.
 
     `thread_id` is the thread told about a final failure (default: the first argument when it is a
-    thread id); `retry` overrides the kind's retry policy.
+    thread id; for a deploy job, the thread of the plan id that comes first); `retry` overrides the
+    kind's retry policy.
 
     Raises:
         QueueUnavailableError: Redis is configured but cannot be reached (nothing was queued).
     """
     submission = _Submission(
-        kind, func, args, job_id, thread_id or _thread_of(args), retry or RETRY_OF[kind], settings
+        kind,
+        func,
+        args,
+        job_id,
+        thread_id or _thread_of(kind, args, settings),
+        retry or RETRY_OF[kind],
+        settings,
     )
     if settings.is_inline:
         return _run_inline(submission)

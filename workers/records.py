@@ -115,3 +115,16 @@ def recent(database_url: str | None, *, limit: int = 20) -> list[dict[str, Any]]
 
     with sessions_for(database_url)() as session:
         return kb_threads.list_jobs(session=session, limit=limit)
+
+
+def thread_of_plan(database_url: str | None, plan_id: int) -> str | None:
+    """The thread a stored plan belongs to; None when there is no such plan or no database."""
+    from kb import threads as kb_threads
+
+    try:
+        with sessions_for(database_url)() as session:
+            plan = kb_threads.get_plan(session=session, plan_id=plan_id)
+    except (KbError, SQLAlchemyError):
+        logger.exception("could not look up the thread of plan %s", plan_id)
+        return None
+    return None if plan is None else str(plan["thread_id"])

@@ -63,3 +63,9 @@ def sleepy(tally: str, marker: str, seconds: float) -> str:
         Path(marker).write_text(str(os.getpid()))
         time.sleep(seconds)
     return f"done on attempt {n}"
+
+
+def buggy_plan(plan_id: int, tally: str) -> None:
+    """A deploy-style job (plan id first) with a bug."""
+    _count(tally)
+    raise KeyError(f"option of plan {plan_id}")

@@ -129,3 +129,25 @@ def test_inline_and_rq_give_the_same_records_and_messages(
         for c in stub.of("chat.postMessage")
     ]
     assert len(texts) == 2 and texts[0] == texts[1]
+
+
+def test_a_deploy_job_reports_to_the_thread_of_its_plan(
+    inline_settings: WorkerSettings, stub: SlackStub, tally: str
+) -> None:
+    from kb import threads as kb_threads
+
+    with records.sessions_for(inline_settings.database_url)() as session, session.begin():
+        plan_id = kb_threads.save_plan(session=session, thread_id=THREAD_ID, spec_version=1, result={})
+    with pytest.raises(KeyError):
+        enqueue(
+            JobKind.DEPLOY,
+            f"{JOBS}.buggy_plan",
+            plan_id,
+            tally,
+            job_id=f"deploy-{plan_id}-1",
+            settings=inline_settings,
+        )
+    [post] = stub.of("chat.postMessage")
+    assert (post.params["channel"], post.params["thread_ts"]) == (CHANNEL, THREAD_TS)
+    assert post.params["text"].startswith("I could not deploy the approved option: of an error on my side")
+    assert record(inline_settings, f"deploy-{plan_id}-1")["thread_id"] == THREAD_ID
