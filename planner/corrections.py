@@ -5,10 +5,12 @@
 
 Each stored outcome gives observed/predicted ratios per metric. They are combined in log space with
 shrinkage toward 1.0: the same model on the same GPU is shrunk toward what other models on the same
-GPU family showed, and that in turn toward no correction. An outcome's weight grows with how long
-and how many requests it was observed (up to `FULL_WEIGHT_HOURS` and `FULL_WEIGHT_REQUESTS`), each
-outcome's ratio is clipped to [1/`MAX_OUTCOME_RATIO`, `MAX_OUTCOME_RATIO`] and the factor to
-[`MIN_FACTOR`, `MAX_FACTOR`], so one noisy deployment can only move a prediction a little.
+GPU family showed, and that in turn toward no correction. With `PRIOR_EXACT` = 3 one outcome of full
+weight moves a factor a quarter of the way (in log space) to what it observed. An outcome's
+weight grows with how long and how many requests it was observed (up to `FULL_WEIGHT_HOURS` and
+`FULL_WEIGHT_REQUESTS`), each outcome's ratio is clipped to [1/`MAX_OUTCOME_RATIO`,
+`MAX_OUTCOME_RATIO`] and the factor to [`MIN_FACTOR`, `MAX_FACTOR`], so one noisy deployment can
+only move a prediction a little.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from planner.types import DeploymentOutcome
 
 FULL_WEIGHT_HOURS = 24.0
 FULL_WEIGHT_REQUESTS = 1000.0
-PRIOR_EXACT = 2.0  # pseudo-outcomes of full weight pulling model×GPU toward the GPU family
-PRIOR_FAMILY = 6.0  # pseudo-outcomes pulling the GPU family toward no correction
+PRIOR_EXACT = 3.0  # pseudo-outcomes of full weight pulling model×GPU toward the GPU family
+PRIOR_FAMILY = 6.0  # pseudo-outcomes pulling other models on the GPU family toward no correction
 MAX_OUTCOME_RATIO = 3.0
 MIN_FACTOR, MAX_FACTOR = 0.5, 2.0
 LATENCY_KEYS = ("ttft", "tpot", "e2e")  # ratios stored per observation; tpot corrects ITL/TPOT
@@ -185,22 +187,21 @@ def corrections_for(outcomes: Iterable[DeploymentOutcome], *, model_id: str, gpu
     """Corrections for predictions of model_id on gpu_id from stored outcomes (identity without any)."""
     family = gpu_family(gpu_id)
     exact: list[_Evidence] = []
-    related: list[_Evidence] = []
+    others: list[_Evidence] = []  # other models or GPUs of the same family
     for outcome in outcomes:
         if gpu_family(outcome.gpu_type) != family:
             continue
         ev = evidence_of(outcome)
         if ev is None:
             continue
-        related.append(ev)
-        if outcome.model_id == model_id and outcome.gpu_type == gpu_id:
-            exact.append(ev)
-    if not related:
+        is_exact = outcome.model_id == model_id and outcome.gpu_type == gpu_id
+        (exact if is_exact else others).append(ev)
+    if not exact and not others:
         return NO_CORRECTIONS
     factors: dict[str, float] = {}
     weight = 0.0
     for key in LATENCY_KEYS:
-        family_mean, family_weight = _shrunk(related, key, prior=PRIOR_FAMILY, toward=0.0)
+        family_mean, family_weight = _shrunk(others, key, prior=PRIOR_FAMILY, toward=0.0)
         mean, exact_weight = _shrunk(exact, key, prior=PRIOR_EXACT, toward=family_mean)
         factors[key] = round(min(MAX_FACTOR, max(MIN_FACTOR, math.exp(mean))), 4)
         weight = max(weight, exact_weight if exact else family_weight)
@@ -210,7 +211,7 @@ def corrections_for(outcomes: Iterable[DeploymentOutcome], *, model_id: str, gpu
         itl=factors["tpot"],
         e2e=factors["e2e"],
         confidence=round(weight / (weight + prior), 3),
-        outcomes=len(exact) if exact else len(related),
+        outcomes=len(exact) if exact else len(others),
         scope="model×GPU" if exact else "GPU family",
     )
     return _with_note(corrections, model_id=model_id, gpu_id=gpu_id)
