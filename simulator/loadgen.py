@@ -11,6 +11,7 @@ import asyncio
 import json
 import math
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -23,6 +24,8 @@ from simulator.errors import SimulatorError
 from simulator.loadstats import LoadReport, RequestSample, build_report
 
 ProgressFn = Callable[[float, int, int], None]  # (elapsed_s, finished, errors)
+_HEADERS = {"Content-Type": "application/json"}
+_CONTENT = re.compile(rb'"(?:text|content)"\s*:\s*"(?!")')  # a chunk that carries some text
 
 
 class Endpoint(StrEnum):
@@ -113,16 +116,6 @@ def _id_word(n: int) -> bytes:
             return out.encode()
 
 
-def _content_of(obj: dict[str, object]) -> str | None:
-    choices = obj.get("choices")
-    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-        return None
-    choice = choices[0]
-    delta = choice.get("delta")
-    text = delta.get("content") if isinstance(delta, dict) else choice.get("text")
-    return text if isinstance(text, str) and text else None
-
-
 async def _error_of(resp: aiohttp.ClientResponse) -> str:
     raw = await resp.text()
     try:
@@ -145,6 +138,7 @@ class _Client:
         self.samples: list[RequestSample] = []
         self.errors = 0
         self.last_done = started
+        self.timeout = aiohttp.ClientTimeout(total=spec.timeout_s)
 
     async def send(self) -> None:
         n = self.sent
@@ -163,32 +157,56 @@ class _Client:
         self.last_done = time.perf_counter()
 
     async def _stream(self, body: bytes, start: float) -> RequestSample:
-        headers = {"Content-Type": "application/json"}
-        timeout = aiohttp.ClientTimeout(total=self.spec.timeout_s)
-        async with self.session.post(self.url, data=body, headers=headers, timeout=timeout) as resp:
+        async with self.session.post(self.url, data=body, headers=_HEADERS, timeout=self.timeout) as resp:
             if resp.status != 200:
                 return RequestSample(ok=False, sent_s=start - self.started, error=await _error_of(resp))
-            times: list[float] = []
-            usage_tokens: int | None = None
-            async for line in resp.content:
-                if not line.startswith(b"data:"):
-                    continue
-                data = line[5:].strip()
-                if data == b"[DONE]":
-                    break
-                now = time.perf_counter()
-                obj = json.loads(data)
-                if _content_of(obj) is not None:
-                    times.append(now - start)
-                usage = obj.get("usage")
-                if isinstance(usage, dict) and isinstance(usage.get("completion_tokens"), int):
-                    usage_tokens = usage["completion_tokens"]
-            end = time.perf_counter() - start
+            events = _EventTimes()
+            async for data in resp.content.iter_any():
+                events.feed(data, time.perf_counter() - start)
+            # read to the end (not just [DONE]) so that the connection goes back to the pool
+        times = events.token_times
         if not times:
             return RequestSample(ok=False, sent_s=start - self.started, error="the stream carried no tokens")
-        return RequestSample(ok=True, sent_s=start - self.started, ttft_s=times[0], e2e_s=end,
-                             output_tokens=usage_tokens if usage_tokens is not None else len(times),
-                             chunk_times_s=tuple(times))  # fmt: skip
+        return RequestSample(
+            ok=True,
+            sent_s=start - self.started,
+            ttft_s=times[0],
+            e2e_s=events.done_s if events.done_s is not None else times[-1],
+            output_tokens=events.usage_tokens if events.usage_tokens is not None else len(times),
+            chunk_times_s=tuple(times),
+        )
+
+
+class _EventTimes:
+    """Server-sent events of one response, parsed cheaply: a regex finds non-empty text; only the
+    usage chunk is decoded as JSON."""
+
+    __slots__ = ("buffer", "token_times", "usage_tokens", "done_s")
+
+    def __init__(self) -> None:
+        self.buffer = b""
+        self.token_times: list[float] = []
+        self.usage_tokens: int | None = None
+        self.done_s: float | None = None
+
+    def feed(self, data: bytes, now_s: float) -> None:
+        if b"\r" in data:
+            data = data.replace(b"\r\n", b"\n")
+        *events, self.buffer = (self.buffer + data).split(b"\n\n")
+        for event in events:
+            for line in event.split(b"\n"):
+                if line.startswith(b"data:"):
+                    self._data(line[5:].strip(), now_s)
+
+    def _data(self, payload: bytes, now_s: float) -> None:
+        if payload == b"[DONE]":
+            self.done_s = now_s
+        elif _CONTENT.search(payload):
+            self.token_times.append(now_s)
+        if b'"completion_tokens"' in payload:
+            usage = json.loads(payload).get("usage")
+            if isinstance(usage, dict) and isinstance(usage.get("completion_tokens"), int):
+                self.usage_tokens = usage["completion_tokens"]
 
 
 async def _open_loop(client: _Client, spec: LoadSpec, rate_per_s: float) -> None:
@@ -232,7 +250,8 @@ async def run_load(spec: LoadSpec, *, on_progress: ProgressFn | None = None) -> 
         SimulatorError: the server cannot be reached at all.
     """
     connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
-    async with aiohttp.ClientSession(connector=connector) as session:
+    jar = aiohttp.DummyCookieJar()
+    async with aiohttp.ClientSession(connector=connector, cookie_jar=jar, auto_decompress=False) as session:
         started = time.perf_counter()
         client = _Client(spec, session, started)
         ticker = asyncio.create_task(_tick(client, on_progress)) if on_progress else None
