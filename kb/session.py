@@ -81,8 +81,10 @@ def make_engine(url: str) -> Engine:
         raise _unavailable(url, exc) from exc
     if is_sqlite:
         event.listen(engine, "connect", _sqlite_pragmas)
-        # pysqlite's own transaction handling skips BEGIN before DDL and breaks SAVEPOINT; let
-        # SQLAlchemy emit BEGIN so that a migration or a seed load is all-or-nothing.
+        # pysqlite begins a transaction only at the first INSERT/UPDATE/DELETE, so plain reads see
+        # the latest commit and a read-then-write never fails on a stale snapshot. Migrations and
+        # seed loads ask for the write lock up front instead (see IMMEDIATE), which also makes
+        # their DDL part of the transaction: all-or-nothing.
         event.listen(engine, "begin", _sqlite_begin)
     try:
         with engine.connect() as conn:
@@ -105,14 +107,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
-    dbapi_connection.isolation_level = None
 
 
 def _sqlite_begin(conn: Any) -> None:
-    # "immediate" takes the write lock at BEGIN, so what the transaction reads stays true until it
-    # commits (schema upgrades and seed loads by two processes at once).
-    immediate = conn.get_execution_options().get(IMMEDIATE, False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    # The write lock at BEGIN: what the transaction reads stays true until it commits.
+    if conn.get_execution_options().get(IMMEDIATE, False):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
