@@ -98,3 +98,15 @@ def test_two_processes_getting_ready_at_once_both_succeed(db_url: str) -> None:
         eng.dispose()
     assert errors == []
     assert sorted(results) == [False, True]
+
+
+def test_a_failed_migration_changes_nothing(engine: Engine) -> None:
+    import pytest
+
+    from kb.errors import DatabaseUnavailableError
+
+    upgrade(engine)
+    with pytest.raises(DatabaseUnavailableError, match="cannot migrate the database"):
+        upgrade(engine, extra_version_dirs=[Path(__file__).parent / "migrations_broken"])
+    assert current_revision(engine) == "0001"
+    assert "half_done" not in inspect(engine).get_table_names()
