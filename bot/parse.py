@@ -122,7 +122,7 @@ def _canonical_names(field: SpecField, names: list[str], catalog: Catalog | None
     return out
 
 
-def _rescale_traffic(spec: dict[str, Any], old_users: Any, peak_edited: bool) -> None:
+def rescale_traffic(spec: dict[str, Any], old_users: Any, *, peak_edited: bool) -> None:
     """Keep the traffic consistent with the users: the same per-user rate, or the stated peak."""
     traffic = spec.get("traffic") or {}
     peak_factor = float(traffic.get("peak_factor") or 1.0)
@@ -169,19 +169,18 @@ def apply_spec_edits(
             _set_path(edited, field.path, _convert(field, raw, catalog))
         except (ValueError, PlannerError) as exc:  # both carry a message for the user
             errors[field.path] = str(exc)[:2000]
-    if errors:
-        return None, errors
     peak_edited = get_path(edited, "traffic.peak_qps") != get_path(current, "traffic.peak_qps")
-    _rescale_traffic(edited, current.get("user_count"), peak_edited)
-    if catalog is not None and catalog.templates:
+    rescale_traffic(edited, current.get("user_count"), peak_edited=peak_edited)
+    if catalog is not None and catalog.templates and "use_case" not in errors:
         try:
             edited["use_case"] = catalog.template(str(edited["use_case"])).use_case
         except PlannerError as exc:
-            return None, {"use_case": str(exc)[:2000]}
+            errors["use_case"] = str(exc)[:2000]
     try:
-        return DeploymentSpec.model_validate(edited), {}
+        spec = DeploymentSpec.model_validate(edited)
     except ValidationError as exc:
-        return None, validation_errors_by_block(exc)
+        return None, {**validation_errors_by_block(exc), **errors}
+    return (None, errors) if errors else (spec, {})
 
 
 def validation_errors_by_block(exc: ValidationError) -> dict[str, str]:

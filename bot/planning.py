@@ -1,20 +1,100 @@
-"""The bot's calls into the planning pipeline: plan a spec, and compare a what-if with an option."""
+"""The bot's calls into the planning pipeline: plan a spec with progress, and compare a what-if.
+
+What-if changes are the keys the modal and the sentence parser produce: gpu, model, user_count,
+qps, ttft_ms, tpot_ms, e2e_ms, budget_usd_month, precision.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from bot.parse import rescale_traffic
 from planner.catalog import Catalog
-from planner.errors import PlannerError
-from planner.plan import PlanResult
-from planner.spec import DeploymentSpec
+from planner.errors import InvalidInputError
+from planner.plan import Option, PlanResult
+from planner.spec import DeploymentSpec, check_spec
+
+Progress = Callable[[int, int, str], None]
+Rows = tuple[tuple[str, tuple[str, ...]], ...]
 
 
-def run_pipeline(spec: DeploymentSpec, catalog: Catalog, *, params: Any, progress: Any) -> PlanResult:
-    raise PlannerError("planning is not available yet")
+def run_pipeline(
+    spec: DeploymentSpec, catalog: Catalog, *, params: Any, progress: Progress | None = None
+) -> PlanResult:
+    """Plan a spec; `progress(done, total, what)` hears about each stage."""
+    from planner.pipeline import plan
+    from planner.recommend import candidate_models
+
+    report = progress or (lambda _done, _total, _what: None)
+    candidates, _rejected = candidate_models(spec, catalog)
+    report(1, 3, f"steps: traffic profile done, {len(candidates)} candidate models")
+    result = plan(spec, catalog, params=params)
+    report(3, 3, f"steps: {len(candidates)} models sized, {len(result.options)} options ranked")
+    return result
+
+
+def apply_changes(spec: DeploymentSpec, changes: dict[str, Any], catalog: Catalog) -> DeploymentSpec:
+    """The spec with what-if changes applied.
+
+    Raises:
+        PlannerError: an unknown GPU or model (with suggestions), or a value out of range.
+    """
+    data = spec.model_dump(mode="json")
+    for key, value in changes.items():
+        if key == "gpu":
+            data["preferred_gpu_types"] = [catalog.gpu(str(value)).id]
+            data["excluded_gpu_types"] = [g for g in data["excluded_gpu_types"] if g != data["preferred_gpu_types"][0]]
+        elif key == "model":
+            data["preferred_models"] = [catalog.model(str(value)).id]
+        elif key == "user_count":
+            old = data["user_count"]
+            data["user_count"] = int(value)
+            rescale_traffic(data, old, peak_edited=False)
+        elif key == "qps":
+            data["traffic"]["peak_qps"] = float(value)
+            rescale_traffic(data, data["user_count"], peak_edited=True)
+        elif key in ("ttft_ms", "tpot_ms", "e2e_ms"):
+            data["slo"][key] = float(value)
+        elif key in ("budget_usd_month", "precision", "max_gpus"):
+            data[key] = value
+        else:
+            raise InvalidInputError(f"cannot change {key!r} in a what-if; change gpu, model, users, qps or an SLO")
+    return check_spec(data)
+
+
+def _cells(option: Option | None, percentile: str) -> tuple[str, ...]:
+    if option is None:
+        return ("none meets the SLO", "", "", "", "", "", "")
+    p = option.predicted
+    return (
+        option.model_id,
+        f"{option.gpu_count}x {option.gpu_type}",
+        f"TP{option.tensor_parallel} x {option.replicas}",
+        "n/a" if p.ttft_ms is None else f"{p.ttft_ms:,.0f} ms",
+        "n/a" if p.tpot_ms is None else f"{p.tpot_ms:,.1f} ms",
+        f"${option.cost_per_month_usd:,.0f}",
+        "yes" if option.meets_slo else "no",
+    )
 
 
 def compare_option(
     base: PlanResult, rank: int, changes: dict[str, Any], catalog: Catalog, *, params: Any
-) -> tuple[str, tuple[tuple[str, tuple[str, ...]], ...]]:
-    raise PlannerError("what-if is not available yet")
+) -> tuple[str, Rows]:
+    """Re-plan with the changes and put option `rank` of the base next to the best new option."""
+    spec = DeploymentSpec.model_validate(base.spec)
+    chosen = next((o for o in base.options if o.rank == rank), base.options[0] if base.options else None)
+    scenario = run_pipeline(apply_changes(spec, changes, catalog), catalog, params=params)
+    best = scenario.options[0] if scenario.options else None
+    pct = spec.slo.percentile.value
+    labels = ("Model", "GPUs", "Layout", f"TTFT {pct}", f"TPOT {pct}", "Cost/month", "Meets SLO")
+    what = ", ".join(f"{k}={v}" for k, v in sorted(changes.items()))
+    header = (f"Option {chosen.rank if chosen else '-'}", f"What if {what}")
+    rows = [("", header)]
+    rows += [(label, (a, b)) for label, a, b in zip(labels, _cells(chosen, pct), _cells(best, pct), strict=True)]
+    if best is None and scenario.infeasible:
+        rows.append(("Why", ("", scenario.infeasible[0].reason[:80])))
+    if chosen is not None and best is not None:
+        delta = best.cost_per_month_usd - chosen.cost_per_month_usd
+        rows.append(("Difference", ("", f"{'+' if delta >= 0 else '-'}${abs(delta):,.0f}/month")))
+    return f"What if {what}?", tuple(rows)

@@ -100,7 +100,7 @@ def _upload_chart(poster: ThreadPoster, result: Any) -> None:
     except ModuleNotFoundError:
         logger.info("bot.chart is not there yet; no chart posted")
         return
-    png = chart.render_png(result)
+    png = chart.render_plan_chart(result)
     poster.upload_png(png, filename="options.png", title="Cost vs predicted latency")
 
 

@@ -56,7 +56,7 @@ def report_error(
     retry_value: str | None = None,
 ) -> None:
     """Say what went wrong in the thread: the message of a user error, or a reference id for a bug."""
-    if isinstance(exc, USER_ERRORS | QueueUnavailableError):
+    if isinstance(exc, (*USER_ERRORS, QueueUnavailableError)):
         ref = new_ref()
         logger.info("user error (ref %s): %s", ref, exc)
         text = str(exc)

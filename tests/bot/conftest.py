@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.app import build_app
+from bot.app import build_app, build_services
+from bot.conversation import Services
 from bot.settings import BotSettings
 from tests.bot.harness import SECRET, TOKEN, SlackUser
 from tests.bot.slack_stub import SlackStub
@@ -36,5 +37,11 @@ def settings(seeded_env: str, stub: SlackStub, monkeypatch: pytest.MonkeyPatch) 
 
 
 @pytest.fixture
-def user(settings: BotSettings, stub: SlackStub) -> SlackUser:
-    return SlackUser(build_app(settings), stub)
+def services(settings: BotSettings) -> Services:
+    """The conversation services on the test database (what the app's listeners use)."""
+    return build_services(settings.database_url)
+
+
+@pytest.fixture
+def user(settings: BotSettings, stub: SlackStub, services: Services) -> SlackUser:
+    return SlackUser(build_app(settings, services=services), stub)

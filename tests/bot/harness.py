@@ -39,7 +39,7 @@ def signed_headers(
     return headers
 
 
-def slash_body(text: str, *, user: str, channel: str = CHANNEL) -> str:
+def slash_body(text: str, *, user: str, channel: str = CHANNEL, response_url: str = "") -> str:
     return urlencode(
         {
             "token": "legacy",
@@ -49,7 +49,7 @@ def slash_body(text: str, *, user: str, channel: str = CHANNEL) -> str:
             "command": "/predeploy",
             "text": text,
             "trigger_id": f"trig-{time.monotonic_ns()}",
-            "response_url": "http://127.0.0.1:9/response",
+            "response_url": response_url,
         }
     )
 
@@ -102,11 +102,16 @@ class SlackUser:
         self.responses.append(response)
         return response
 
+    def thread_of(self, ts: str) -> str:
+        """The thread a message is in, as Slack puts it in `message.thread_ts` (updates carry no thread_ts)."""
+        for call in self.stub.of("chat.postMessage"):
+            if call.ts == ts:
+                return str(call.params.get("thread_ts") or ts)
+        return ts
+
     def slash(self, text: str) -> BoltResponse:
-        return self.send(
-            slash_body(text, user=self.user, channel=self.channel),
-            content_type="application/x-www-form-urlencoded",
-        )
+        body = slash_body(text, user=self.user, channel=self.channel, response_url=self.stub.base_url + "/response")
+        return self.send(body, content_type="application/x-www-form-urlencoded")
 
     def interact(self, payload: dict[str, Any]) -> BoltResponse:
         body = urlencode({"payload": json.dumps(payload)})
@@ -116,7 +121,7 @@ class SlackUser:
         """Click a button of a message the bot posted (or updated)."""
         button = find_button(message, action_id, contains=contains)
         ts = message.ts
-        thread_ts = message.params.get("thread_ts") or ts
+        thread_ts = message.params.get("thread_ts") or self.thread_of(ts)
         payload = {
             "type": "block_actions",
             "team": {"id": TEAM_ID},

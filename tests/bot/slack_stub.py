@@ -115,7 +115,7 @@ class SlackStub:
                 self.calls.append(Call("upload", {"file_id": url.path.rsplit("/", 1)[-1]}, raw))
             self._reply(handler, 200, b"OK - %d" % len(raw), "text/plain")
             return
-        method = url.path.removeprefix("/api/")
+        method = url.path.removeprefix("/api/").lstrip("/")  # "response" for a response_url
         params: dict[str, Any] = dict(parse_qsl(url.query))
         ctype = handler.headers.get("Content-Type", "")
         if raw and "json" in ctype:

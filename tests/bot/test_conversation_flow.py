@@ -1,0 +1,164 @@
+"""A whole conversation from Slack's side: slash command → spec → options → what-if → choice → approval,
+driven by clicking the buttons the bot actually posted."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot.conversation import Conversation, Services
+from bot.settings import BotSettings
+from kb import threads as kb_threads
+from tests.bot.harness import SlackUser, find_button
+from tests.bot.slack_stub import Call, SlackStub
+
+REQUEST = "support chatbot for 1000 users, latency matters"
+
+
+def text_of(call: Call) -> str:
+    return json.dumps(call.params.get("blocks") or call.params.get("text"))
+
+
+def wait_options(stub: SlackStub, *, after: int = 0) -> Call:
+    """The progress message, once updated with the options (it holds Choose buttons)."""
+    import time
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        for call in stub.of("chat.update")[after:]:
+            if "option_choose" in text_of(call):
+                return call
+        time.sleep(0.02)
+    raise AssertionError(f"no options posted; saw {[c.method for c in stub.calls]}")
+
+
+def start_and_plan(user: SlackUser, stub: SlackStub, request: str = REQUEST) -> tuple[Call, Call]:
+    user.slash(request)
+    root, spec = stub.wait_for("chat.postMessage", count=2, channel=user.channel)[-2:]
+    user.click(spec, "recommend")
+    options = wait_options(stub)
+    return root, options
+
+
+def modal_values(**typed: str) -> dict[str, Any]:
+    return {block: {"value": {"type": "plain_text_input", "value": value}} for block, value in typed.items()}
+
+
+def test_from_slash_command_to_approval(user: SlackUser, stub: SlackStub, services: Services) -> None:
+    root, options = start_and_plan(user, stub)
+
+    # progress: the planning message was posted in the thread, then updated in place
+    progress = [c for c in stub.of("chat.postMessage") if "Planning" in text_of(c)]
+    assert progress and progress[0].params["thread_ts"] == root.ts
+    assert options.ts == progress[0].ts and len(stub.of("chat.update")) >= 2
+    blocks = options.params["blocks"]
+    assert len(blocks) <= 50
+    assert "TTFT p95" in text_of(options) and "/month" in text_of(options)
+
+    # the chart was uploaded into the thread when the chart module is there
+    completes = stub.of("files.completeUploadExternal")
+    if completes:
+        assert completes[0].params["thread_ts"] == root.ts and stub.of("upload")[0].body[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # Details: ephemeral, to the person who clicked
+    user.click(options, "option_details", contains="|1")
+    details = stub.wait_for("chat.postEphemeral")[0]
+    assert details.params["user"] == user.user and "throughput" in text_of(details)
+
+    # What if… (modal): A100s
+    user.click(options, "option_whatif", contains="|1")
+    view = stub.wait_for("views.open")[0].params["view"]
+    assert user.submit(view, modal_values(whatif_gpu="a100 80gb")).status == 200
+    _wait(lambda: whatifs(stub) == 1)
+    compared = next(c for c in stub.of("chat.postMessage") if "What if" in text_of(c))
+    assert compared.params["thread_ts"] == root.ts
+    assert "A100-80GB" in text_of(compared) and "Option 1" in text_of(compared) and "TTFT p95" in text_of(compared)
+
+    # What if… as a message in the thread
+    user.say("what if we use H100s with 3000 users?", ts="1700000100.000001", thread_ts=root.ts)
+    _wait(lambda: whatifs(stub) == 2)
+
+    # Choose → approval request
+    user.click(options, "option_choose", contains="|1")
+    _wait(lambda: any("approve_option" in text_of(c) for c in stub.of("chat.postMessage")))
+    request = next(c for c in stub.of("chat.postMessage") if "approve_option" in text_of(c))
+    assert request.params["thread_ts"] == root.ts
+
+    # a non-admin is refused, ephemerally, and nothing is decided
+    user.click(request, "approve_option")
+    refusal = stub.wait_for("chat.postEphemeral", count=2)[-1]
+    assert "Only admins" in refusal.params["text"] and refusal.params["user"] == "U1"
+    assert not any("approved" in text_of(c).lower() for c in stub.of("chat.update") if c.ts == request.ts)
+
+    # an admin through the user group approves: the request is updated, the decision stored
+    admin = SlackUser(user.app, stub, user="U_GROUP_ADMIN")
+    admin.click(request, "approve_option")
+    _wait(lambda: any(c.ts == request.ts for c in stub.of("chat.update")))
+    decided = [c for c in stub.of("chat.update") if c.ts == request.ts][-1]
+    assert "Approved by <@U_GROUP_ADMIN>" in text_of(decided)
+    assert stub.wait_for("usergroups.users.list")[0].params["usergroup"] == "SADMINS"
+    _wait(lambda: any("not configured" in text_of(c) for c in stub.of("chat.postMessage")))
+
+    plan_id = int(find_button(options, "option_choose")["value"].split("|")[0])
+    with services.sessions() as session:
+        approval = kb_threads.get_approval(session=session, plan_id=plan_id, rank=1)
+    assert approval is not None and approval["decision"] == "approved" and approval["decided_by"] == "U_GROUP_ADMIN"
+    assert approval["requested_by"] == "U1" and approval["at"] is not None
+
+    # a second click on Approve does not decide twice
+    admin2 = SlackUser(user.app, stub, user="U_ADMIN")
+    admin2.click(request, "approve_option")
+    _wait(lambda: any("already approved" in text_of(c) for c in stub.of("chat.postMessage")))
+
+
+def whatifs(stub: SlackStub) -> int:
+    return len([c for c in stub.of("chat.postMessage") if "What if" in text_of(c)])
+
+
+def _wait(predicate: Any, timeout_s: float = 10.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError("condition not met in time")
+
+
+def test_double_clicking_recommend_plans_once(user: SlackUser, stub: SlackStub) -> None:
+    user.slash(REQUEST)
+    spec = stub.wait_for("chat.postMessage", count=2)[1]
+    user.click(spec, "recommend")
+    user.click(spec, "recommend")
+    wait_options(stub)
+    from tests.bot.test_slack_rules import stub_calls_settle
+
+    stub_calls_settle(stub)
+    assert len([c for c in stub.of("chat.postMessage") if "Planning" in text_of(c)]) == 1
+
+
+def test_a_restart_in_the_middle_of_a_thread(settings: BotSettings, stub: SlackStub) -> None:
+    from bot.app import build_app, build_services
+
+    first = SlackUser(build_app(settings), stub)
+    root, old_options = start_and_plan(first, stub)
+    # a new process: a new app and new services on the same database; the user carries on in Slack
+    second = SlackUser(build_app(settings), stub)
+    second.say("make it 5000 users", ts="1700000200.000001", thread_ts=root.ts)
+    _wait(lambda: any("version 2" in text_of(c) for c in stub.of("chat.postMessage")))
+    v2 = next(c for c in stub.of("chat.postMessage") if "version 2" in text_of(c))
+    assert "5,000" in text_of(v2) and v2.params["thread_ts"] == root.ts
+
+    # the old options are stale now: choosing one says so instead of approving a plan for the old spec
+    second.click(old_options, "option_choose", contains="|2")
+    _wait(lambda: any("earlier spec" in text_of(c) for c in stub.of("chat.postMessage")))
+
+    updates = len(stub.of("chat.update"))
+    second.click(v2, "recommend")
+    options = wait_options(stub, after=updates)
+    second.click(options, "option_choose", contains="|2")
+    _wait(lambda: any("approve_option" in text_of(c) for c in stub.of("chat.postMessage")))
+    state = Conversation(build_services(settings.database_url), f"T1:C1:{root.ts}").state()
+    assert state.status == "ConfigurationFinalized" and state.chosen_rank == 2 and state.spec_version == 2
+    assert state.plan_id == int(find_button(options, "option_choose")["value"].split("|")[0]) == 2
