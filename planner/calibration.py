@@ -17,12 +17,12 @@ import numpy as np
 
 from planner.calibration_cases import METRICS, Case
 from planner.memory import memory_plan
-from planner.perf_model import step_coefs_from
+from planner.perf_model import efficiency, step_coefs_from
 from planner.perf_params import BOUNDS, ENGINES, FAMILIES, LINKS, PerfParams
 from planner.serving import CLOSED_LOOP, Limits, Load, mean_value
 from planner.types import Engine
 
-PRIOR_WEIGHT = 0.02  # pull (in log-odds units) towards the prior per parameter
+PRIOR_WEIGHT = 0.05  # pull (in log-odds units) towards the prior per parameter
 
 
 @dataclass(frozen=True)
@@ -96,20 +96,14 @@ def _lookup(keys: np.ndarray, table: dict[str, float], default: float) -> np.nda
 
 def predict_cases(arrays: CaseArrays, params: PerfParams) -> dict[str, np.ndarray]:
     """Predicted value of every metric for every case (NaN-free; unmeasured metrics included)."""
-    speed = _lookup(arrays.engine, params.engine_speed, 1.0)
-    coefs = step_coefs_from(
-        arrays.hw,
-        mbu=_lookup(arrays.family, params.mbu, params.mbu["other"]) * speed,
-        mfu=_lookup(arrays.family, params.mfu, params.mfu["other"]) * speed,
-        overhead_ms=_lookup(arrays.engine, params.step_overhead_ms, 1.5),
-        allreduce_latency_us=_lookup(arrays.link, params.allreduce_latency_us, 30.0),
-        allreduce_bw_eff=params.allreduce_bw_eff,
-    )
+    eff = efficiency(params, family=arrays.family, engine=arrays.engine, link=arrays.link, lookup=_lookup)
+    coefs = step_coefs_from(arrays.hw, eff)
     limits = Limits(
         max_num_seqs=arrays.max_num_seqs,
         max_num_batched_tokens=arrays.max_num_batched_tokens,
         kv_cache_tokens=arrays.kv_cache_tokens,
-        request_overhead_ms=_lookup(arrays.engine, params.request_overhead_ms, 8.0),
+        request_overhead_ms=_lookup(arrays.engine, params.request_overhead_ms, 8.0)
+        + (arrays.hw.moe_layers > 0) * params.moe_request_overhead_ms,
         queue_factor=params.queue_factor,
         closed_loop_wave=_lookup(arrays.engine, params.closed_loop_wave, 0.3),
     )
@@ -143,7 +137,16 @@ def _free(arrays: CaseArrays) -> list[tuple[str, str]]:
     free += [(g, e) for g in groups for e in ENGINES if e in engs]
     free += [("engine_speed", e) for e in ENGINES if e in engs and e != "tensorrt-llm"]
     free += [("allreduce_latency_us", k) for k in LINKS if k in links]
+    free += [(g, "") for g in SCALARS]
     return free
+
+
+SCALARS = ("tp_loss", "kv_read_eff", "moe_layer_overhead_us", "moe_request_overhead_ms", "moe_compute_eff")
+
+
+def _value(params: PerfParams, group: str, key: str) -> float:
+    table = getattr(params, group)
+    return float(table[key]) if key else float(table)
 
 
 def _to_z(value: float, group: str) -> float:
@@ -158,10 +161,13 @@ def _from_z(z: float, group: str) -> float:
 
 
 def _apply(params: PerfParams, free: list[tuple[str, str]], z: np.ndarray) -> PerfParams:
-    changes: dict[str, dict[str, float]] = {}
+    changes: dict[str, Any] = {}
     for (group, key), zi in zip(free, z, strict=True):
-        changes.setdefault(group, dict(getattr(params, group)))[key] = _from_z(float(zi), group)
-    return dataclasses.replace(params, **changes)  # type: ignore[arg-type]
+        if key:
+            changes.setdefault(group, dict(getattr(params, group)))[key] = _from_z(float(zi), group)
+        else:
+            changes[group] = _from_z(float(zi), group)
+    return dataclasses.replace(params, **changes)
 
 
 def _residuals(
@@ -183,7 +189,7 @@ def fit(arrays: CaseArrays, prior: PerfParams, *, iterations: int = 12) -> PerfP
     targets, free = _targets(arrays), _free(arrays)
     if not targets or not free:
         return prior
-    z0 = np.array([_to_z(getattr(prior, g)[k], g) for g, k in free])
+    z0 = np.array([_to_z(_value(prior, g, k), g) for g, k in free])
     z, damping = z0.copy(), 1e-2
     scale = 1.0 / np.sqrt(len(targets))
 

@@ -96,8 +96,13 @@ def _measured(row: BenchmarkRow, mode: int) -> dict[str, float]:
     # ITL of published bursts with 16 output tokens (190-548 ms) is a queueing artefact: flagged upstream
     if itl and not (burst and (row.output_tokens or 0) <= 16):
         out["itl_tpot_ms"] = itl
-    if row.ttft_ms_mean and not burst:
+    # a rate run whose server fell behind (served < 85% of the offered rate) has a growing queue: its
+    # TTFT and e2e depend on the run's length, not on a steady state we could predict
+    behind = bool(row.request_rate and row.requests_per_s and row.requests_per_s < 0.85 * row.request_rate)
+    if row.ttft_ms_mean and not burst and not behind:
         out["ttft_ms"] = row.ttft_ms_mean
+    if behind:
+        return out
     if row.e2e_ms_mean and mode != MAX_THROUGHPUT:
         out["e2e_ms"] = row.e2e_ms_mean
     elif row.ttft_ms_mean and itl and not burst and row.output_tokens:
@@ -126,6 +131,8 @@ def case_from_row(row: BenchmarkRow, catalog: Catalog, params: PerfParams) -> Ca
     tp = row.tensor_parallel or gpus
     if _extra_int(row, "attention_dp_size") > 1 or _extra_int(row, "moe_ep_size") > tp:
         tp = gpus  # expert/attention-data parallel over all GPUs: treat as one replica over every GPU
+    if tp > max(gpu.gpus_per_node, gpu.max_tensor_parallel):
+        return "multi-node deployment (more GPUs than one NVLink domain)"
     replicas = max(gpus // tp, 1)
     engine = Engine(row.engine)
     hw = hardware_costs(model, gpu, tp=tp, precision=precision, engine=engine, params=params)

@@ -49,7 +49,7 @@ def _held_out(arrays: CaseArrays, prior: PerfParams, keys: np.ndarray, iteration
     return summary({m: np.concatenate(v) for m, v in errors.items()})
 
 
-def validate(cases: list[Case], prior: PerfParams, *, iterations: int = 4) -> dict[str, Any]:
+def validate(cases: list[Case], prior: PerfParams, *, iterations: int = 3) -> dict[str, Any]:
     """Held-out error per metric: leave-one-source-out and leave-one-GPU-out."""
     arrays = stack(cases, prior)
     return {

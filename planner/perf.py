@@ -19,7 +19,7 @@ import numpy as np
 from planner.errors import InvalidInputError
 from planner.memory import MemoryPlan, memory_plan, smallest_fitting_tp
 from planner.perf_model import HardwareCosts, StepCoefs, hardware_costs, step_coefs
-from planner.perf_params import PerfParams, default_params
+from planner.perf_params import PerfParams, default_params, request_overhead_ms
 from planner.perf_tail import Q, tail
 from planner.perf_types import (
     PERCENTILES,
@@ -59,13 +59,13 @@ def _max_model_len(model: ModelSpec, workload: Workload) -> int:
     return int(min(max(need, 1), max(model.max_context_tokens, need)))
 
 
-def _limits(engine: Engine, params: PerfParams, kv_tokens: int) -> Limits:
+def _limits(engine: Engine, params: PerfParams, kv_tokens: int, *, is_moe: bool) -> Limits:
     e = engine.value
     return Limits(
         max_num_seqs=float(params.max_num_seqs.get(e, 256)),
         max_num_batched_tokens=float(params.max_num_batched_tokens.get(e, 8192)),
         kv_cache_tokens=float(max(kv_tokens, 1)),
-        request_overhead_ms=params.request_overhead_ms.get(e, 8.0),
+        request_overhead_ms=request_overhead_ms(params, e, is_moe=is_moe),
         queue_factor=params.queue_factor,
         closed_loop_wave=params.closed_loop_wave.get(e, 0.3),
     )
@@ -161,7 +161,7 @@ def _breakdown(
         prefill_ms=max(float(r.prefill_ms) - per_step * float(r.prefill_steps), 0.0),
         decode_ms=max((osl - 1.0) * (float(r.tpot_ms) - per_step), 0.0),
         comm_ms=comm_step * steps,
-        overhead_ms=params.request_overhead_ms.get(hw.engine, 8.0)
+        overhead_ms=request_overhead_ms(params, hw.engine, is_moe=hw.moe_layers > 0)
         + engine_ovh * steps
         + 0.5 * float(r.tpot_ms),
         queue_ms=queue,
@@ -209,7 +209,7 @@ def predict(
     if not plan.fits:
         return _not_fitting(plan, tp=tp, replicas=replicas, precision=precision, engine=engine, notes=notes)
     coefs = step_coefs(hw, params)
-    limits = _limits(engine, params, plan.kv_cache_tokens)
+    limits = _limits(engine, params, plan.kv_cache_tokens, is_moe=model.is_moe)
     load = _load(workload, arrival, replicas)
     r = mean_value(coefs, load, limits)
     values = {k: dict.fromkeys(PERCENTILES, 0.0) for k in ("ttft", "tpot", "itl", "e2e")}
@@ -321,7 +321,7 @@ def max_rate_under_slo(
     )
     if not plan.fits:
         return 0.0
-    coefs, limits = step_coefs(hw, params), _limits(engine, params, plan.kv_cache_tokens)
+    coefs, limits = step_coefs(hw, params), _limits(engine, params, plan.kv_cache_tokens, is_moe=model.is_moe)
     pct = slo.percentile if slo.percentile in Q else "p95"
     probe = _load(workload, Arrival(ArrivalKind.POISSON, rate_rps=1e-6), 1)
     capacity = float(mean_value(coefs, probe, limits).capacity_rps)

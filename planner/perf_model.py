@@ -47,6 +47,9 @@ class HardwareCosts:
     family: str
     engine: str
     link: str
+    tp: int = 1
+    moe_layers: int = 0
+    attn_tflops: float = 0.0  # attention (FlashAttention) runs in 16 bit whatever the weight precision  # layers with routed experts (0 for dense models)
 
 
 def kv_bytes_per_token(model: ModelSpec, *, kv_dtype_bytes: float = 2.0) -> float:
@@ -134,6 +137,9 @@ def hardware_costs(
         family=gpu_family(gpu),
         engine=engine.value,
         link=gpu.interconnect.value,
+        tp=tp,
+        moe_layers=model.num_layers if model.is_moe else 0,
+        attn_tflops=gpu.bf16_tflops,
     )
 
 
@@ -150,35 +156,63 @@ class StepCoefs:
     attn_ms_per_1m_token_pairs: Num
 
 
-def step_coefs_from(
-    hw: Any, *, mbu: Num, mfu: Num, overhead_ms: Num, allreduce_latency_us: Num, allreduce_bw_eff: float
-) -> StepCoefs:
+@dataclass(frozen=True)
+class Efficiency:
+    """Fitted factors of one configuration (floats, or arrays of one value per benchmark row)."""
+
+    mbu: Num
+    mfu: Num
+    overhead_ms: Num
+    allreduce_latency_us: Num
+    allreduce_bw_eff: float = 0.7
+    tp_loss: float = 0.0  # efficiency / (1 + tp_loss x log2 TP): smaller shards run less efficiently
+    kv_read_eff: float = 1.0  # attention kernels' share of the bandwidth weight reads reach
+    moe_layer_overhead_us: float = 0.0  # router, dispatch and grouped-GEMM launches per MoE layer
+    moe_compute_eff: float = 1.0  # grouped expert GEMMs (few tokens per expert) reach this share of mfu
+
+
+def step_coefs_from(hw: Any, eff: Efficiency) -> StepCoefs:
     """Turn hardware work (a HardwareCosts, or one with array fields) into step coefficients."""
-    bw = hw.bandwidth_gb_s * 1e6 * np.minimum(mbu, 1.0)  # bytes per ms
-    flops = hw.tflops * 1e9 * np.minimum(mfu, 1.0)  # flops per ms
-    link = hw.link_gb_s * 1e6 * allreduce_bw_eff
+    shard = 1.0 + eff.tp_loss * np.log2(np.maximum(hw.tp, 1.0))
+    bw = hw.bandwidth_gb_s * 1e6 * np.minimum(eff.mbu, 1.0) / shard  # bytes per ms
+    moe = np.where(hw.moe_layers > 0, eff.moe_compute_eff, 1.0)
+    flops = hw.tflops * 1e9 * np.minimum(eff.mfu, 1.0) * moe / shard  # flops per ms
+    attn_flops = (
+        np.where(hw.attn_tflops > 0, hw.attn_tflops, hw.tflops) * 1e9 * np.minimum(eff.mfu, 1.0) / shard
+    )
+    link = hw.link_gb_s * 1e6 * eff.allreduce_bw_eff
+    comm_ms = hw.allreduces_per_step * eff.allreduce_latency_us / 1000.0
     return StepCoefs(
-        overhead_ms=overhead_ms + hw.allreduces_per_step * allreduce_latency_us / 1000.0,
+        overhead_ms=eff.overhead_ms + comm_ms + hw.moe_layers * eff.moe_layer_overhead_us / 1000.0,
         dense_read_ms=hw.dense_read_bytes / bw,
         expert_read_ms=hw.expert_read_bytes / bw,
         expert_fraction=hw.experts_per_token_fraction,
-        kv_read_ms_per_1k_tokens=1000.0 * hw.kv_bytes_per_token / bw,
+        kv_read_ms_per_1k_tokens=1000.0 * hw.kv_bytes_per_token / (bw * eff.kv_read_eff),
         compute_ms_per_token=hw.flops_per_token / flops + hw.allreduce_bytes_per_token / link,
-        attn_ms_per_1m_token_pairs=1e6 * hw.attn_flops_per_pair / flops,
+        attn_ms_per_1m_token_pairs=1e6 * hw.attn_flops_per_pair / attn_flops,
+    )
+
+
+def efficiency(params: PerfParams, *, family: Any, engine: Any, link: Any, lookup: Any = None) -> Efficiency:
+    """The fitted factors for a family/engine/link (or arrays of them, with `lookup`)."""
+    get = lookup or (lambda keys, table, default: table.get(keys, default))
+    speed = get(engine, params.engine_speed, 1.0)
+    return Efficiency(
+        mbu=get(family, params.mbu, params.mbu["other"]) * speed,
+        mfu=get(family, params.mfu, params.mfu["other"]) * speed,
+        overhead_ms=get(engine, params.step_overhead_ms, 1.5),
+        allreduce_latency_us=get(link, params.allreduce_latency_us, 30.0),
+        allreduce_bw_eff=params.allreduce_bw_eff,
+        tp_loss=params.tp_loss,
+        kv_read_eff=params.kv_read_eff,
+        moe_layer_overhead_us=params.moe_layer_overhead_us,
+        moe_compute_eff=params.moe_compute_eff,
     )
 
 
 def step_coefs(hw: HardwareCosts, params: PerfParams) -> StepCoefs:
     """Step coefficients of one configuration under a parameter set."""
-    speed = params.engine_speed.get(hw.engine, 1.0)
-    return step_coefs_from(
-        hw,
-        mbu=params.mbu.get(hw.family, params.mbu["other"]) * speed,
-        mfu=params.mfu.get(hw.family, params.mfu["other"]) * speed,
-        overhead_ms=params.step_overhead_ms.get(hw.engine, 1.5),
-        allreduce_latency_us=params.allreduce_latency_us.get(hw.link, 30.0),
-        allreduce_bw_eff=params.allreduce_bw_eff,
-    )
+    return step_coefs_from(hw, efficiency(params, family=hw.family, engine=hw.engine, link=hw.link))
 
 
 def experts_touched(coefs: StepCoefs, tokens: Num) -> Num:

@@ -64,6 +64,11 @@ class PerfParams:
         default_factory=lambda: {"nvlink": 8.0, "infinity_fabric": 12.0, "pcie": 30.0}
     )
     allreduce_bw_eff: float = 0.7
+    tp_loss: float = 0.05  # efficiency / (1 + tp_loss x log2 TP)
+    kv_read_eff: float = 0.85  # attention kernels reach this share of the weight-read bandwidth
+    moe_layer_overhead_us: float = 30.0  # router, dispatch and expert launches per MoE layer per step
+    moe_compute_eff: float = 0.6  # grouped expert GEMMs reach this share of mfu
+    moe_request_overhead_ms: float = 20.0  # extra fixed TTFT of large MoE serving stacks (fitted)
     # engine scheduling limits (vLLM: max_num_seqs / max_num_batched_tokens)
     max_num_seqs: dict[str, int] = field(
         default_factory=lambda: {"vllm": 256, "tensorrt-llm": 2048, "sglang": 1024, "tgi": 256}
@@ -119,6 +124,11 @@ class PerfParams:
         return replace(base, **kwargs)
 
 
+def request_overhead_ms(params: PerfParams, engine: str, *, is_moe: bool) -> float:
+    """Fixed per-request time outside the engine steps (HTTP, tokenizer; MoE stacks add more)."""
+    return params.request_overhead_ms.get(engine, 8.0) + (params.moe_request_overhead_ms if is_moe else 0.0)
+
+
 def default_params() -> PerfParams:
     """Return the priors from PERF_FACTS.md (no calibration applied)."""
     return PerfParams()
@@ -133,4 +143,9 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "request_overhead_ms": (0.5, 60.0),
     "allreduce_latency_us": (2.0, 80.0),
     "closed_loop_wave": (0.0, 1.0),
+    "tp_loss": (0.0, 0.6),
+    "kv_read_eff": (0.3, 1.0),
+    "moe_layer_overhead_us": (0.0, 400.0),
+    "moe_request_overhead_ms": (0.0, 400.0),
+    "moe_compute_eff": (0.1, 1.0),
 }
