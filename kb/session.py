@@ -65,12 +65,15 @@ def make_engine(url: str) -> Engine:
     Raises:
         DatabaseUnavailableError: the URL is malformed or the database cannot be reached.
     """
-    url = normalise_url(url)
+    given, url = url, normalise_url(url)
     is_sqlite = url.startswith("sqlite")
     kwargs: dict[str, Any] = {}
     if is_sqlite:
         kwargs["connect_args"] = {"check_same_thread": False}
-        _ensure_sqlite_dir(url)
+        try:
+            _ensure_sqlite_dir(url)
+        except (OSError, ArgumentError) as exc:
+            raise _unavailable(given, exc) from exc
     else:
         kwargs["pool_pre_ping"] = True
         if url.startswith("postgresql"):
@@ -78,7 +81,7 @@ def make_engine(url: str) -> Engine:
     try:
         engine = create_engine(url, **kwargs)
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:
-        raise _unavailable(url, exc) from exc
+        raise _unavailable(given, exc) from exc
     if is_sqlite:
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite begins a transaction only at the first INSERT/UPDATE/DELETE, so plain reads see
@@ -91,7 +94,7 @@ def make_engine(url: str) -> Engine:
             conn.execute(text("SELECT 1"))
     except (DBAPIError, OSError) as exc:
         engine.dispose()
-        raise _unavailable(url, getattr(exc, "orig", exc)) from exc
+        raise _unavailable(given, getattr(exc, "orig", exc)) from exc
     return engine
 
 

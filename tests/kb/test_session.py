@@ -46,7 +46,7 @@ def test_unreachable_database_names_the_url_without_password() -> None:
         make_engine("postgresql://alice:s3cret@127.0.0.1:1/kb")
     message = str(err.value)
     assert "s3cret" not in message
-    assert "127.0.0.1:1/kb" in message and "DATABASE_URL" in message
+    assert "postgresql://alice:***@127.0.0.1:1/kb" in message and "DATABASE_URL" in message
 
 
 def test_malformed_url_is_a_clear_error() -> None:
@@ -66,3 +66,10 @@ def test_sqlite_creates_the_parent_directory(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'a' / 'b' / 'kb.db'}")
     engine.dispose()
     assert (tmp_path / "a" / "b").is_dir()
+
+
+def test_an_unwritable_sqlite_location_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(DatabaseUnavailableError, match="cannot open the database sqlite:///"):
+        make_engine(f"sqlite:///{blocker / 'sub' / 'kb.db'}")
