@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Any
 
 from planner import perf
 from planner.catalog import Catalog
 from planner.perf_types import Workload
 from planner.recommend import Candidate, context_need_tokens
-from planner.screen import GpuTerms, ModelTerms, bound, gpu_terms, model_terms
+from planner.screen import Bound, GpuTerms, ModelTerms, bound, gpu_terms, model_terms
 from planner.spec import DeploymentSpec
 from planner.types import Engine, GpuPrice, GpuSpec, ModelSpec, Precision, SloTargets
 
@@ -141,9 +142,13 @@ def screen(
     *,
     params: perf.PerfParams,
     engine: Engine = Engine.VLLM,
+    cache: dict[tuple[object, ...], Any] | None = None,
 ) -> list[Sized]:
     """Every candidate × priced GPU × precision × TP (from the smallest that fits up to 4× it),
-    sized with the screening bound (`planner.screen`). GPUs without a price get one row each."""
+    sized with the screening bound (`planner.screen`). GPUs without a price get one row each.
+
+    `cache` (the caller's, shared with `size_exact`) keeps the bounds, which depend on the workload
+    and SLO but not on the load, budget or GPU limits: what-ifs on those only redo the arithmetic."""
     workload, slo, need = workload_of(spec), slo_of(spec), context_need_tokens(spec)
     out: list[Sized] = []
     gpus: list[tuple[GpuSpec, GpuPrice]] = []
@@ -167,40 +172,57 @@ def screen(
                 if key not in gterms:
                     gterms[key] = gpu_terms(gpu, precision, params=params, engine=engine)
                 quality = max(0.0, cand.quality - QUALITY_COST.get(precision, 0.0))
-                out.extend(_screen_tps(spec, mt, gterms[key], price, quality, workload, slo, max_len, params))
+                bkey = ("bound", cand.model.id, gpu.id, precision, engine, workload, slo, max_len)
+                bounds = cache.get(bkey) if cache is not None else None
+                if bounds is None:
+                    bounds = _bounds(mt, gterms[key], workload, slo, max_len, params)
+                    if cache is not None:
+                        cache[bkey] = bounds
+                out.extend(_sized_rows(spec, mt, gpu, price, quality, bounds))
     return out
 
 
-def _screen_tps(
-    spec: DeploymentSpec,
-    mt: ModelTerms,
-    gt: GpuTerms,
-    price: GpuPrice,
-    quality: float,
-    workload: Workload,
-    slo: SloTargets,
-    max_len: int,
-    params: perf.PerfParams,
-) -> list[Sized]:
-    gpu, precision = gt.gpu, mt.precision
-    top = min(gpu.max_tensor_parallel, gpu.gpus_per_node)
-    rows: list[Sized] = []
-    smallest, why = 0, ""
+def _bounds(
+    mt: ModelTerms, gt: GpuTerms, workload: Workload, slo: SloTargets, max_len: int, params: perf.PerfParams
+) -> list[tuple[int, Bound]]:
+    """Bounds at each TP from the smallest that fits up to 4× it; (top TP, not-fitting bound) if none fits."""
+    top = min(gt.gpu.max_tensor_parallel, gt.gpu.gpus_per_node)
+    out: list[tuple[int, Bound]] = []
+    last: Bound | None = None
+    smallest = 0
     for tp in TP_DEGREES:
         if tp > top or (smallest and tp > 4 * smallest):
             break
-        b = bound(mt, gt, tp=tp, params=params, workload=workload, slo=slo, max_model_len=max_len)
+        last = bound(mt, gt, tp=tp, params=params, workload=workload, slo=slo, max_model_len=max_len)
+        if last.fits:
+            smallest = smallest or tp
+            out.append((tp, last))
+    if not out and last is not None:
+        out.append((top, last))
+    return out
+
+
+def _sized_rows(
+    spec: DeploymentSpec,
+    mt: ModelTerms,
+    gpu: GpuSpec,
+    price: GpuPrice,
+    quality: float,
+    bounds: list[tuple[int, Bound]],
+) -> list[Sized]:
+    precision, peak, per_gpu = mt.precision, spec.traffic.peak_qps, price.monthly_usd_per_gpu
+    rows: list[Sized] = []
+    for tp, b in bounds:
         if not b.fits:
-            why = b.why
+            reason = f"does not fit on up to {tp} × {gpu.id} at {precision.value}: {b.why}"
+            rows.append(Sized(mt.model, gpu, precision, tp, quality, price, reason=reason))
             continue
-        smallest = smallest or tp
-        replicas = replicas_for(spec.traffic.peak_qps, b.rate_rps)
+        replicas = replicas_for(peak, b.rate_rps)
         if replicas:
-            monthly = replicas * tp * price.monthly_usd_per_gpu
-            reason = constraint_reason(spec, replicas=replicas, tp=tp, monthly_usd=monthly)
+            reason = constraint_reason(spec, replicas=replicas, tp=tp, monthly_usd=replicas * tp * per_gpu)
         else:
             reason = f"{b.why} (TP={tp}, {precision.value})"
-        likely = replicas_for(spec.traffic.peak_qps, b.likely_rate_rps) * tp * price.monthly_usd_per_gpu
+        likely = replicas_for(peak, b.likely_rate_rps) * tp * per_gpu
         rows.append(
             Sized(
                 mt.model,
@@ -219,18 +241,6 @@ def _screen_tps(
                 likely or math.inf,
             )
         )
-    if not smallest:
-        rows.append(
-            Sized(
-                mt.model,
-                gpu,
-                precision,
-                top,
-                quality,
-                price,
-                reason=f"does not fit on up to {top} × {gpu.id} at {precision.value}: {why}",
-            )
-        )
     return rows
 
 
@@ -240,7 +250,7 @@ def size_exact(
     *,
     params: perf.PerfParams,
     engine: Engine = Engine.VLLM,
-    cache: dict[tuple[object, ...], float] | None = None,
+    cache: dict[tuple[object, ...], Any] | None = None,
 ) -> Sized:
     """Re-size one screened combination with the performance model's SLO-bounded rate.
 

@@ -7,6 +7,7 @@ Pure: the catalog, the performance parameters and an optional rate cache come in
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass, replace
 from typing import Any
@@ -25,7 +26,7 @@ from planner.types import ArrivalKind, Engine, Precision
 SHORTLIST = 6  # combinations sized exactly (max_rate_under_slo, ~6 ms each) after screening
 SECOND_ROUND = 4  # more, screened cheaper than the cheapest exact option so far
 QUANTIZATION = {Precision.FP8: "fp8", Precision.INT8: "compressed-tensors", Precision.INT4: "awq"}
-RateCache = dict[tuple[object, ...], float]
+RateCache = dict[tuple[object, ...], Any]  # per-replica rates and screening bounds, reused across what-ifs
 
 
 @dataclass(frozen=True)
@@ -56,15 +57,21 @@ def shortlist(
     pool = [s for s in feasible if id(s) not in skip]
     if not pool:
         return []
-    cheapest = min(s.cost_per_month_usd for s in pool)
-    by_cost = sorted(pool, key=lambda s: (s.likely_cost_usd, -s.quality))
-    by_quality = sorted(pool, key=lambda s: (-s.quality, s.likely_cost_usd))
-    by_speed = sorted(
-        (s for s in pool if s.cost_per_month_usd <= 4 * cheapest),
-        key=lambda s: (s.floor_tpot_ms + s.floor_ttft_ms / 50, s.cost_per_month_usd),
+    cheapest = min(s.likely_cost_usd for s in pool)
+    picks = (
+        (heapq.nsmallest(n, pool, key=lambda s: (s.likely_cost_usd, -s.quality)), n // 2),
+        (heapq.nsmallest(n, pool, key=lambda s: (-s.quality, s.likely_cost_usd)), n // 3),
+        (
+            heapq.nsmallest(
+                n,
+                (s for s in pool if s.likely_cost_usd <= 4 * cheapest),
+                key=lambda s: (s.floor_tpot_ms + s.floor_ttft_ms / 50, s.likely_cost_usd),
+            ),
+            n - n // 2 - n // 3,
+        ),
     )
     picked: dict[int, Sized] = {}
-    for source, count in ((by_cost, n // 2), (by_quality, n // 3), (by_speed, n - n // 2 - n // 3)):
+    for source, count in picks:
         for s in [x for x in source if id(x) not in picked][:count]:
             picked[id(s)] = s
     return list(picked.values())
@@ -78,28 +85,24 @@ def _second_round(
     The first round shows how far the screening bound over-states this workload's rates; the
     remaining combinations are re-costed with the least over-statement seen and the cheapest taken.
     """
-    ratio = max(min(1.0, g.sized.rate_per_replica_rps / max(_bound_rate(g, feasible), 1e-9)) for g in good)
+    bound_rates = {_key(s): s.rate_per_replica_rps for s in feasible}
+    ratio = max(
+        min(1.0, g.sized.rate_per_replica_rps / max(bound_rates.get(_key(g.sized), 0.0), 1e-9)) for g in good
+    )
     best = min(g.sized.cost_per_month_usd for g in good)
+    peak = spec.traffic.peak_qps
     costed = []
     for s in feasible:
         if id(s) in taken or s.price is None:
             continue
-        cost = (
-            replicas_for(spec.traffic.peak_qps, s.rate_per_replica_rps * ratio)
-            * s.tp
-            * s.price.monthly_usd_per_gpu
-        )
+        cost = replicas_for(peak, s.rate_per_replica_rps * ratio) * s.tp * s.price.monthly_usd_per_gpu
         if cost < best:
             costed.append((cost, s))
-    costed.sort(key=lambda x: x[0])
-    return [s for _, s in costed[:SECOND_ROUND]]
+    return [s for _, s in heapq.nsmallest(SECOND_ROUND, costed, key=lambda x: x[0])]
 
 
-def _bound_rate(g: Scored, feasible: list[Sized]) -> float:
-    key = (g.sized.model.id, g.sized.gpu.id, g.sized.tp, g.sized.precision)
-    return next(
-        (s.rate_per_replica_rps for s in feasible if (s.model.id, s.gpu.id, s.tp, s.precision) == key), 0.0
-    )
+def _key(s: Sized) -> tuple[str, str, int, Precision]:
+    return (s.model.id, s.gpu.id, s.tp, s.precision)
 
 
 def _predict(
@@ -220,7 +223,7 @@ def plan(
     """
     params = params or perf.default_params()
     candidates, rejected = candidate_models(spec, catalog)
-    screened = screen(spec, catalog, candidates, params=params, engine=engine)
+    screened = screen(spec, catalog, candidates, params=params, engine=engine, cache=cache)
     feasible = [s for s in screened if s.feasible]
     good: list[Scored] = []
     misses = [s for s in screened if not s.feasible]

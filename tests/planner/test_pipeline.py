@@ -1,0 +1,101 @@
+"""The planning pipeline end to end on the fixture catalog (real performance model)."""
+
+from __future__ import annotations
+
+import pytest
+
+from planner.intent import extract
+from planner.perf import default_params
+from planner.pipeline import plan, serving_config, shortlist
+from planner.plan import PlanResult
+from planner.rank import View
+
+PARAMS = default_params()
+
+
+@pytest.fixture(scope="module")
+def chat_plan(catalog) -> PlanResult:
+    return plan(
+        extract("support chatbot for 1000 users, latency matters", catalog=catalog), catalog, params=PARAMS
+    )
+
+
+def test_options_meet_the_slo_and_are_ranked(chat_plan):
+    slo = chat_plan.spec["slo"]
+    assert chat_plan.options and [o.rank for o in chat_plan.options] == list(
+        range(1, len(chat_plan.options) + 1)
+    )
+    for o in chat_plan.options:
+        assert o.meets_slo and o.gpu_count == o.tensor_parallel * o.replicas
+        assert o.predicted.ttft_ms <= slo["ttft_ms"] and o.predicted.tpot_ms <= slo["tpot_ms"]
+        assert o.predicted.max_qps >= chat_plan.spec["traffic"]["peak_qps"]
+        assert o.cost_per_month_usd > 0 and o.explanation.startswith(o.model_id.split("/")[-1])
+    scores = [o.score for o in chat_plan.options]
+    assert scores == sorted(scores, reverse=True)
+    assert any(o.pareto for o in chat_plan.options)
+    assert {v for o in chat_plan.options for v in o.best_in} >= {"balanced", "cheapest"}
+
+
+def test_serving_config_is_filled_for_the_deploy_renderer(chat_plan):
+    o = chat_plan.options[0]
+    assert o.serving is not None
+    assert 4096 <= o.serving.max_model_len and o.serving.enable_prefix_caching  # chat template has a prefix
+    assert o.serving.quantization == {"bf16": None, "fp16": None, "fp8": "fp8", "int4": "awq"}[o.precision]
+
+
+def test_notes_show_the_traffic_arithmetic_and_headroom(chat_plan):
+    assert chat_plan.notes[0].startswith("1,000 users × 10% active")
+    assert "80% of the highest rate" in chat_plan.notes[1]
+
+
+def test_views_reorder(catalog):
+    spec = extract("support chatbot for 1000 users", catalog=catalog)
+    cheapest = plan(spec, catalog, params=PARAMS, view=View.CHEAPEST)
+    costs = [o.cost_per_month_usd for o in cheapest.options]
+    assert costs == sorted(costs) and cheapest.view == "cheapest"
+
+
+def test_gpu_and_model_restrictions(catalog):
+    spec = extract("chatbot for 1000 users with llama 3.1 8b on A100s", catalog=catalog)
+    result = plan(spec, catalog, params=PARAMS)
+    assert {(o.model_id, o.gpu_type) for o in result.options} == {
+        ("meta-llama/Llama-3.1-8B-Instruct", "A100-80GB")
+    }
+
+
+def test_nothing_meets_the_slo(catalog):
+    spec = extract("chatbot for 1000 users, TTFT 2 ms", catalog=catalog)
+    result = plan(spec, catalog, params=PARAMS)
+    assert result.options == [] and result.closest and result.relax.startswith("relax TTFT to")
+    assert any("No option meets the SLO" in n for n in result.notes)
+
+
+def test_max_gpus_too_low_names_the_gpu_count_to_ask_for(catalog):
+    spec = extract("chatbot for 300000 users, at most 2 GPUs", catalog=catalog)
+    result = plan(spec, catalog, params=PARAMS)
+    assert result.options == [] and result.relax.startswith("raise max_gpus to")
+
+
+def test_infeasible_rows_name_model_gpu_and_reason(chat_plan):
+    assert chat_plan.infeasible
+    assert all(i.reason and i.model_id and i.gpu_type for i in chat_plan.infeasible)
+
+
+def test_plan_is_deterministic(catalog):
+    spec = extract("code completion for 300 devs", catalog=catalog)
+    assert plan(spec, catalog, params=PARAMS) == plan(spec, catalog, params=PARAMS)
+
+
+def test_shortlist_has_no_repeats_and_respects_skip(catalog):
+    from planner.capacity import screen
+    from planner.recommend import candidate_models
+
+    spec = extract("chatbot for 1000 users", catalog=catalog)
+    feasible = [
+        s for s in screen(spec, catalog, candidate_models(spec, catalog)[0], params=PARAMS) if s.feasible
+    ]
+    first = shortlist(feasible)
+    assert len({id(s) for s in first}) == len(first) == 6
+    second = shortlist(feasible, skip=frozenset(id(s) for s in first))
+    assert not {id(s) for s in first} & {id(s) for s in second}
+    assert serving_config(spec, first[0]).max_num_seqs >= 8

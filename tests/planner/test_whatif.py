@@ -1,0 +1,80 @@
+"""What-if: parsing changes, applying them, comparing scenarios."""
+
+from __future__ import annotations
+
+import pytest
+
+from planner.errors import InvalidInputError, UnknownNameError
+from planner.intent import extract
+from planner.perf import default_params
+from planner.whatif import apply_changes, compare, parse_changes
+
+PARAMS = default_params()
+
+
+def test_parse_changes_with_aliases():
+    assert parse_changes("gpu=A100-80GB, ttft=200,budget=5000") == [
+        ("gpu", "A100-80GB"),
+        ("ttft_ms", "200"),
+        ("budget_usd_month", "5000"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("gpu", "KEY=VALUE"),
+        ("colour=red", "unknown what-if key"),
+        ("ttft_msx=3", "did you mean ttft_ms"),
+        ("", "empty"),
+    ],
+)
+def test_parse_errors_are_actionable(text, needle):
+    with pytest.raises(InvalidInputError) as err:
+        parse_changes(text)
+    assert needle in str(err.value)
+
+
+def test_apply_changes(catalog):
+    spec = extract("support chatbot for 1000 users on H100", catalog=catalog)
+    v = apply_changes(
+        spec, parse_changes("gpu=A100,ttft_ms=200,users=3000,precision=fp8,priority=cost"), catalog
+    )
+    assert v.preferred_gpu_types == ["A100-80GB"] and v.slo.ttft_ms == 200 and v.user_count == 3000
+    assert v.traffic.peak_qps == pytest.approx(spec.traffic.peak_qps * 3)
+    assert v.precision == "fp8" and v.priorities.cost == "high"
+    assert apply_changes(spec, [("gpu", "any")], catalog).preferred_gpu_types == []
+    q = apply_changes(spec, [("qps", "25")], catalog)
+    assert q.traffic.peak_qps == 25 and q.traffic.qps_given
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        (("gpu", "H1000"), UnknownNameError),
+        (("ttft_ms", "0"), InvalidInputError),
+        (("users", "abc"), InvalidInputError),
+        (("users", str(10**12)), InvalidInputError),
+        (("percentile", "p42"), InvalidInputError),
+    ],
+)
+def test_bad_values(catalog, change, error):
+    spec = extract("chatbot for 10 users", catalog=catalog)
+    with pytest.raises(error):
+        apply_changes(spec, [change], catalog)
+
+
+def test_compare_diffs_against_the_base_and_shares_the_rate_cache(catalog):
+    spec = extract("support chatbot for 1000 users", catalog=catalog)
+    cache: dict = {}
+    c = compare(spec, ["gpu=A100-80GB", "users=3000", "ttft_ms=1"], catalog, params=PARAMS, cache=cache)
+    assert c.base.best is not None and [s.label for s in c.scenarios] == [
+        "gpu=A100-80GB",
+        "users=3000",
+        "ttft_ms=1",
+    ]
+    a100, users, impossible = c.scenarios
+    assert a100.best.gpu_type == "A100-80GB" and "cost_per_month_usd" in a100.diff
+    assert users.best.predicted.max_qps >= spec.traffic.peak_qps * 3
+    assert impossible.best is None and impossible.relax and impossible.diff == {"best": "none meets the SLO"}
+    assert cache  # rates computed once, reused across scenarios
