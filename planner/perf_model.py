@@ -48,8 +48,8 @@ class HardwareCosts:
     engine: str
     link: str
     tp: int = 1
-    moe_layers: int = 0
-    attn_tflops: float = 0.0  # attention (FlashAttention) runs in 16 bit whatever the weight precision  # layers with routed experts (0 for dense models)
+    moe_layers: int = 0  # layers with routed experts (0 for dense models)
+    attn_tflops: float = 0.0  # attention (FlashAttention) runs in 16 bit whatever the weight precision
 
 
 def kv_bytes_per_token(model: ModelSpec, *, kv_dtype_bytes: float = 2.0) -> float:
