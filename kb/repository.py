@@ -107,7 +107,11 @@ def seed_info(*, session: Session) -> dict[str, Any]:
     meta = {k: v for k, v in session.execute(select(KbMeta.key, KbMeta.value)).all()}
     if "seed_fingerprint" not in meta:
         return {}
-    return {"fingerprint": meta["seed_fingerprint"], "counts": json.loads(meta.get("seed_counts", "{}"))}
+    return {
+        "fingerprint": meta["seed_fingerprint"],
+        "counts": json.loads(meta.get("seed_counts", "{}")),
+        "versions": json.loads(meta.get("seed_versions", "{}")),
+    }
 
 
 _OUTCOME_FIELDS = tuple(DeploymentOutcome.__dataclass_fields__)

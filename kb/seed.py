@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,7 @@ class SeedData:
     benchmarks: list[dict[str, Any]]
     memory: list[dict[str, Any]]
     fingerprint: str
+    versions: dict[str, Any] = field(default_factory=dict)  # the "version" of each JSON file
 
     def counts(self) -> dict[str, int]:
         return {
@@ -123,7 +124,13 @@ def read_seed(data_dir: Path | None = None) -> SeedData:
         benchmarks=[convert.benchmark_values(b) for b in benchmarks],
         memory=[convert.memory_values(m, row_id=i, details=d) for i, m, d in memory],
         fingerprint=fp,
+        versions={name: _version(data_dir / name) for name in (MODELS, GPUS, COSTS, TEMPLATES)},
     )
+
+
+def _version(path: Path) -> Any:
+    doc = _read_json(path)
+    return doc.get("version") if isinstance(doc, dict) else None
 
 
 def _json_rows(path: Path, key: str, id_key: str, parse: Any, pk: str) -> list[Any]:
@@ -170,6 +177,7 @@ def write_seed(session: Session, data: SeedData) -> None:
         session.execute(insert(MemoryMeasurementRow), data.memory)
     session.merge(KbMeta(key=FINGERPRINT_KEY, value=data.fingerprint))
     session.merge(KbMeta(key="seed_counts", value=json.dumps(data.counts(), sort_keys=True)))
+    session.merge(KbMeta(key="seed_versions", value=json.dumps(data.versions, sort_keys=True, default=str)))
     session.flush()
 
 

@@ -67,6 +67,7 @@ def init(
         "schema": {"before": before, "after": head_revision()},
         "seed_loaded": loaded is not None,
         "counts": info.get("counts", {}),
+        "versions": info.get("versions", {}),
     }
     if json_out:
         print_json(result)

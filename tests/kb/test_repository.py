@@ -98,6 +98,7 @@ def test_outcomes_round_trip(session: Session) -> None:
 def test_seed_info_reports_counts(session: Session) -> None:
     info = repo.seed_info(session=session)
     assert info["counts"]["models"] == 3 and len(info["fingerprint"]) == 64
+    assert info["versions"]["models.json"] == "test-1"
 
 
 def test_an_outcome_must_name_catalog_ids(session: Session) -> None:
