@@ -40,7 +40,12 @@ def _verdict(row: MetricComparison) -> str:
 
 
 def table(comparison: Comparison) -> str:
-    """The observed-vs-predicted table as monospace text."""
+    """The observed-vs-predicted table as a Slack code block."""
+    return "```\n" + table_text(comparison) + "\n```"
+
+
+def table_text(comparison: Comparison) -> str:
+    """The observed-vs-predicted table as plain monospace text (also what the CLI prints)."""
     pct = comparison.percentile
     lines = [f"{pct + ' ' + 'metric':<11}{'observed':>11}{'predicted':>11}{'delta':>7}{'target':>11}  SLO"]
     for r in comparison.rows:
@@ -48,7 +53,7 @@ def table(comparison: Comparison) -> str:
             f"{r.label:<11}{_ms(r.observed_ms):>11}{_ms(r.predicted_ms):>11}{_delta(r):>7}"
             f"{_ms(r.target_ms):>11}  {_verdict(r)}"
         )
-    return "```\n" + "\n".join(lines) + "\n```"
+    return "\n".join(lines)
 
 
 def _load_line(observed: ObservedMetrics, comparison: Comparison) -> str:
