@@ -41,16 +41,17 @@ def _expected(case: dict[str, Any], field: str) -> Any:
 
 
 def score(cases: list[dict[str, Any]], catalog: Any) -> tuple[dict[str, list[int]], list[str], float]:
-    """Per field [correct, total], the misses (one line each), and the slowest extraction in ms."""
+    """Per field [correct, total], the misses (one line each), and the slowest extraction in CPU ms
+    (CPU time: on a shared machine wall time measures the neighbours)."""
     from planner.intent import parse_intent
 
     tally: dict[str, list[int]] = {}
     misses: list[str] = []
     slowest_ms = 0.0
     for case in cases:
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         intent = parse_intent(case["message"], history=case.get("history", []), catalog=catalog)
-        slowest_ms = max(slowest_ms, (time.perf_counter() - t0) * 1000)
+        slowest_ms = max(slowest_ms, (time.process_time() - t0) * 1000)
         extra = [f for f in ("excluded_gpu_types", "excluded_models") if f in case["expected"]]
         for field in (*FIELDS, *extra):
             got, want = _actual(intent, field), _expected(case, field)
@@ -85,7 +86,7 @@ def main() -> int:
         print(f"  {field:22s} {ok:3d}/{total:<3d} {ok / total:6.1%}")
     core = [tally[f] for f in FIELDS]
     print(f"  {'overall (core fields)':22s} {sum(a for a, _ in core) / sum(b for _, b in core):6.1%}")
-    print(f"slowest extraction: {slowest_ms:.2f} ms")
+    print(f"slowest extraction: {slowest_ms:.2f} ms CPU (target < 5 ms)")
     if args.show_misses:
         print("\n".join(misses))
     return 0

@@ -289,10 +289,18 @@ def find_names(t: str, catalog: Catalog, kind: str) -> tuple[list[str], list[str
             i += 1
     if kind == "model":
         _by_family_and_size(t, catalog, wanted, excluded, consumed)
+    elif not wanted:
+        _by_architecture(t, catalog, wanted, excluded)
     return [w for w in wanted if w not in excluded], excluded
 
 
 _SIZE_RE = re.compile(r"\b(\d+(?:\.\d+)?)\s*b\b")
+
+
+def _stem(family: str) -> str:
+    """'llama3.1' -> 'llama', 'qwen2.5' -> 'qwen': the family word people say."""
+    m = re.match(r"[a-z]+", family.lower())
+    return m.group(0) if m and len(m.group(0)) >= 3 else ""
 
 
 def _by_family_and_size(
@@ -304,8 +312,8 @@ def _by_family_and_size(
     def free(pos: int) -> bool:
         return not any(a <= pos < b for a, b in consumed)
 
-    families = sorted({m.family.lower() for m in catalog.models if m.family})
-    for fam in families:
+    stems = sorted({_stem(m.family) for m in catalog.models if _stem(m.family)})
+    for fam in stems:
         for fm in re.finditer(rf"\b{re.escape(fam)}\b", t):
             if not free(fm.start()):
                 continue
@@ -319,12 +327,24 @@ def _by_family_and_size(
                 continue
             size = min(sizes)[1]
             start = fm.start()
-            fits = [
-                m
-                for m in catalog.models
-                if m.family.lower() == fam and abs(m.params_total_b - size) <= 0.2 * size
-            ]
+            fits = sorted(
+                (
+                    m
+                    for m in catalog.models
+                    if _stem(m.family) == fam and abs(m.params_total_b - size) <= 0.2 * size
+                ),
+                key=lambda m: abs(m.params_total_b - size),
+            )
             if not fits or any(f.id in wanted or f.id in excluded for f in fits):
                 continue
             target = excluded if is_negated(t, start) else [] if is_demoted(t, start) else wanted
             target.append(fits[0].id)
+
+
+def _by_architecture(t: str, catalog: Catalog, wanted: list[str], excluded: list[str]) -> None:
+    """'on Hopper GPUs': the catalog's first GPU of that architecture."""
+    for m in re.finditer(r"\b(hopper|ampere|blackwell|ada lovelace)\b", t):
+        gpu = next((g for g in catalog.gpus if m.group(1) in g.architecture.lower()), None)
+        if gpu is None or gpu.id in wanted or gpu.id in excluded:
+            continue
+        (excluded if is_negated(t, m.start()) else wanted).append(gpu.id)
