@@ -8,6 +8,7 @@ be written the job still runs (or stays queued) and the miss is logged with its 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -56,6 +57,19 @@ def sessions_for(database_url: str | None) -> sessionmaker[Session]:
                 upgrade(engine)
             _factories[url] = make_session_factory(engine)
         return _factories[url]
+
+
+def _after_fork_in_child() -> None:
+    """A forked job process must not share the parent's database connections (nor a held lock)."""
+    global _lock
+    _lock = threading.Lock()
+    for factory in _factories.values():
+        bind: Any = factory.kw.get("bind")
+        if bind is not None:
+            bind.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def forget() -> None:
