@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session
 from kb import convert
 from kb.errors import SeedDataError
 from kb.schema import schema_lock
-from kb.seed_csv import parse_aiconfigurator, parse_memory, parse_serving
+from kb.seed_csv import parse_aiconfigurator, parse_serving
 from kb.seed_json import check_unique, parse_gpu, parse_model, parse_rows, parse_template, price_parser
+from kb.seed_memory import parse_memory
 from kb.session import IMMEDIATE
 from kb.tables import (
     Base,

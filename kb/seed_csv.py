@@ -1,4 +1,4 @@
-"""Parse the benchmark and memory CSVs into planner types.
+"""Parse the benchmark CSVs into planner types.
 
 serving_benchmarks.csv (published rows) and the aiconfigurator silicon sample (measured rows) are
 normalised to one BenchmarkRow shape; model and GPU names are mapped to catalog ids through the
@@ -8,93 +8,26 @@ columns are kept verbatim in `extra`.
 
 from __future__ import annotations
 
-import csv
 import math
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from kb.csv_cells import Cells, number_or_text, read_csv
 from kb.errors import SeedDataError
 from planner.catalog import Catalog
-from planner.types import BenchmarkRow, Engine, MemoryMeasurement
+from planner.types import BenchmarkRow, Engine
 
 AIC_SOURCE = (
     "github:ai-dynamo/aiconfigurator aic-core/src/aiconfigurator_core/systems/silicon_sample.csv"
     " @095f58a51c4ca8e61b66ec108d86f223f8d559ce row {id}"
-)
-MEMORY_SOURCE = (
-    "github:llm-d-incubation/llm-d-planner accuracy/results/v0.19.0/results_raw.csv"
-    " @56dc5b76ca535960998bdf9fd4a3077d98fdf60a row {id}"
 )
 _SCENARIO = re.compile(r"^\s*scenario=([a-z_]+)")
 _PUBLISHED = re.compile(r"\b([A-Z][A-Z0-9_]{5,})=([0-9.]+)")
 _QUANT_SUFFIX = re.compile(r"-(FP8|NVFP4|FP4|AWQ|GPTQ|INT4|INT8|W4A16|W8A8)$", re.IGNORECASE)
 
 
-def read_csv(path: Path, *, label: str, skip_ragged: bool = False) -> Iterator[tuple[int, dict[str, str]]]:
-    """Yield (data row index from 1, row) pairs; a ragged row raises SeedDataError (or is skipped)."""
-    try:
-        with path.open(newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            for index, row in enumerate(reader, start=1):
-                if None in row or any(v is None for v in row.values()):
-                    if skip_ragged:
-                        continue
-                    raise SeedDataError(
-                        label, index, None, "has a different number of columns than the header"
-                    )
-                yield index, row
-    except OSError as exc:
-        raise SeedDataError(
-            label, None, None, f"cannot be read ({exc.strerror}); restore it from git"
-        ) from exc
-    except csv.Error as exc:
-        raise SeedDataError(label, None, None, f"is not valid CSV: {exc}") from exc
-
-
-class _Cells:
-    """Typed access to one CSV row; errors name the file, the row id and the column."""
-
-    def __init__(self, row: dict[str, str], *, file: str, row_id: str) -> None:
-        self.row, self.file, self.row_id = row, file, row_id
-
-    def text(self, name: str) -> str | None:
-        if name not in self.row:
-            raise SeedDataError(self.file, self.row_id, name, "column is missing from the header")
-        value = self.row[name].strip()
-        return value or None
-
-    def required(self, name: str) -> str:
-        value = self.text(name)
-        if value is None:
-            raise SeedDataError(self.file, self.row_id, name, "is empty")
-        return value
-
-    def number(self, name: str, *, allow_inf: bool = False) -> float | None:
-        value = self.text(name)
-        if value is None:
-            return None
-        if allow_inf and value.lower() in ("inf", "infinity"):
-            return math.inf
-        try:
-            number = float(value)
-        except ValueError:
-            raise SeedDataError(self.file, self.row_id, name, f"not a number: {value!r}") from None
-        if not math.isfinite(number):
-            raise SeedDataError(self.file, self.row_id, name, f"not a finite number: {value!r}")
-        return number
-
-    def whole(self, name: str) -> int | None:
-        number = self.number(name)
-        if number is None:
-            return None
-        if not number.is_integer():
-            raise SeedDataError(self.file, self.row_id, name, f"not a whole number: {self.row[name]!r}")
-        return int(number)
-
-
-def normalise_engine(name: str, *, cells: _Cells, column: str) -> Engine:
+def normalise_engine(name: str, *, cells: Cells, column: str) -> Engine:
     key = name.strip().lower()
     if "tensorrt" in key or key.startswith("trtllm") or key == "trt-llm":
         return Engine.TENSORRT_LLM
@@ -132,19 +65,11 @@ def map_gpu(catalog: Catalog, name: str) -> str | None:
     return None
 
 
-def _number_or_text(value: str) -> Any:
-    try:
-        number = float(value)
-    except ValueError:
-        return value
-    return int(number) if number.is_integer() and "." not in value else number
-
-
 def parse_serving(path: Path, catalog: Catalog, *, label: str) -> list[BenchmarkRow]:
     """Rows of serving_benchmarks.csv; the scenario comes from the notes' `scenario=` tag."""
     rows: list[BenchmarkRow] = []
     for index, row in read_csv(path, label=label):
-        c = _Cells(row, file=label, row_id=row.get("id") or str(index))
+        c = Cells(row, file=label, row_id=row.get("id") or str(index))
         notes = c.text("notes") or ""
         match = _SCENARIO.match(notes)
         if match is None:
@@ -153,7 +78,7 @@ def parse_serving(path: Path, catalog: Catalog, *, label: str) -> list[Benchmark
         extra: dict[str, Any] = {"params_b": c.number("params_b")}
         if engine_name not in set(Engine):
             extra["engine_published"] = engine_name
-        extra.update({k: _number_or_text(v) for k, v in _PUBLISHED.findall(notes)})
+        extra.update({k: number_or_text(v) for k, v in _PUBLISHED.findall(notes)})
         gpu_count = c.whole("gpu_count")
         if gpu_count is None or gpu_count < 1:
             raise SeedDataError(label, c.row_id, "gpu_count", "must be a whole number of at least 1")
@@ -198,7 +123,7 @@ _AIC_COLUMNS = {"id", "backend", "backend_version", "model_path", "system", "pre
 _AIC_COLUMNS |= {"tp_size", "silicon_ttft_ms", "silicon_tpot_ms", "silicon_data_source"}
 
 
-def _aic_gpu_count(c: _Cells, extra: dict[str, Any]) -> int | None:
+def _aic_gpu_count(c: Cells, extra: dict[str, Any]) -> int | None:
     """GPUs behind one measurement: tp x attention-dp x pp (agg), summed over workers (disagg)."""
     if c.text("mode") != "disagg":
         return math.prod(c.whole(k) or 1 for k in ("tp_size", "pp_size", "attention_dp_size"))
@@ -216,7 +141,7 @@ def _aic_gpu_count(c: _Cells, extra: dict[str, Any]) -> int | None:
     return total
 
 
-def _aic_concurrency(c: _Cells, provenance: str, extra: dict[str, Any]) -> float | None:
+def _aic_concurrency(c: Cells, provenance: str, extra: dict[str, Any]) -> float | None:
     match = re.search(r"silicon_concurrency=(\d+)", provenance)
     if match:
         return float(match.group(1))
@@ -233,10 +158,10 @@ def parse_aiconfigurator(path: Path, catalog: Catalog, *, label: str) -> list[Be
     """Rows of the aiconfigurator silicon sample: closed-loop runs at a fixed client concurrency."""
     rows: list[BenchmarkRow] = []
     for index, row in read_csv(path, label=label):
-        c = _Cells(row, file=label, row_id=row.get("id") or str(index))
+        c = Cells(row, file=label, row_id=row.get("id") or str(index))
         row_id, provenance = c.required("id"), c.required("silicon_data_source")
         extra: dict[str, Any] = {
-            k: _number_or_text(v.strip()) for k, v in row.items() if k not in _AIC_COLUMNS and v.strip()
+            k: number_or_text(v.strip()) for k, v in row.items() if k not in _AIC_COLUMNS and v.strip()
         }
         measured = re.search(r"measured=([0-9-]{10})", provenance)
         extra.update(measured=measured.group(1) if measured else None, wip="wip=True" in provenance)
@@ -271,55 +196,3 @@ def parse_aiconfigurator(path: Path, catalog: Catalog, *, label: str) -> list[Be
             )
         )
     return rows
-
-
-def _none_text(value: str | None) -> str | None:
-    return None if value in (None, "None") else value
-
-
-def parse_memory(
-    raw: Path, predicted: Path | None, *, label: str
-) -> list[tuple[str, MemoryMeasurement, dict[str, Any]]]:
-    """(row id, measurement, raw columns) for each vLLM start-up; architecture facts from `predicted`."""
-    arch: dict[tuple[str, str], dict[str, str]] = {}
-    if predicted is not None and predicted.exists():
-        # The upstream file ends with the script's log output; only full rows are data.
-        for _, p in read_csv(predicted, label=str(predicted), skip_ragged=True):
-            arch.setdefault((p["model"], p["kv_cache_dtype"]), p)
-            arch.setdefault((p["model"], "*"), p)
-    out = []
-    for index, row in read_csv(raw, label=label):
-        c = _Cells(row, file=label, row_id=row.get("log_file") or str(index))
-        row_id, status = c.required("log_file"), c.required("status")
-        # Some failed start-ups died before logging the model: keep them, with the model unknown.
-        model = c.text("model") or "" if status == "failed" else c.required("model")
-        a = arch.get((model, row.get("kv_cache_dtype", "")), arch.get((model, "*"), {}))
-        ac = _Cells(a, file=label, row_id=row_id) if a else None
-        m = MemoryMeasurement(
-            model=model,
-            gpu=c.required("gpu"),
-            tensor_parallel=c.whole("tp") or 1,
-            pipeline_parallel=c.whole("pp") or 1,
-            data_parallel=c.whole("dp") or 1,
-            max_model_len=c.whole("max_model_len") or 0,
-            dtype=(c.text("dtype") or "").removeprefix("torch."),
-            quantization=_none_text(c.text("quantization")),
-            kv_cache_dtype=c.text("kv_cache_dtype") or "auto",
-            gpu_memory_utilization=c.number("gpu_memory_utilization") or 0.0,
-            status=status,
-            weights_gib=c.number("weights_memory_gib") or c.number("weight_memory_gib"),
-            activation_gib=c.number("activation_memory_gib"),
-            non_torch_gib=c.number("non_torch_forward_gib"),
-            cuda_graph_gib=c.number("cuda_graph_actual_gib") or c.number("cuda_graph_estimated_gib"),
-            kv_cache_gib=c.number("kv_cache_memory_gib"),
-            kv_cache_tokens=c.whole("kv_cache_tokens"),
-            max_concurrency=c.number("max_concurrency"),
-            architecture=ac.text("architecture") if ac else None,
-            num_layers=ac.whole("num_hidden_layers") if ac else None,
-            num_kv_heads=ac.whole("num_kv_heads") if ac else None,
-            head_dim=ac.whole("head_dimension") if ac else None,
-            kv_bytes_per_token=ac.whole("per_token_kv_bytes") if ac else None,
-            source=MEMORY_SOURCE.format(id=row_id),
-        )
-        out.append((row_id, m, {k: _number_or_text(v) for k, v in row.items() if v}))
-    return out
