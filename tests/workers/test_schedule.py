@@ -81,3 +81,26 @@ def test_cron_enqueues_the_launcher_which_runs_the_job_once_per_slot(
     assert (row["kind"], row["status"]) == ("cleanup", "finished")
     assert "'stuck': 0" in row["result_ref"]
     assert launch("cleanup") is None  # a second scheduler in the same slot: nothing runs twice
+
+
+@pytest.mark.redis
+def test_cron_loop_runs_on_its_thread_and_registers_itself(settings: WorkerSettings, redis_conn: Any) -> None:
+    import time
+
+    from rq import Queue
+    from rq.cron import CronScheduler
+
+    from workers.runner import CronLoop
+
+    every_minute = (Periodic("cleanup", JobKind.CLEANUP, "workers.maintenance.cleanup", interval_s=60),)
+    loop = CronLoop(build_cron(redis_conn, every_minute, name="test-cron"))
+    loop.start()
+    try:
+        deadline = time.monotonic() + 5
+        while Queue("scheduled", connection=redis_conn).count == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert Queue("scheduled", connection=redis_conn).count == 1
+        assert [s.name for s in CronScheduler.all(redis_conn)] == ["test-cron"]
+    finally:
+        loop.stop()
+    assert CronScheduler.all(redis_conn) == []  # unregistered on stop
