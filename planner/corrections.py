@@ -1,7 +1,8 @@
 """Corrections of predictions learnt from observed deployments (pure).
 
-    corrections_for(outcomes, model_id=..., gpu_id=...) -> Corrections
-    apply_corrections(value_ms, corrections, metric)    -> the corrected value
+    record_observation(previous, observed, comparison, ...) -> the outcome with this window logged
+    corrections_for(outcomes, model_id=..., gpu_id=...)      -> Corrections
+    apply_corrections(value_ms, corrections, metric)         -> the corrected value
 
 Each stored outcome gives observed/predicted ratios per metric. They are combined in log space with
 shrinkage toward 1.0: the same model on the same GPU is shrunk toward what other models on the same
@@ -17,10 +18,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-from planner.plan import Predicted
+from planner.plan import Option, Predicted
 from planner.types import DeploymentOutcome
+
+if TYPE_CHECKING:
+    from planner.outcomes import Comparison, ObservedMetrics
 
 FULL_WEIGHT_HOURS = 24.0
 FULL_WEIGHT_REQUESTS = 1000.0
@@ -28,6 +34,7 @@ PRIOR_EXACT = 3.0  # pseudo-outcomes of full weight pulling model×GPU toward th
 PRIOR_FAMILY = 6.0  # pseudo-outcomes pulling other models on the GPU family toward no correction
 MAX_OUTCOME_RATIO = 3.0
 MIN_FACTOR, MAX_FACTOR = 0.5, 2.0
+MAX_OBSERVATIONS = 168  # one week of hourly windows per deployment outcome
 LATENCY_KEYS = ("ttft", "tpot", "e2e")  # ratios stored per observation; tpot corrects ITL/TPOT
 _COLUMN_OF = {
     "ttft": ("ttft_p90_ms", "p90"),
@@ -236,3 +243,58 @@ def _with_note(c: Corrections, *, model_id: str, gpu_id: str) -> Corrections:
         f"(confidence {c.confidence:.2f})"
     )
     return Corrections(c.ttft, c.itl, c.e2e, c.confidence, c.outcomes, c.scope, note)
+
+
+def record_observation(
+    previous: DeploymentOutcome | None,
+    observed: ObservedMetrics,
+    comparison: Comparison,
+    *,
+    deployment_id: str,
+    option: Option,
+    at: datetime,
+    plan_id: int | None = None,
+    template_id: str | None = None,
+) -> DeploymentOutcome:
+    """The deployment's outcome with this window added: latest figures in the columns, and each
+    window's observed/predicted ratios in `traffic_observed["observations"]` (what corrections read)."""
+    kept = previous.traffic_observed.get("observations") if previous else None
+    log: list[Any] = list(kept) if isinstance(kept, list) else []
+    if observed.has_traffic:
+        ratios = {
+            r.metric.value: r.observed_ms / r.predicted_ms
+            for r in comparison.rows
+            if r.observed_ms is not None and r.predicted_ms
+        }
+        log.append(
+            {
+                "at": at.isoformat(),
+                "window_s": observed.window_s,
+                "requests": observed.requests,
+                "ratios": ratios,
+            }
+        )
+    log = log[-MAX_OBSERVATIONS:]
+    first = previous.deployed_at if previous else at
+    outcome = DeploymentOutcome(
+        deployment_id=deployment_id,
+        model_id=option.model_id,
+        gpu_type=option.gpu_type,
+        gpu_count=option.gpu_count,
+        deployed_at=first,
+        observation_period_days=max(0, int((at - first).total_seconds() // 86400)),
+        ttft_p90_ms=observed.ttft.p90_ms,
+        tpot_p90_ms=(observed.tpot if not observed.tpot.is_empty else observed.itl).p90_ms,
+        e2e_latency_p95_ms=observed.e2e.p95_ms,
+        throughput_avg_rps=observed.requests_per_s,
+        cost_per_hour_usd=round(option.cost_per_month_usd / 730.0, 4),
+        slo_compliance=comparison.compliance(),
+        traffic_observed={"latest": observed.to_dict(), "observations": log},
+        predicted=option.predicted.model_dump(mode="json"),
+        template_id=template_id,
+        plan_id=plan_id,
+    )
+    if previous is not None and not observed.has_traffic:
+        # keep the last figures seen with traffic; only the log and the compliance move on
+        return replace(previous, traffic_observed={**outcome.traffic_observed, "observations": log})
+    return outcome

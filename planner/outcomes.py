@@ -14,15 +14,20 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from planner.corrections import Corrections, apply_corrections, correct_predicted, corrections_for
+from planner.corrections import (
+    Corrections,
+    apply_corrections,
+    correct_predicted,
+    corrections_for,
+    record_observation,
+)
 from planner.errors import InvalidInputError
-from planner.plan import Option, Predicted
-from planner.types import DeploymentOutcome, SloTargets
+from planner.plan import Predicted
+from planner.types import SloTargets
 
 __all__ = [
     "Comparison",
@@ -41,7 +46,6 @@ __all__ = [
 ]
 
 PERCENTILES = ("p50", "p90", "p95", "p99")
-MAX_OBSERVATIONS = 168  # one week of hourly windows per deployment outcome
 COARSE_BUCKET_RATIO = 2.0  # a bucket whose upper bound is >= 2x its lower one gives rough quantiles
 _WINDOW_RE = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
 _WINDOW_UNITS_S = (365 * 86400, 7 * 86400, 86400, 3600, 60, 1, 0.001)
@@ -315,58 +319,3 @@ def compare(
         has_traffic=observed.has_traffic,
         series_found=observed.series_found,
     )
-
-
-def record_observation(
-    previous: DeploymentOutcome | None,
-    observed: ObservedMetrics,
-    comparison: Comparison,
-    *,
-    deployment_id: str,
-    option: Option,
-    at: datetime,
-    plan_id: int | None = None,
-    template_id: str | None = None,
-) -> DeploymentOutcome:
-    """The deployment's outcome with this window added: latest figures in the columns, and each
-    window's observed/predicted ratios in `traffic_observed["observations"]` (what corrections read)."""
-    kept = previous.traffic_observed.get("observations") if previous else None
-    log: list[Any] = list(kept) if isinstance(kept, list) else []
-    if observed.has_traffic:
-        ratios = {
-            r.metric.value: r.observed_ms / r.predicted_ms
-            for r in comparison.rows
-            if r.observed_ms is not None and r.predicted_ms
-        }
-        log.append(
-            {
-                "at": at.isoformat(),
-                "window_s": observed.window_s,
-                "requests": observed.requests,
-                "ratios": ratios,
-            }
-        )
-    log = log[-MAX_OBSERVATIONS:]
-    first = previous.deployed_at if previous else at
-    outcome = DeploymentOutcome(
-        deployment_id=deployment_id,
-        model_id=option.model_id,
-        gpu_type=option.gpu_type,
-        gpu_count=option.gpu_count,
-        deployed_at=first,
-        observation_period_days=max(0, int((at - first).total_seconds() // 86400)),
-        ttft_p90_ms=observed.ttft.p90_ms,
-        tpot_p90_ms=(observed.tpot if not observed.tpot.is_empty else observed.itl).p90_ms,
-        e2e_latency_p95_ms=observed.e2e.p95_ms,
-        throughput_avg_rps=observed.requests_per_s,
-        cost_per_hour_usd=round(option.cost_per_month_usd / 730.0, 4),
-        slo_compliance=comparison.compliance(),
-        traffic_observed={"latest": observed.to_dict(), "observations": log},
-        predicted=option.predicted.model_dump(mode="json"),
-        template_id=template_id,
-        plan_id=plan_id,
-    )
-    if previous is not None and not observed.has_traffic:
-        # keep the last figures seen with traffic; only the log and the compliance move on
-        return replace(previous, traffic_observed={**outcome.traffic_observed, "observations": log})
-    return outcome
