@@ -161,6 +161,11 @@ def plan_command(
     budget_usd_month: float | None = typer.Option(None, "--budget-usd-month", help="monthly budget, USD"),
     max_gpus: int | None = typer.Option(None, "--max-gpus", help="most GPUs in total"),
     top: int = typer.Option(5, "--top", min=1, max=50, help="how many options to show"),
+    precise: bool = typer.Option(
+        False,
+        "--precise",
+        help="percentiles from the discrete-event simulation (slower) instead of closed form",
+    ),
 ) -> None:
     """Rank model × GPU × TP × replica options that meet the SLO, with predicted latency and cost."""
     from planner.pipeline import plan
@@ -182,7 +187,7 @@ def plan_command(
             "max_gpus": max_gpus,
         }
         spec = _overrides(ex.spec, catalog, flags)
-        result = plan(spec, catalog, params=params, top_k=max(top, 10))
+        result = plan(spec, catalog, params=params, top_k=max(top, 10), precise=precise)
         _say_extractor(ex, to_stderr=as_json)
         if plot is not None:
             _write_chart(result, plot, to_stderr=as_json)
