@@ -177,16 +177,20 @@ def show(
     """Show one model or GPU, resolving aliases (unknown names exit 2 with close matches)."""
     from bot.cli.common import load_catalog_cached
     from kb import repository as repo
+    from planner.errors import UnknownNameError
 
     catalog = load_catalog_cached()
-    with user_errors():
-        if kind is ShowKind.MODEL:
-            item: dict[str, Any] = _jsonable(catalog.model(name))
-            with open_session() as session:
-                item["benchmark_rows"] = len(repo.list_benchmarks(session=session, model_id=item["id"]))
-        else:
-            item = _jsonable(catalog.gpu(name))
-            item["prices"] = [_jsonable(p) for p in catalog.prices_for(item["id"])]
+    try:
+        found: Any = catalog.model(name) if kind is ShowKind.MODEL else catalog.gpu(name)
+    except UnknownNameError as exc:
+        hint = "" if exc.suggestions else f"; `predeploy kb list {kind.value}s` lists them"
+        fail(f"{exc}{hint}")
+    item: dict[str, Any] = _jsonable(found)
+    if kind is ShowKind.MODEL:
+        with open_session() as session:
+            item["benchmark_rows"] = len(repo.list_benchmarks(session=session, model_id=item["id"]))
+    else:
+        item["prices"] = [_jsonable(p) for p in catalog.prices_for(item["id"])]
     if json_out:
         print_json(item)
         return

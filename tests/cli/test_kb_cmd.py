@@ -116,6 +116,12 @@ def test_show_unknown_name_exits_2_with_suggestions(
     assert out == ""
 
 
+def test_show_unknown_name_without_close_matches_says_where_to_look(seeded_env: str) -> None:
+    code, _, err = run("kb", "show", "model", "zzzz-unheard-of")
+    assert code == 2
+    assert "unknown model 'zzzz-unheard-of'; `predeploy kb list models` lists them" in err
+
+
 def test_unreachable_database_exits_1_without_password(
     monkeypatch: pytest.MonkeyPatch, isolated_env: str
 ) -> None:
