@@ -1,8 +1,13 @@
 """Outcome jobs: observe a deployment through Prometheus, store the outcome, post the digest.
 
     observe_deployment(deployment_id, window)   query, compare with the plan, store the outcome
-    post_digest(thread_id, window)              the same for a thread's chosen option, posted in the thread
-    post_all_digests(window)                    post_digest for every deployed thread (the scheduled job)
+    post_digest(thread_id, window)              observed vs predicted of a thread's chosen option, posted
+                                                in the thread (stores nothing unless store=True)
+    observe_all_deployments(window="1h")        scheduled hourly: store one outcome window per deployed thread
+    post_all_digests(window="1d")               scheduled daily: post_digest in every deployed thread
+
+Hourly windows tile time, so each request counts once in an outcome's observation log; digests
+read longer windows for people and leave the log alone.
 
 A deployment id is "plan-<plan id>-option-<rank>"; its served model name is the InferenceService
 name `deploy.names.derive_name` gives (pass `model_name` when it was overridden at deploy time).
@@ -138,8 +143,9 @@ def observe_and_store(
     model_name: str | None = None,
     namespace: str | None = None,
     now: datetime | None = None,
+    store: bool = True,
 ) -> Observation:
-    """Query the source, compare with the plan's prediction and store the outcome.
+    """Query the source, compare with the plan's prediction and (when `store`) store the outcome.
 
     Raises:
         InvalidInputError: a bad deployment id or window. NotFoundError: no such plan or option.
@@ -164,7 +170,8 @@ def observe_and_store(
             at=at,
             plan_id=plan_id,
         )
-        repository.save_outcome(session=session, outcome=outcome)
+        if store:
+            repository.save_outcome(session=session, outcome=outcome)
         stored = repository.list_outcomes(session=session)
     corrections = corrections_for(stored, model_id=option.model_id, gpu_id=option.gpu_type)
     return Observation(deployment, plan_id, option, observed, comparison, outcome, corrections)
@@ -205,8 +212,9 @@ def observe_deployment(
 
 def post_digest(
     thread_id: str,
-    window: str = "1h",
+    window: str = "1d",
     *,
+    store: bool = False,
     settings: WorkerSettings | None = None,
     source: MetricsSource | None = None,
 ) -> dict[str, Any]:
@@ -226,7 +234,7 @@ def post_digest(
     the_source = source or PrometheusSource(settings.prometheus_url or "")
     deployment = deployment_id(state.plan_id, state.chosen_rank)
     try:
-        result = observe_and_store(deployment, window, source=the_source, settings=settings)
+        result = observe_and_store(deployment, window, source=the_source, settings=settings, store=store)
     except MetricsUnavailableError as exc:
         logger.warning("digest of %s: %s", thread_id, exc)
         poster.post(digest_blocks.unavailable_message(str(exc)))
@@ -258,8 +266,31 @@ def deployed_threads(settings: WorkerSettings) -> list[str]:
         return list(session.scalars(query))
 
 
-def post_all_digests(window: str = "1h") -> dict[str, str]:
-    """The scheduled job: a digest in every deployed thread; one thread's failure does not stop the rest."""
+def observe_all_deployments(window: str = "1h") -> dict[str, str]:
+    """The hourly job: store one outcome window for every deployed thread's chosen option (no posts)."""
+    settings = load_settings()
+    if not settings.prometheus_url:
+        logger.info("outcome observation skipped: no metrics source configured (PROMETHEUS_URL)")
+        return {}
+    source = PrometheusSource(settings.prometheus_url)
+    done: dict[str, str] = {}
+    for thread_id in deployed_threads(settings):
+        with records.sessions_for(settings.database_url)() as session:
+            state = kb_threads.get_thread(session=session, thread_id=thread_id)
+        if state is None or state.plan_id is None or state.chosen_rank is None:
+            continue
+        deployment = deployment_id(state.plan_id, state.chosen_rank)
+        try:
+            observe_and_store(deployment, window, source=source, settings=settings)
+            done[deployment] = "stored"
+        except Exception:
+            logger.exception("observing %s (thread %s) failed", deployment, thread_id)
+            done[deployment] = "failed"
+    return done
+
+
+def post_all_digests(window: str = "1d") -> dict[str, str]:
+    """The daily job: a digest in every deployed thread; one thread's failure does not stop the rest."""
     settings = load_settings()
     if not settings.prometheus_url:
         logger.info("outcome digests skipped: no metrics source configured (PROMETHEUS_URL)")

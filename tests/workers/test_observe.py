@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from pytest_httpserver import HTTPServer
 
 from kb import repository
 from kb import threads as kb_threads
@@ -26,9 +27,11 @@ from tests.workers.outcome_fixtures import (
     plan_dict,
     store_thread,
 )
+from tests.workers.test_prometheus import answer, busy_model
 from workers import records
 from workers.observe import (
     deployment_id,
+    observe_all_deployments,
     observe_deployment,
     parse_deployment_id,
     post_all_digests,
@@ -225,6 +228,8 @@ def test_digest_posts_observed_vs_predicted_and_enters_the_feedback_loop(
     assert "SLO missed at p95: TTFT" in text
     assert "700 ms" in text and "200 ms" in text and "+250%" in text and "✗" in text and "✓" in text
     assert status_of(settings, thread) == ThreadStatus.FEEDBACK_LOOP
+    assert outcomes(settings) == []  # digests read; the hourly observation stores
+    post_digest(thread, "1h", store=True, settings=settings, source=FakeSource(slow))
     assert len(outcomes(settings)) == 1
 
 
@@ -236,15 +241,41 @@ def test_digest_before_anything_was_chosen(settings: WorkerSettings, slack: Slac
     assert "Nothing to observe" in posted_text(slack)
 
 
-def test_scheduled_digests_cover_deployed_threads_only(
-    settings: WorkerSettings, slack: SlackStub, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    thread = store_thread(settings, plan=plan_dict())
+@pytest.fixture
+def worker_env(settings: WorkerSettings, slack: SlackStub, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", settings.database_url or "")
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
     monkeypatch.setenv("SLACK_API_URL", slack.api_url)
     monkeypatch.delenv("PROMETHEUS_URL", raising=False)
     monkeypatch.delenv("REDIS_URL", raising=False)
+
+
+def test_scheduled_observation_stores_deployed_threads_only(
+    settings: WorkerSettings,
+    slack: SlackStub,
+    worker_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    httpserver: HTTPServer,
+) -> None:
+    httpserver.expect_request("/api/v1/query").respond_with_handler(answer(busy_model))
+    thread = store_thread(settings, plan=plan_dict())
+    assert observe_all_deployments() == {}  # no metrics source
+    monkeypatch.setenv("PROMETHEUS_URL", httpserver.url_for("/"))
+    assert observe_all_deployments() == {}  # not deployed yet
+    deploy_thread(settings, thread)
+    assert observe_all_deployments() == {"plan-1-option-1": "stored"}
+    assert observe_all_deployments() == {"plan-1-option-1": "stored"}
+    (stored,) = outcomes(settings)
+    assert len(stored.traffic_observed["observations"]) == 2 and stored.ttft_p90_ms == 300.0
+    assert slack.of("chat.postMessage") == []
+    monkeypatch.setenv("PROMETHEUS_URL", closed_port_url())
+    assert observe_all_deployments() == {"plan-1-option-1": "failed"}
+
+
+def test_scheduled_digests_cover_deployed_threads_only(
+    settings: WorkerSettings, slack: SlackStub, worker_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    thread = store_thread(settings, plan=plan_dict())
     assert post_all_digests() == {}  # no metrics source: nothing posted anywhere
     monkeypatch.setenv("PROMETHEUS_URL", closed_port_url())
     assert post_all_digests() == {}  # the thread is not deployed yet
