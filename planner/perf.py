@@ -30,7 +30,16 @@ from planner.perf_types import (
     StepProfile,
     Workload,
 )
-from planner.serving import CLOSED_LOOP, MAX_THROUGHPUT, RATE, Limits, Load, MeanResult, mean_value
+from planner.serving import (
+    CLOSED_LOOP,
+    MAX_THROUGHPUT,
+    RATE,
+    Limits,
+    Load,
+    MeanResult,
+    capacity_rps,
+    mean_value,
+)
 from planner.types import ArrivalKind, Engine, GpuSpec, ModelSpec, Precision, SloTargets
 
 __all__ = [
@@ -212,19 +221,21 @@ def predict(
     limits = _limits(engine, params, plan.kv_cache_tokens, is_moe=model.is_moe)
     load = _load(workload, arrival, replicas)
     r = mean_value(coefs, load, limits)
-    values = {k: dict.fromkeys(PERCENTILES, 0.0) for k in ("ttft", "tpot", "itl", "e2e")}
-    for p in PERCENTILES:
-        t, tp_, it, e = tail(
-            coefs,
-            load,
-            limits,
-            r,
-            input_std=workload.input_tokens_std,
-            output_std=workload.output_tokens_std,
-            percentile=p,
-        )
-        for key, v in zip(("ttft", "tpot", "itl", "e2e"), (t, tp_, it, e), strict=True):
-            values[key][p] = float(v)
+    columns = tail(
+        coefs,
+        load,
+        limits,
+        r,
+        input_std=workload.input_tokens_std,
+        output_std=workload.output_tokens_std,
+        percentile=PERCENTILES,
+    )
+    values = {
+        key: {
+            p: float(v) for p, v in zip(PERCENTILES, np.broadcast_to(col, (len(PERCENTILES),)), strict=True)
+        }
+        for key, col in zip(("ttft", "tpot", "itl", "e2e"), columns, strict=True)
+    }
     if percentiles and load.mode != MAX_THROUGHPUT and not bool(r.saturated):
         from planner.simulation import simulated_shapes
 
@@ -324,18 +335,17 @@ def max_rate_under_slo(
     coefs, limits = step_coefs(hw, params), _limits(engine, params, plan.kv_cache_tokens, is_moe=model.is_moe)
     pct = slo.percentile if slo.percentile in Q else "p95"
     probe = _load(workload, Arrival(ArrivalKind.POISSON, rate_rps=1e-6), 1)
-    capacity = float(mean_value(coefs, probe, limits).capacity_rps)
-    lo, hi = 0.0, capacity
-    for fractions in (np.linspace(0.0, 1.0, 48)[1:-1], np.linspace(0.0, 1.0, 24)[1:]):
-        rates = lo + (hi - lo) * fractions
+    capacity = float(capacity_rps(coefs, probe, limits))
+    if not _meets(coefs, workload, limits, np.array([capacity * 1e-4]), slo, pct)[0]:
+        return 0.0
+    lo, hi = capacity * 1e-4, capacity
+    for points in (24, 12):
+        rates = np.linspace(lo, hi, points + 1)[1:]
         ok = _meets(coefs, workload, limits, rates, slo, pct)
-        if not ok.any():
-            if lo == 0.0 and not _meets(coefs, workload, limits, np.array([1e-6]), slo, pct)[0]:
-                return 0.0
-            hi = float(rates[0])
-            continue
-        last = int(np.nonzero(ok)[0].max())
-        lo, hi = float(rates[last]), float(rates[last + 1]) if last + 1 < rates.size else hi
+        if ok.all():
+            return float(rates[-1])
+        first_bad = int(np.argmin(ok))
+        lo, hi = (float(rates[first_bad - 1]) if first_bad else lo), float(rates[first_bad])
     return lo
 
 

@@ -223,7 +223,8 @@ def experts_touched(coefs: StepCoefs, tokens: Num) -> Num:
 def step_ms(coefs: StepCoefs, *, batched_tokens: Num, kv_tokens: Num, token_pairs: Num) -> Num:
     """Time of one engine iteration, ms (the module docstring's formula)."""
     weights = coefs.dense_read_ms
-    if np.any(coefs.expert_fraction):  # dense models skip the expert term (the DES calls this per step)
+    frac = coefs.expert_fraction
+    if frac.any() if isinstance(frac, np.ndarray) else frac:  # dense models skip the expert term
         weights = weights + coefs.expert_read_ms * experts_touched(coefs, batched_tokens)
     memory = weights + coefs.kv_read_ms_per_1k_tokens * kv_tokens / 1000.0
     compute = (

@@ -13,8 +13,8 @@ import math
 
 import numpy as np
 
-from planner.perf_model import Num, StepCoefs
-from planner.serving import RATE, Limits, Load, MeanResult, decode_step, pure_decode_step
+from planner.perf_model import Num, StepCoefs, step_ms
+from planner.serving import RATE, Limits, Load, MeanResult, _decode, shape_of
 
 Z = {"p50": 0.0, "p90": 1.2816, "p95": 1.6449, "p99": 2.3263}
 Q = {"p50": 0.5, "p90": 0.9, "p95": 0.95, "p99": 0.99}
@@ -34,13 +34,14 @@ def tail(
     *,
     input_std: float,
     output_std: float,
-    percentile: str,
+    percentile: str | tuple[str, ...],
 ) -> tuple[Num, Num, Num, Num]:
-    """(TTFT, TPOT, ITL, e2e) at one percentile, ms, for the mean-value result `r`."""
+    """(TTFT, TPOT, ITL, e2e) at one percentile (or an array over several, for a scalar load), ms."""
+    names = (percentile,) if isinstance(percentile, str) else percentile
+    z = np.array([Z[p] for p in names]) if len(names) > 1 else Z[names[0]]
+    q = np.array([Q[p] for p in names]) if len(names) > 1 else Q[names[0]]
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        return _tail(
-            coefs, load, limits, r, input_std=input_std, output_std=output_std, percentile=percentile
-        )
+        return _tail(coefs, load, limits, r, input_std=input_std, output_std=output_std, z=z, q=q)
 
 
 def _tail(
@@ -51,32 +52,29 @@ def _tail(
     *,
     input_std: float,
     output_std: float,
-    percentile: str,
+    z: Num,
+    q: Num,
 ) -> tuple[Num, Num, Num, Num]:
-    z, q = Z[percentile], Q[percentile]
-    isl, osl = np.maximum(load.input_tokens, 1.0), np.maximum(load.output_tokens, 1.0)
-    computed = np.maximum(isl - load.prefix_tokens, 1.0)
+    sh = shape_of(load)
     open_loop = np.asarray(load.mode) == RATE
     rho = np.where(open_loop, np.minimum(r.requests_per_s / np.maximum(r.capacity_rps, 1e-9), 1.0), 1.0)
-    queue = np.where(np.isfinite(r.queue_ms), r.queue_ms, np.inf)
-    pf_scale = np.maximum(computed + z * input_std, 1.0) / computed
-    ttft = (
-        limits.request_overhead_ms
-        + q * r.tpot_ms
-        + r.prefill_ms * pf_scale
-        + np.where(queue > 0, _queue_quantile(queue, rho, q), 0.0)
-    )
-    ttft = np.where(np.isfinite(queue), ttft, np.inf)
+    queue = r.queue_ms
+    finite = np.isfinite(queue)
+    pf_scale = np.maximum(sh.computed + z * input_std, 1.0) / sh.computed
+    waits = np.where(queue > 0, _queue_quantile(np.where(finite, queue, 0.0), rho, q), 0.0)
+    ttft = limits.request_overhead_ms + q * r.tpot_ms + r.prefill_ms * pf_scale + waits
+    ttft = np.where(finite, ttft, np.inf)
     b_p = np.where(open_loop, r.batch + z * np.sqrt(np.maximum(r.batch, 0.0)), r.batch)
-    tpot = np.maximum(decode_step(coefs, b_p, load), r.tpot_ms if percentile != "p50" else 0.0)
-    prefill_share = np.minimum(r.batch / osl * r.prefill_steps, 1.0)
-    itl = np.where(prefill_share > 1.0 - q, r.prefill_step_ms, pure_decode_step(coefs, b_p, load))
-    osl_p = np.maximum(osl + z * output_std, 1.0)
+    tpot = np.where(q > 0.5, np.maximum(_decode(coefs, b_p, sh), r.tpot_ms), _decode(coefs, b_p, sh))
+    prefill_share = np.minimum(r.batch / sh.osl * r.prefill_steps, 1.0)
+    pure = step_ms(coefs, batched_tokens=b_p, kv_tokens=b_p * sh.ctx, token_pairs=b_p * sh.ctx)
+    itl = np.where(prefill_share > 1.0 - q, r.prefill_step_ms, pure)
+    osl_p = np.maximum(sh.osl + z * output_std, 1.0)
     e2e = (
         r.ttft_ms
         + (ttft - r.ttft_ms) * 0.5
         + (osl_p - 1.0) * r.tpot_ms
-        + (tpot - r.tpot_ms) * (osl - 1.0) * 0.5
+        + (tpot - r.tpot_ms) * (sh.osl - 1.0) * 0.5
     )
     return ttft, tpot, itl, np.where(np.isfinite(ttft), e2e, np.inf)
 

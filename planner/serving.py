@@ -67,67 +67,97 @@ class MeanResult:
     prefill_step_ms: Num
 
 
-def _shape(load: Load) -> tuple[Num, Num, Num, Num]:
+@dataclass(frozen=True)
+class Shape:
+    """Token lengths derived once per evaluation: prompt, output, cached prefix, computed prompt."""
+
+    isl: Num
+    osl: Num
+    prefix: Num
+    computed: Num
+    ctx: Num  # mean context of a decoding sequence
+    pf_pairs: Num  # attention pairs of one request's prefill, per computed token
+
+
+def shape_of(load: Load) -> Shape:
+    """Derive the token-length terms of a load."""
     isl = np.maximum(load.input_tokens, 1.0)
     osl = np.maximum(load.output_tokens, 1.0)
-    prefix = np.clip(load.prefix_tokens, 0.0, isl - 1.0)
-    return isl, osl, prefix, np.maximum(isl - prefix, 1.0)
+    prefix = np.minimum(np.maximum(load.prefix_tokens, 0.0), isl - 1.0)
+    computed = np.maximum(isl - prefix, 1.0)
+    return Shape(isl, osl, prefix, computed, isl + osl / 2.0, prefix + computed / 2.0)
 
 
-def decode_step(coefs: StepCoefs, batch: Num, load: Load, prefill_rate: Num | None = None) -> Num:
+def _decode(coefs: StepCoefs, batch: Num, sh: Shape) -> Num:
+    prefill = batch / sh.osl * sh.computed  # arrivals per step x their prompt
+    pairs = batch * sh.ctx + prefill * sh.pf_pairs
+    return step_ms(coefs, batched_tokens=batch + prefill, kv_tokens=batch * sh.ctx, token_pairs=pairs)
+
+
+def decode_step(coefs: StepCoefs, batch: Num, load: Load) -> Num:
     """Mean decode step at `batch` sequences, carrying the prefill tokens of its arrivals."""
-    isl, osl, prefix, computed = _shape(load)
-    ctx = isl + osl / 2.0
-    arrivals = batch / osl if prefill_rate is None else prefill_rate  # new requests per step
-    prefill = arrivals * computed
-    pairs = batch * ctx + arrivals * computed * (prefix + computed / 2.0)
-    return step_ms(coefs, batched_tokens=batch + prefill, kv_tokens=batch * ctx, token_pairs=pairs)
+    return _decode(coefs, batch, shape_of(load))
 
 
 def pure_decode_step(coefs: StepCoefs, batch: Num, load: Load) -> Num:
     """Decode-only step at `batch` sequences (no prefill chunk in it)."""
-    isl, osl, _, _ = _shape(load)
-    ctx = isl + osl / 2.0
-    return step_ms(coefs, batched_tokens=batch, kv_tokens=batch * ctx, token_pairs=batch * ctx)
+    sh = shape_of(load)
+    return step_ms(coefs, batched_tokens=batch, kv_tokens=batch * sh.ctx, token_pairs=batch * sh.ctx)
 
 
-def prefill_service(
-    coefs: StepCoefs, batch: Num, load: Load, limits: Limits, ahead: Num
-) -> tuple[Num, Num, Num]:
-    """Own prefill of one request behind `ahead` prompt tokens of others: (steps, ms per step, total ms)."""
-    isl, osl, prefix, computed = _shape(load)
-    room = np.maximum(limits.max_num_batched_tokens - batch, 256.0)
-    work = computed + ahead
+def _prefill(coefs: StepCoefs, batch: Num, sh: Shape, budget: Num, ahead: Num) -> tuple[Num, Num, Num]:
+    """Own prefill behind `ahead` prompt tokens of others: (steps, ms per step, total ms)."""
+    room = np.maximum(budget - batch, 256.0)
+    work = sh.computed + ahead
     steps = np.ceil(work / room)
     chunk = np.minimum(work, room)
-    ctx = isl + osl / 2.0
-    pairs = batch * ctx + chunk * (prefix + computed / 2.0)
-    one = step_ms(coefs, batched_tokens=batch + chunk, kv_tokens=batch * ctx, token_pairs=pairs)
+    pairs = batch * sh.ctx + chunk * sh.pf_pairs
+    one = step_ms(coefs, batched_tokens=batch + chunk, kv_tokens=batch * sh.ctx, token_pairs=pairs)
     return steps, one, steps * one
 
 
 def max_batch(load: Load, limits: Limits) -> Num:
     """Largest steady batch: max_num_seqs, the KV cache, and the prefill token budget allow."""
-    isl, osl, _, computed = _shape(load)
-    by_kv = np.floor(limits.kv_cache_tokens / (isl + osl))
-    by_budget = limits.max_num_batched_tokens * osl / (osl + computed)
+    return _max_batch(shape_of(load), limits)
+
+
+def _max_batch(sh: Shape, limits: Limits) -> Num:
+    by_kv = np.floor(limits.kv_cache_tokens / (sh.isl + sh.osl))
+    by_budget = limits.max_num_batched_tokens * sh.osl / (sh.osl + sh.computed)
     return np.maximum(np.minimum(np.minimum(limits.max_num_seqs, by_kv), by_budget), 1.0)
 
 
 def _cycle(
-    coefs: StepCoefs, batch: Num, load: Load, limits: Limits, wave: Num = 0.0
+    coefs: StepCoefs, batch: Num, sh: Shape, limits: Limits, wave: Num = 0.0
 ) -> tuple[Num, Num, Num, Num, Num]:
     """Per-request running time at `batch`: (decode step, prefill steps, step ms, prefill ms, run ms).
 
     `wave` is the share of the other sequences whose prompts arrive together with this one (closed
     loops with fixed lengths stay in step); on average half of those are scheduled first.
     """
-    _, osl, _, computed = _shape(load)
-    t_dec = decode_step(coefs, batch, load)
-    ahead = np.maximum(batch / osl, wave * np.maximum(batch - 1.0, 0.0) / 2.0) * computed
-    steps, one, t_pf = prefill_service(coefs, batch, load, limits, ahead)
-    run = 0.5 * t_dec + t_pf + np.maximum(osl - 1.0, 0.0) * t_dec
+    t_dec = _decode(coefs, batch, sh)
+    ahead = np.maximum(batch / sh.osl, wave * np.maximum(batch - 1.0, 0.0) / 2.0) * sh.computed
+    steps, one, t_pf = _prefill(coefs, batch, sh, limits.max_num_batched_tokens, ahead)
+    run = 0.5 * t_dec + t_pf + (sh.osl - 1.0) * t_dec
     return t_dec, steps, one, t_pf, run
+
+
+def _open_loop_batch(coefs: StepCoefs, sh: Shape, limits: Limits, rate: Num, b_max: Num) -> Num:
+    """Batch B with B = rate x running time(B) (Little's law), by Newton steps on a secant slope."""
+    b = np.minimum(np.maximum(rate * _cycle(coefs, 1.0, sh, limits)[4], 1e-3), b_max)
+    for _ in range(4):
+        run = _cycle(coefs, b, sh, limits)[4]
+        slope = (_cycle(coefs, b + 1.0, sh, limits)[4] - run) * rate  # d(rate x run)/dB
+        step = (rate * run - b) / np.maximum(1.0 - slope, 0.05)
+        b = np.minimum(np.maximum(b + step, 1e-3), b_max)
+    return b
+
+
+def capacity_rps(coefs: StepCoefs, load: Load, limits: Limits) -> Num:
+    """Highest sustainable request rate of one replica (requests/s): the full batch's throughput."""
+    sh = shape_of(load)
+    b_max = _max_batch(sh, limits)
+    return b_max / _cycle(coefs, b_max, sh, limits)[4] * 1000.0
 
 
 def mean_value(coefs: StepCoefs, load: Load, limits: Limits) -> MeanResult:
@@ -137,44 +167,42 @@ def mean_value(coefs: StepCoefs, load: Load, limits: Limits) -> MeanResult:
 
 
 def _mean_value(coefs: StepCoefs, load: Load, limits: Limits) -> MeanResult:
-    _, osl, _, _ = _shape(load)
-    b_max = max_batch(load, limits)
-    *_, run_max = _cycle(coefs, b_max, load, limits)
+    sh = shape_of(load)
+    b_max = _max_batch(sh, limits)
+    run_max = _cycle(coefs, b_max, sh, limits)[4]
     capacity = b_max / run_max  # requests per ms
     mode = np.asarray(load.mode)
-    rate = np.where(mode == RATE, np.asarray(load.value, dtype=float) / 1000.0, 0.0)
+    is_rate = mode == RATE
+    rate = np.where(is_rate, np.asarray(load.value, dtype=float) / 1000.0, 0.0)
     conc = np.where(mode == CLOSED_LOOP, np.asarray(load.value, dtype=float), b_max)
-    saturated = (mode == RATE) & (rate >= capacity * 0.999)
-    # open loop: batch = rate x running time (Little), solved by damped fixed-point iteration
-    b_rate = np.minimum(np.maximum(rate * run_max, 1.0), b_max)
-    for _ in range(12):
-        *_, run = _cycle(coefs, b_rate, load, limits)
-        b_rate = np.minimum(np.maximum(0.5 * b_rate + 0.5 * rate * run, rate * 1e-9 + 1e-3), b_max)
-    batch = np.where(mode == RATE, b_rate, np.minimum(conc, b_max))
+    saturated = is_rate & (rate >= capacity * 0.999)
+    b_rate = _open_loop_batch(coefs, sh, limits, rate, b_max) if np.any(is_rate) else b_max
+    batch = np.where(is_rate, b_rate, np.minimum(conc, b_max))
     wave = np.where(mode == CLOSED_LOOP, limits.closed_loop_wave, 0.0)
-    t_dec, steps, one, t_pf, run = _cycle(coefs, batch, load, limits, wave)
-    throughput = np.where(mode == RATE, np.minimum(rate, capacity), batch / run)
-    rho = np.clip(np.where(mode == RATE, rate / capacity, 0.0), 0.0, 0.999)
+    t_dec, steps, one, t_pf, run = _cycle(coefs, batch, sh, limits, wave)
+    throughput = np.where(is_rate, np.minimum(rate, capacity), batch / run)
+    rho = np.minimum(np.where(is_rate, rate / capacity, 0.0), 0.999)
     servers = np.maximum(b_max, 1.0)
     p_wait = np.power(rho, np.sqrt(2.0 * (servers + 1.0)) - 1.0)
-    cs2 = load.output_cv2
-    q_open = limits.queue_factor * p_wait / (servers / run_max * (1.0 - rho)) * (load.arrival_cv2 + cs2) / 2.0
-    rho_pf = np.clip(rate * t_pf, 0.0, 0.95)
+    cv2 = (load.arrival_cv2 + load.output_cv2) / 2.0
+    q_open = limits.queue_factor * p_wait / (servers / run_max * (1.0 - rho)) * cv2
+    rho_pf = np.minimum(rate * t_pf, 0.95)
     q_prefill = load.arrival_cv2 * rho_pf * t_pf / (2.0 * (1.0 - rho_pf))
     q_closed = np.maximum(conc - batch, 0.0) / np.maximum(batch / run, 1e-12)
-    queue = np.where(mode == RATE, q_open + q_prefill, q_closed)
+    queue = np.where(is_rate, q_open + q_prefill, q_closed)
     queue = np.where(saturated, np.inf, queue)
     ttft = limits.request_overhead_ms + 0.5 * t_dec + t_pf + queue
-    tpot = t_dec
-    e2e = ttft + np.maximum(osl - 1.0, 0.0) * tpot
+    e2e = ttft + (sh.osl - 1.0) * t_dec
     return MeanResult(
         ttft_ms=ttft,
-        tpot_ms=tpot,
-        decode_step_ms=pure_decode_step(coefs, batch, load),
+        tpot_ms=t_dec,
+        decode_step_ms=step_ms(
+            coefs, batched_tokens=batch, kv_tokens=batch * sh.ctx, token_pairs=batch * sh.ctx
+        ),
         prefill_ms=t_pf,
         queue_ms=queue,
         e2e_ms=e2e,
-        output_tokens_per_s=throughput * osl * 1000.0,
+        output_tokens_per_s=throughput * sh.osl * 1000.0,
         requests_per_s=throughput * 1000.0,
         batch=batch,
         capacity_rps=capacity * 1000.0,
