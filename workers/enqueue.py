@@ -236,6 +236,7 @@ def _attempts(sub: _Submission, reraise: bool, *, sleep: Callable[[float], None]
                 if retry_in is None:
                     if reraise:
                         raise
+                    logger.exception("inline job %s failed", sub.job_id)
                     return
                 sleep(retry_in)
                 number += 1

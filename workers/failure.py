@@ -103,7 +103,7 @@ def report(
         records.mark(settings.database_url, attempt.job_id, JobStatus.RETRYING, kind=attempt.kind, error=note)
         return
     text = failure_text(attempt, exc, verdict)
-    logger.error("job %s failed for good: %s", attempt.job_id, text, exc_info=exc)
+    logger.error("job %s failed for good: %s", attempt.job_id, text)  # the runner logs the traceback
     records.mark(
         settings.database_url,
         attempt.job_id,

@@ -40,10 +40,28 @@ def worker_command(
             "no worker is needed. Set REDIS_URL (e.g. redis://127.0.0.1:6379/0) to run workers.",
             EXIT_ENVIRONMENT,
         )
+    _log_to_stderr()
     try:
         run_worker(settings, queue_names=names, burst=burst, with_cron=cron, simple=simple)
     except QueueUnavailableError as exc:
         fail(str(exc), EXIT_ENVIRONMENT)
+
+
+def _log_to_stderr() -> None:
+    """Our job-system messages (retries, failures, recoveries) next to RQ's own log lines."""
+    import logging
+    import sys
+
+    class Stderr(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            sys.stderr.write(self.format(record) + "\n")  # today's stderr, not the one at start-up
+
+    logger = logging.getLogger("workers")
+    if not any(type(h).__name__ == "Stderr" for h in logger.handlers):
+        handler = Stderr()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s", "%H:%M:%S"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
 
 
 def jobs_command(
