@@ -89,7 +89,7 @@ def simulate(
         while nxt < n and st.arrival[nxt] <= t:
             waiting.append(nxt)
             nxt += 1
-        admitted = []
+        admitted: list[int] = []
         while waiting and run.size + len(admitted) < seqs and kv_used + need[waiting[0]] <= kv_cap:
             i = waiting.popleft()
             admitted.append(i)
