@@ -20,7 +20,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from planner.plan import Option, Predicted
 from planner.types import DeploymentOutcome
@@ -79,8 +79,16 @@ class Corrections:
 NO_CORRECTIONS = Corrections()
 
 
+@overload
+def apply_corrections(value_ms: float, corrections: Corrections, metric: str) -> float: ...
+@overload
+def apply_corrections(value_ms: None, corrections: Corrections, metric: str) -> None: ...
 def apply_corrections(value_ms: float | None, corrections: Corrections, metric: str) -> float | None:
-    """value × the factor for metric (None and non-finite values pass through)."""
+    """value × the factor for metric (None and non-finite values pass through).
+
+    Raises:
+        ValueError: metric is not ttft, itl, tpot, e2e or throughput.
+    """
     if value_ms is None or not math.isfinite(value_ms):
         return value_ms
     return value_ms * corrections.factor(metric)
