@@ -115,7 +115,8 @@ def replicas_for(peak_qps: float, rate_rps: float) -> int:
 def constraint_reason(spec: DeploymentSpec, *, replicas: int, tp: int, monthly_usd: float) -> str:
     """Why a sized combination breaks max_gpus or the budget, or ''."""
     if spec.max_gpus and replicas * tp > spec.max_gpus:
-        return f"needs {replicas} replicas × {tp} GPUs = {replicas * tp}, more than max_gpus={spec.max_gpus}"
+        what = f"{replicas} replica{'s' if replicas != 1 else ''} × {tp} GPU{'s' if tp != 1 else ''}"
+        return f"needs {what} = {replicas * tp}, more than max_gpus={spec.max_gpus}"
     if spec.budget_usd_month and monthly_usd > spec.budget_usd_month:
         return f"costs ${monthly_usd:,.0f}/month, over the ${spec.budget_usd_month:,.0f} budget"
     return ""

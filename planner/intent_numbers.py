@@ -253,9 +253,13 @@ def find_budget(t: str) -> float | None:
     if not re.search(r"budget|spend|per month|a month|/mo|monthly|per year|a year|annual|/yr|cap", t):
         return None
     m = re.search(_MONEY, t)
-    if not m:
-        return None
-    digits, suffix = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+    if m:
+        digits, suffix = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+    else:
+        m = re.search(rf"\bbudget\s*(?:of|is|:|around|about|~)?\s*(?:about |around |~)?{NUM}", t)
+        if not m:
+            return None
+        digits, suffix = m.group(1), m.group(2)
     value = to_number(digits, suffix)
     tail = t[m.end() : m.end() + 25]
     return value / 12.0 if re.search(r"year|annual|/yr|annum", tail) else value

@@ -184,11 +184,20 @@ def _metrics(spec: DeploymentSpec, x: Scored) -> Metrics:
     return Metrics(x.sized.cost_per_month_usd, frac, x.sized.quality, x.sized.gpu_count)
 
 
-def _infeasible(rejected: list[Any], misses: list[Sized]) -> list[Infeasible]:
-    """One row per model (filtered out) or model × GPU (its least-bad reason)."""
-    rows = [Infeasible(model_id=r.model_id, gpu_type="*", reason=r.reason) for r in rejected]
+def _closeness(spec: DeploymentSpec, m: Sized) -> tuple[int, float]:
+    """Sort key, nearest to feasible first: over a limit (by cost), over the SLO (by how far), no fit."""
+    if m.replicas > 0 and m.price is not None:
+        return 0, m.cost_per_month_usd
+    if m.floor_tpot_ms > 0:
+        return 1, max(m.floor_ttft_ms / spec.slo.ttft_ms, m.floor_tpot_ms / spec.slo.tpot_ms)
+    return 2, m.model.params_total_b
+
+
+def _infeasible(spec: DeploymentSpec, rejected: list[Any], misses: list[Sized]) -> list[Infeasible]:
+    """One row per model × GPU (its nearest miss), nearest first; then the models filtered out."""
+    rows: list[Infeasible] = []
     seen: set[tuple[str, str]] = set()
-    for m in sorted(misses, key=lambda m: (m.replicas == 0, m.floor_tpot_ms == 0)):
+    for m in sorted(misses, key=lambda m: _closeness(spec, m)):
         key = (m.model.id, m.gpu.id)
         if key not in seen:
             seen.add(key)
@@ -201,7 +210,7 @@ def _infeasible(rejected: list[Any], misses: list[Sized]) -> list[Infeasible]:
                     precision=m.precision.value,
                 )
             )
-    return rows
+    return rows + [Infeasible(model_id=r.model_id, gpu_type="*", reason=r.reason) for r in rejected]
 
 
 def plan(
@@ -254,7 +263,7 @@ def plan(
     return PlanResult(
         spec=spec.model_dump(mode="json"),
         options=result,
-        infeasible=_infeasible(rejected, misses),
+        infeasible=_infeasible(spec, rejected, misses),
         questions=list(spec.questions),
         notes=notes,
         view=view.value,

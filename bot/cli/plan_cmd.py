@@ -44,9 +44,12 @@ def load_inputs() -> tuple[Catalog, PerfParams]:
 
 def _extract(text: str, history: list[str], catalog: Catalog, *, no_llm: bool) -> Extraction:
     from planner.llm_intent import extract_with_llm, extract_with_rules
-    from workers.llm import backend_from_env
 
-    backend = None if no_llm else backend_from_env(os.environ)
+    backend = None
+    if not no_llm and os.environ.get("OLLAMA_HOST", "").strip():
+        from workers.llm import backend_from_env  # ollama and httpx load only when they are used
+
+        backend = backend_from_env(os.environ)
     if backend is None:
         reason = "--no-llm" if no_llm else "OLLAMA_HOST is not set"
         return extract_with_rules(text, history=history, catalog=catalog, reason=reason)

@@ -59,6 +59,7 @@ def test_budget_per_month_and_per_year():
     assert find_budget(normalise_text("budget of $5k/month")) == 5000
     assert find_budget(normalise_text("we can spend 120,000 dollars a year")) == 10000
     assert find_budget(normalise_text("5000 users")) is None
+    assert find_budget(normalise_text("at most 1 GPU, budget 600 a month")) == 600
 
 
 def test_gpu_and_model_aliases_resolve_to_catalog_ids(catalog):
