@@ -104,8 +104,6 @@ def migrated_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
     PostgreSQL reuses one migrated database per run and empties it before each test, because
     creating and migrating a database costs about two seconds there.
     """
-    from sqlalchemy import text
-
     from kb.schema import upgrade
     from kb.session import make_engine
     from kb.tables import Base
@@ -115,9 +113,9 @@ def migrated_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
         upgrade(eng)
     else:
         eng = make_engine(request.getfixturevalue("_pg_migrated_url"))
-        names = ", ".join(f'"{t}"' for t in Base.metadata.tables)
-        with eng.begin() as conn:
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        with eng.begin() as conn:  # DELETE, not TRUNCATE: far cheaper on tables this small
+            for table in reversed(Base.metadata.sorted_tables):
+                conn.execute(table.delete())
     yield eng
     eng.dispose()
 
