@@ -184,3 +184,22 @@ def test_llm_is_used_when_ollama_host_is_set_and_falls_back_when_unreachable(run
     doc = json.loads(r.stdout)
     assert doc["extractor"]["source"] == "rules" and "unreachable" in doc["extractor"]["fallback_reason"]
     assert "LLM unreachable" in r.stderr
+
+
+def test_extract_through_a_loopback_ollama(run, httpserver):
+    answer = json.dumps({"use_case": "translation", "user_count": 300, "preferred_gpu_types": ["A100"]})
+    httpserver.expect_request("/api/chat", method="POST").respond_with_json(
+        {"model": "llama3.1:8b", "message": {"role": "assistant", "content": answer}, "done": True}
+    )
+    r = run("extract", "--json", "translation for 300 users", env={"OLLAMA_HOST": httpserver.url_for("/")})
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["extractor"]["source"] == "llm" and doc["preferred_gpu_types"] == ["A100-80GB"]
+    assert "extracted by the LLM" in r.stderr
+    assert run(
+        "extract",
+        "--no-llm",
+        "--json",
+        "translation for 300 users",
+        env={"OLLAMA_HOST": httpserver.url_for("/")},
+    ).stderr.startswith("intent: rule-based")
