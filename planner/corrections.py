@@ -33,6 +33,9 @@ FULL_WEIGHT_REQUESTS = 1000.0
 PRIOR_EXACT = 3.0  # pseudo-outcomes of full weight pulling model×GPU toward the GPU family
 PRIOR_FAMILY = 6.0  # pseudo-outcomes pulling other models on the GPU family toward no correction
 MAX_OUTCOME_RATIO = 3.0
+# A quantile interpolated inside a wide histogram bucket can be far off (a p95 TTFT of 1.3 s read as
+# 2.3 s from the 1-2.5 s bucket was seen against the simulator), so such windows count a quarter.
+COARSE_WEIGHT = 0.25
 MIN_FACTOR, MAX_FACTOR = 0.5, 2.0
 MAX_OBSERVATIONS = 168  # one week of hourly windows per deployment outcome
 LATENCY_KEYS = ("ttft", "tpot", "e2e")  # ratios stored per observation; tpot corrects ITL/TPOT
@@ -120,7 +123,7 @@ def gpu_family(gpu_id: str) -> str:
 
 @dataclass(frozen=True)
 class _Evidence:
-    weight: float
+    weights: Mapping[str, float]  # per metric: less where the quantile came from a coarse bucket
     log_ratios: Mapping[str, float]
 
 
@@ -152,21 +155,26 @@ def _from_log(log: Sequence[object]) -> _Evidence | None:
     hours = requests = 0.0
     sums: dict[str, float] = {}
     totals: dict[str, float] = {}
+    trusted: dict[str, float] = {}  # requests, with coarse-bucket windows counted at COARSE_WEIGHT
     for entry in log:
         if not isinstance(entry, Mapping):
             continue
         n = float(entry.get("requests") or 0.0)
         hours += float(entry.get("window_s") or 0.0) / 3600.0
         requests += n
+        coarse = entry.get("coarse") or ()
         for key, ratio in (entry.get("ratios") or {}).items():
             clipped = _clip_log(float(ratio)) if key in LATENCY_KEYS else None
             if clipped is not None and n > 0:
                 sums[key] = sums.get(key, 0.0) + n * clipped
                 totals[key] = totals.get(key, 0.0) + n
+                trusted[key] = trusted.get(key, 0.0) + n * (COARSE_WEIGHT if key in coarse else 1.0)
     weight = outcome_weight(hours, requests)
     if weight == 0 or not totals:
         return None
-    return _Evidence(weight, {k: sums[k] / totals[k] for k in totals})
+    return _Evidence(
+        {k: weight * trusted[k] / totals[k] for k in totals}, {k: sums[k] / totals[k] for k in totals}
+    )
 
 
 def _from_columns(outcome: DeploymentOutcome) -> _Evidence | None:
@@ -187,12 +195,12 @@ def _from_columns(outcome: DeploymentOutcome) -> _Evidence | None:
     hours = outcome.observation_period_days * 24.0
     requests = (outcome.throughput_avg_rps or 0.0) * hours * 3600.0
     weight = outcome_weight(hours, requests)
-    return _Evidence(weight, ratios) if ratios and weight > 0 else None
+    return _Evidence(dict.fromkeys(ratios, weight), ratios) if ratios and weight > 0 else None
 
 
 def _shrunk(evidence: Sequence[_Evidence], key: str, *, prior: float, toward: float) -> tuple[float, float]:
     """(shrunk mean log ratio, total weight) of one metric."""
-    pairs = [(e.weight, e.log_ratios[key]) for e in evidence if key in e.log_ratios]
+    pairs = [(e.weights[key], e.log_ratios[key]) for e in evidence if key in e.log_ratios]
     total = sum(w for w, _ in pairs)
     mean = (sum(w * x for w, x in pairs) + prior * toward) / (total + prior)
     return mean, total
@@ -280,6 +288,7 @@ def record_observation(
                 "window_s": observed.window_s,
                 "requests": observed.requests,
                 "ratios": ratios,
+                "coarse": [r.metric.value for r in comparison.rows if r.is_coarse],
             }
         )
     log = log[-MAX_OBSERVATIONS:]

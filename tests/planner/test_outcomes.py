@@ -228,6 +228,8 @@ def test_record_observation_appends_ratios_and_keeps_the_first_time() -> None:
     (entry,) = first.traffic_observed["observations"]
     assert entry["requests"] == 7200.0
     assert entry["ratios"] == {"ttft": 1.5, "tpot": 1.25, "e2e": 0.75}
+    assert entry["coarse"] == ["ttft"]  # 300 ms lies in the 250-500 ms bucket, 2x wide
+
     later = T0 + timedelta(days=2, hours=1)
     second = record_observation(
         first,
@@ -276,11 +278,11 @@ def outcome(
     requests: float = 10_000.0,
     n: int = 1,
     deployment: str = "d",
+    coarse: tuple[str, ...] = (),
 ) -> DeploymentOutcome:
     ratios = ratio if isinstance(ratio, dict) else {"ttft": ratio, "tpot": ratio, "e2e": ratio}
-    log = [
-        {"at": T0.isoformat(), "window_s": hours * 3600 / n, "requests": requests / n, "ratios": ratios}
-    ] * n
+    entry = {"at": T0.isoformat(), "window_s": hours * 3600 / n, "requests": requests / n, "ratios": ratios}
+    log = [entry | {"coarse": list(coarse)}] * n
     return DeploymentOutcome(
         deployment_id=deployment,
         model_id=model,
@@ -342,6 +344,13 @@ def test_longer_observation_weighs_more() -> None:
 )
 def test_outcome_weight(hours: float, requests: float, weight: float) -> None:
     assert outcome_weight(hours, requests) == pytest.approx(weight)
+
+
+def test_quantiles_from_coarse_buckets_weigh_less() -> None:
+    sharp = corrections_for([outcome(2.0)], model_id=MODEL, gpu_id=GPU)
+    coarse = corrections_for([outcome(2.0, coarse=("ttft",))], model_id=MODEL, gpu_id=GPU)
+    assert 1.0 < coarse.ttft < sharp.ttft
+    assert coarse.itl == sharp.itl and coarse.e2e == sharp.e2e
 
 
 def test_one_noisy_outcome_cannot_swing_an_established_correction() -> None:
