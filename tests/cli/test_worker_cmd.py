@@ -117,3 +117,11 @@ def test_worker_burst_runs_queued_jobs_and_jobs_shows_them(redis_env: Any, env: 
     code, out, _ = run("jobs", "--json")
     [row] = json.loads(out)
     assert (row["status"], row["live"], row["result_ref"]) == ("finished", "finished", "8")
+
+
+def test_jobs_still_lists_records_when_redis_is_down(env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    records.mark(env, "plan-x", JobStatus.QUEUED, kind="plan")
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    code, out, err = run("jobs")
+    assert code == 0 and "plan-x" in out and "queued" in out
+    assert "note: live states not shown; the job queue is unavailable" in err
