@@ -141,7 +141,14 @@ def _free(arrays: CaseArrays) -> list[tuple[str, str]]:
     return free
 
 
-SCALARS = ("tp_loss", "kv_read_eff", "moe_layer_overhead_us", "moe_request_overhead_ms", "moe_compute_eff")
+SCALARS = (
+    "tp_loss",
+    "kv_read_eff",
+    "moe_layer_overhead_us",
+    "moe_request_overhead_ms",
+    "moe_compute_eff",
+    "low_bit_compute_eff",
+)
 
 
 def _value(params: PerfParams, group: str, key: str) -> float:

@@ -169,6 +169,7 @@ class Efficiency:
     kv_read_eff: float = 1.0  # attention kernels' share of the bandwidth weight reads reach
     moe_layer_overhead_us: float = 0.0  # router, dispatch and grouped-GEMM launches per MoE layer
     moe_compute_eff: float = 1.0  # grouped expert GEMMs (few tokens per expert) reach this share of mfu
+    low_bit_compute_eff: float = 1.0  # fp8/fp4 GEMMs reach this share of mfu against their higher peak
 
 
 def step_coefs_from(hw: Any, eff: Efficiency) -> StepCoefs:
@@ -176,7 +177,8 @@ def step_coefs_from(hw: Any, eff: Efficiency) -> StepCoefs:
     shard = 1.0 + eff.tp_loss * np.log2(np.maximum(hw.tp, 1.0))
     bw = hw.bandwidth_gb_s * 1e6 * np.minimum(eff.mbu, 1.0) / shard  # bytes per ms
     moe = np.where(hw.moe_layers > 0, eff.moe_compute_eff, 1.0)
-    flops = hw.tflops * 1e9 * np.minimum(eff.mfu, 1.0) * moe / shard  # flops per ms
+    low_bit = np.where(hw.tflops > hw.attn_tflops, eff.low_bit_compute_eff, 1.0)  # fp8/fp4 tensor cores
+    flops = hw.tflops * 1e9 * np.minimum(eff.mfu, 1.0) * moe * low_bit / shard  # flops per ms
     attn_flops = (
         np.where(hw.attn_tflops > 0, hw.attn_tflops, hw.tflops) * 1e9 * np.minimum(eff.mfu, 1.0) / shard
     )
@@ -207,6 +209,7 @@ def efficiency(params: PerfParams, *, family: Any, engine: Any, link: Any, looku
         kv_read_eff=params.kv_read_eff,
         moe_layer_overhead_us=params.moe_layer_overhead_us,
         moe_compute_eff=params.moe_compute_eff,
+        low_bit_compute_eff=params.low_bit_compute_eff,
     )
 
 

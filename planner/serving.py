@@ -88,8 +88,9 @@ def shape_of(load: Load) -> Shape:
     return Shape(isl, osl, prefix, computed, isl + osl / 2.0, prefix + computed / 2.0)
 
 
-def _decode(coefs: StepCoefs, batch: Num, sh: Shape) -> Num:
-    prefill = batch / sh.osl * sh.computed  # arrivals per step x their prompt
+def _decode(coefs: StepCoefs, batch: Num, sh: Shape, wave: Num = 0.0) -> Num:
+    # arrivals per step x their prompt; prompts arriving in a wave are prefilled before decoding starts
+    prefill = (1.0 - wave) * batch / sh.osl * sh.computed
     pairs = batch * sh.ctx + prefill * sh.pf_pairs
     return step_ms(coefs, batched_tokens=batch + prefill, kv_tokens=batch * sh.ctx, token_pairs=pairs)
 
@@ -135,7 +136,7 @@ def _cycle(
     `wave` is the share of the other sequences whose prompts arrive together with this one (closed
     loops with fixed lengths stay in step); on average half of those are scheduled first.
     """
-    t_dec = _decode(coefs, batch, sh)
+    t_dec = _decode(coefs, batch, sh, wave)
     ahead = np.maximum(batch / sh.osl, wave * np.maximum(batch - 1.0, 0.0) / 2.0) * sh.computed
     steps, one, t_pf = _prefill(coefs, batch, sh, limits.max_num_batched_tokens, ahead)
     run = 0.5 * t_dec + t_pf + (sh.osl - 1.0) * t_dec

@@ -99,3 +99,21 @@ def test_params_round_trip_and_data_version_is_order_free():
     assert PerfParams.from_dict(p.to_dict()) == p
     cases = [case_from_row(_row(i, ttft_ms_mean=100.0 + i), CATALOG, p) for i in range(3)]
     assert data_version(cases) == data_version(cases[::-1])
+
+
+def test_validate_reports_both_held_out_splits_per_metric():
+    from planner.calibration_report import validate
+
+    prior = default_params()
+    rows = [
+        _row(i, source_set=src, gpu=gpu, concurrency=c, ttft_ms_mean=80.0 + c, tpot_ms_mean=9.0 + c / 8)
+        for i, (src, gpu, c) in enumerate(
+            (s, g, c) for s in ("a", "b") for g in ("h100", "a100") for c in (1.0, 8.0, 32.0)
+        )
+    ]
+    cases = [case_from_row(r, CATALOG, prior) for r in rows]
+    report = validate(cases, prior, iterations=2)
+    assert report["rows"] == 12
+    for split in ("leave_one_source_out", "leave_one_gpu_out"):
+        assert set(report[split]) == {"ttft_ms", "itl_tpot_ms", "e2e_ms"}
+        assert all(s["rows"] == 12 and s["median_pct"] >= 0 for s in report[split].values())
