@@ -17,6 +17,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
@@ -74,6 +75,12 @@ def upgrade(engine: Engine, revision: str = "head", *, extra_version_dirs: Seque
             with conn.begin(), schema_lock(conn):
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, revision)
+    except CommandError as exc:
+        raise DatabaseUnavailableError(
+            f"the database {redact_url(str(engine.url))} is at schema revision "
+            f"{current_revision(engine)!r}, which this predeploy does not know ({exc}). "
+            "Upgrade predeploy, or point DATABASE_URL at another database."
+        ) from exc
     except DBAPIError as exc:
         raise DatabaseUnavailableError(
             f"cannot migrate the database {redact_url(str(engine.url))}: "

@@ -110,3 +110,15 @@ def test_a_failed_migration_changes_nothing(engine: Engine) -> None:
         upgrade(engine, extra_version_dirs=[Path(__file__).parent / "migrations_broken"])
     assert current_revision(engine) == "0001"
     assert "half_done" not in inspect(engine).get_table_names()
+
+
+def test_a_database_from_a_newer_predeploy_is_a_clear_error(engine: Engine) -> None:
+    import pytest
+
+    from kb.errors import DatabaseUnavailableError
+
+    upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
+    with pytest.raises(DatabaseUnavailableError, match="schema revision '9999_future'.*Upgrade predeploy"):
+        ensure_ready(engine, data_dir=FIXTURE_DATA)
