@@ -101,7 +101,7 @@ def digest_message(
     ]
     notes: Sequence[str] = comparison.notes()
     if notes:
-        blocks.append(context("Approximate: " + " ".join(notes)))
+        blocks.append(context("Note: " + " ".join(notes)))
     if corrections is not None and corrections.note:
         blocks.append(context(f"Future plans for this model and GPU are {corrections.note}."))
     return message(f"{title}: {headline}", blocks)

@@ -79,7 +79,7 @@ def test_coarse_bucket_note_and_inexact_mark() -> None:
     # a 1.6 s p95 sits in the 1-2.5 s bucket: coarse, noted
     m = digest(observed(ttft_p95=1600.0))
     notes = m["blocks"][-1]["elements"][0]["text"]
-    assert notes.startswith("Approximate: p95 TTFT lies in the 1 s–2.5 s histogram bucket")
+    assert notes.startswith("Note: p95 TTFT lies in the 1 s–2.5 s histogram bucket")
     inexact = compare(
         observed(ttft_p95=1600.0), predicted=PREDICTED, targets=SloTargets(2000.0, 25.0, 10_000.0)
     )
