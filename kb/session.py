@@ -50,11 +50,12 @@ def redact_url(url: str) -> str:
 
 
 def _unavailable(url: str, why: object) -> DatabaseUnavailableError:
-    return DatabaseUnavailableError(
-        f"cannot open the database {redact_url(url)}: {str(why).strip().splitlines()[0]}. "
-        "Check that the server is running and DATABASE_URL is right, or unset DATABASE_URL "
-        "to use the local SQLite file."
-    )
+    reason = (str(why).strip().splitlines() or [type(why).__name__])[0]
+    if url.startswith("sqlite"):
+        fix = "Check the file's path and permissions (it must be a SQLite database), or set DATABASE_URL."
+    else:
+        fix = "Check that the server is running and DATABASE_URL is right, or unset it to use a local file."
+    return DatabaseUnavailableError(f"cannot open the database {redact_url(url)}: {reason}. {fix}")
 
 
 def make_engine(url: str) -> Engine:

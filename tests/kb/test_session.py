@@ -73,3 +73,10 @@ def test_an_unwritable_sqlite_location_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("")
     with pytest.raises(DatabaseUnavailableError, match="cannot open the database sqlite:///"):
         make_engine(f"sqlite:///{blocker / 'sub' / 'kb.db'}")
+
+
+def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    path.write_text("this is not a SQLite database " * 10)
+    with pytest.raises(DatabaseUnavailableError, match="file is not a database. Check the file's path"):
+        make_engine(f"sqlite:///{path}")
