@@ -45,7 +45,7 @@ def parse_model(f: Fields) -> ModelCatalog:
     size = f"{total_b:g}B" + (f" ({active_b:g}B active)" if num_experts else "")
     quality = [_quality(f, i, q) for i, q in enumerate(f._get("quality", []))]
     sliding = f.int_("sliding_window", None, minimum=1)
-    return ModelCatalog(
+    row = ModelCatalog(
         model_id=f.str_("id"),
         name=f.str_("name"),
         model_family=f.str_("family"),
@@ -80,6 +80,20 @@ def parse_model(f: Fields) -> ModelCatalog:
         source=f.str_("source"),
         details=f.rest(),
     )
+    _check_model(f, row)
+    return row
+
+
+def _check_model(f: Fields, m: ModelCatalog) -> None:
+    """Facts that contradict each other (a typo in one of them)."""
+    if m.params_active_b > m.params_total_b:
+        raise f.error("params_active_b", f"{m.params_active_b:g} exceeds params_total_b {m.params_total_b:g}")
+    if m.num_kv_heads > m.num_attention_heads:
+        raise f.error("num_kv_heads", f"{m.num_kv_heads} exceeds num_attention_heads {m.num_attention_heads}")
+    if m.num_experts_active > m.num_experts:
+        raise f.error("num_experts_active", f"{m.num_experts_active} exceeds num_experts {m.num_experts}")
+    if m.attention == "mla" and m.kv_lora_rank == 0:
+        raise f.error("kv_lora_rank", "must be set (> 0) for attention 'mla'")
 
 
 def _quality(f: Fields, index: int, item: object) -> dict[str, Any]:

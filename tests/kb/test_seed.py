@@ -91,6 +91,8 @@ def _drop(index: int, key: str, list_key: str) -> Callable[[Any], None]:
         ("models.json", _set(2, "attention", "sparse"), "field 'attention': must be one of"),
         ("models.json", _set(0, "precisions", ["fp3"]), "unknown precision 'fp3'"),
         ("models.json", _set(1, "id", "meta-llama/Llama-3.1-8B-Instruct"), "appears twice"),
+        ("models.json", _set(0, "num_kv_heads", 64), "'num_kv_heads': 64 exceeds num_attention_heads 32"),
+        ("models.json", _set(2, "params_active_b", 33), "field 'params_active_b': 33 exceeds params_total_b"),
         ("gpus.json", _set(0, "memory_gib", -80, "gpus"), "field 'memory_gib': must be greater than 0"),
         ("costs.json", _set(0, "gpu_id", "H999", "prices"), "'H999' is not a GPU id in gpus.json"),
         ("costs.json", _set(0, "effective_date", "last year", "prices"), "expected an ISO date"),
