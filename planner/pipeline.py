@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from planner import perf
-from planner.capacity import HEADROOM, Sized, replicas_for, screen, size_exact, with_replicas, workload_of
+from planner.capacity import HEADROOM, Sized, screen, size_exact, with_replicas, workload_of
 from planner.catalog import Catalog
 from planner.explain import explain_option, headroom_note, relax_advice
 from planner.perf_types import Arrival, Prediction
@@ -23,8 +23,12 @@ from planner.recommend import candidate_models, context_need_tokens
 from planner.spec import DeploymentSpec
 from planner.types import ArrivalKind, Engine, Precision
 
-SHORTLIST = 6  # combinations sized exactly (max_rate_under_slo, ~6 ms each) after screening
-SECOND_ROUND = 4  # more, screened cheaper than the cheapest exact option so far
+# Exact sizings (max_rate_under_slo, ~6 ms each) after screening: a branch-and-bound for the cheapest,
+# then the most accurate and the fastest.
+CHEAPEST_EVALS = 10
+LIKELY_FIRST = 2
+ACCURATE_EVALS = 2
+FASTEST_EVALS = 2
 QUANTIZATION = {Precision.FP8: "fp8", Precision.INT8: "compressed-tensors", Precision.INT4: "awq"}
 RateCache = dict[tuple[object, ...], Any]  # per-replica rates and screening bounds, reused across what-ifs
 
@@ -49,60 +53,28 @@ class Scored:
         )
 
 
-def shortlist(
-    feasible: list[Sized], n: int = SHORTLIST, *, skip: frozenset[int] = frozenset()
-) -> list[Sized]:
-    """The cheapest, the most accurate and the fastest (at no more than 4× the cheapest cost) screened
-    combinations, without repeats; `skip` holds ids of combinations already taken."""
-    pool = [s for s in feasible if id(s) not in skip]
-    if not pool:
-        return []
-    cheapest = min(s.likely_cost_usd for s in pool)
-    picks = (
-        (heapq.nsmallest(n, pool, key=lambda s: (s.likely_cost_usd, -s.quality)), n // 2),
-        (heapq.nsmallest(n, pool, key=lambda s: (-s.quality, s.likely_cost_usd)), n // 3),
-        (
-            heapq.nsmallest(
-                n,
-                (s for s in pool if s.likely_cost_usd <= 4 * cheapest),
-                key=lambda s: (s.floor_tpot_ms + s.floor_ttft_ms / 50, s.likely_cost_usd),
-            ),
-            n - n // 2 - n // 3,
-        ),
+def cheapest_first(feasible: list[Sized]) -> list[Sized]:
+    """Screened combinations in the order the branch-and-bound sizes them: cheapest bound first."""
+    return sorted(feasible, key=lambda s: (s.cost_per_month_usd, -s.quality))
+
+
+def others(feasible: list[Sized], taken: set[int], *, cheapest_usd: float) -> list[Sized]:
+    """The most accurate combinations, then the fastest at no more than 4× the cheapest cost (by the
+    screening's realistic guess), that were not sized yet."""
+    pool = [s for s in feasible if id(s) not in taken]
+    accurate = heapq.nsmallest(ACCURATE_EVALS, pool, key=lambda s: (-s.quality, s.likely_cost_usd))
+    limit = 4 * min(cheapest_usd, min((s.likely_cost_usd for s in pool), default=math.inf))
+    fast = heapq.nsmallest(
+        ACCURATE_EVALS + FASTEST_EVALS,
+        (s for s in pool if s.likely_cost_usd <= limit),
+        key=lambda s: (s.floor_tpot_ms + s.floor_ttft_ms / 50, s.likely_cost_usd),
     )
-    picked: dict[int, Sized] = {}
-    for source, count in picks:
-        for s in [x for x in source if id(x) not in picked][:count]:
-            picked[id(s)] = s
+    picked = {id(s): s for s in accurate}
+    for s in fast:
+        if len(picked) >= ACCURATE_EVALS + FASTEST_EVALS:
+            break
+        picked.setdefault(id(s), s)
     return list(picked.values())
-
-
-def _second_round(
-    spec: DeploymentSpec, feasible: list[Sized], good: list[Scored], taken: set[int]
-) -> list[Sized]:
-    """Combinations that may still be cheaper than the cheapest exact option so far.
-
-    The first round shows how far the screening bound over-states this workload's rates; the
-    remaining combinations are re-costed with the least over-statement seen and the cheapest taken.
-    """
-    bound_rates = {_key(s): s.rate_per_replica_rps for s in feasible}
-    ratio = max(
-        min(1.0, g.sized.rate_per_replica_rps / max(bound_rates.get(_key(g.sized), 0.0), 1e-9)) for g in good
-    )
-    best = min(g.sized.cost_per_month_usd for g in good)
-    peak = spec.traffic.peak_qps
-    costed = []
-    for s in feasible:
-        if id(s) in taken or s.price is None:
-            continue
-        cost = replicas_for(peak, s.rate_per_replica_rps * ratio) * s.tp * s.price.monthly_usd_per_gpu
-        if cost < best:
-            costed.append((cost, s))
-    return [s for _, s in heapq.nsmallest(SECOND_ROUND, costed, key=lambda x: x[0])]
-
-
-def _key(s: Sized) -> tuple[str, str, int, Precision]:
-    return (s.model.id, s.gpu.id, s.tp, s.precision)
 
 
 def _predict(
@@ -238,21 +210,34 @@ def plan(
     misses = [s for s in screened if not s.feasible]
     taken: set[int] = set()
 
-    def evaluate(batch: list[Sized]) -> None:
-        taken.update(id(s) for s in batch)
-        for s in batch:
-            sized = size_exact(spec, s, params=params, engine=engine, cache=cache)
-            v = (
-                _verify(spec, sized, params=params, engine=engine, precise=precise)
-                if sized.feasible
-                else sized
-            )
-            (good.append(v) if isinstance(v, Scored) else misses.append(v))
+    def evaluate(s: Sized) -> Scored | None:
+        taken.add(id(s))
+        sized = size_exact(spec, s, params=params, engine=engine, cache=cache)
+        v = _verify(spec, sized, params=params, engine=engine, precise=precise) if sized.feasible else sized
+        if isinstance(v, Scored):
+            good.append(v)
+            return v
+        misses.append(v)
+        return None
 
-    evaluate(shortlist(feasible))
-    evaluate(
-        _second_round(spec, feasible, good, taken) if good else shortlist(feasible, skip=frozenset(taken))
-    )
+    # Branch and bound: the screening bound never under-states a rate, so its cost never over-states
+    # the exact cost; once the bound reaches the cheapest exact option found, nothing after can beat it.
+    # The screening's realistic guesses go first: an early good option makes the bound cut sooner.
+    best = math.inf
+    guesses = heapq.nsmallest(LIKELY_FIRST, feasible, key=lambda s: (s.likely_cost_usd, -s.quality))
+    for s in guesses:
+        v = evaluate(s)
+        best = min(best, v.sized.cost_per_month_usd) if v else best
+    for s in [s for s in cheapest_first(feasible) if id(s) not in taken][: CHEAPEST_EVALS - len(guesses)]:
+        if s.cost_per_month_usd >= best:
+            break
+        v = evaluate(s)
+        best = min(best, v.sized.cost_per_month_usd) if v else best
+    for s in others(feasible, taken, cheapest_usd=best):
+        evaluate(s)
+    if not good:  # every guess missed: size the next cheapest ones before giving up
+        for s in [s for s in cheapest_first(feasible) if id(s) not in taken][:CHEAPEST_EVALS]:
+            evaluate(s)
     result = _rank(spec, good, top_k=top_k, view=view)
     notes = [spec.traffic.derivation, headroom_note(), *spec.notes]
     extra: dict[str, Any] = {}
@@ -290,7 +275,7 @@ def _rank(spec: DeploymentSpec, good: list[Scored], *, top_k: int, view: View) -
     pareto = pareto_flags(metrics)
     best_in = {i: [v.value for v in View if view_order(metrics, score, v)[0] == i] for i in range(len(good))}
     options = []
-    for rank, i in enumerate(view_order(metrics, score, view)[:top_k], start=1):
+    for rank, i in enumerate(_top(view_order(metrics, score, view), best_in, top_k), start=1):
         x, s = good[i], good[i].sized
         options.append(
             Option(
@@ -326,6 +311,14 @@ def _rank(spec: DeploymentSpec, good: list[Scored], *, top_k: int, view: View) -
             )
         )
     return options
+
+
+def _top(order: list[int], best_in: dict[int, list[str]], k: int) -> list[int]:
+    """The first k of `order`, making room for every view's winner (kept in `order`'s order)."""
+    winners = [i for i in order if best_in[i]][:k]
+    rest = [i for i in order if not best_in[i]][: k - len(winners)]
+    keep = set(winners + rest)
+    return [i for i in order if i in keep]
 
 
 def _finite(x: float) -> float | None:

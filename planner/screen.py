@@ -49,6 +49,7 @@ class GpuTerms:
     kv_budget_gib: float  # memory the engine may use, before weights and activations
     step_overhead_ms: float
     max_num_seqs: int
+    request_overhead_ms: float
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ def gpu_terms(gpu: GpuSpec, precision: Precision, *, params: PerfParams, engine:
         * params.usable_memory_fraction,
         step_overhead_ms=params.step_overhead_ms.get(engine.value, 1.5),
         max_num_seqs=params.max_num_seqs.get(engine.value, 256),
+        request_overhead_ms=params.request_overhead_ms.get(engine.value, 8.0),
     )
 
 
@@ -128,31 +130,104 @@ def bound(
         + m.active_bytes / tp / g.bytes_per_ms
         + (2 * m.model.num_layers * g.allreduce_ms if tp > 1 else 0.0)
     )
-    compute_per_token = m.flops_per_token / tp / g.flops_per_ms
-    attn_per_pair = m.attn_flops_per_pair / tp / g.flops_per_ms
-    ctx = workload.input_tokens + workload.output_tokens / 2
-    per_seq = ctx * kv_per_token / g.bytes_per_ms + compute_per_token + ctx * attn_per_pair
-    fresh = workload.input_tokens - workload.prefix_tokens
-    prefill = fresh * compute_per_token + fresh * workload.input_tokens / 2 * attn_per_pair
-    floor_ttft, floor_tpot = base + prefill, base + per_seq
-    if floor_tpot > slo.itl_ms:
-        why = f"one decode step alone takes ~{floor_tpot:.0f} ms, over TPOT {slo.itl_ms:g} ms"
-        return Bound(True, kv_tokens, floor_ttft, floor_tpot, 0.0, why)
-    if floor_ttft > slo.ttft_ms:
-        tokens = f"{workload.input_tokens:,}-token"
-        why = f"a lone {tokens} prefill takes ~{floor_ttft:,.0f} ms, over TTFT {slo.ttft_ms:g} ms"
-        return Bound(True, kv_tokens, floor_ttft, floor_tpot, 0.0, why)
-    batch = min(
-        (slo.itl_ms - base) / per_seq,
+    c = _Costs(
+        base,
+        m.flops_per_token / tp / g.flops_per_ms,
+        m.attn_flops_per_pair / tp / g.flops_per_ms,
+        kv_per_token / g.bytes_per_ms,
         g.max_num_seqs,
-        kv_tokens / (workload.input_tokens + workload.output_tokens),
+        kv_tokens,
     )
-    # Upper bounds: decoding `batch` sequences per step within the TPOT target (prefill assumed to hide
-    # under the memory-bound decode steps, as chunked prefill lets it), and the GPU's compute.
-    decode_rate = 1000.0 * batch / (workload.output_tokens * (base + batch * per_seq))
-    compute_rate = 1000.0 / (fresh * compute_per_token + workload.output_tokens * compute_per_token)
-    rate = OPTIMISM * min(decode_rate, compute_rate)
-    # Queueing: with a p95 wait of ~3× the mean, TTFT stays under its target while the utilisation
-    # ρ satisfies floor × (1 + 3ρ/(1−ρ)) ≤ target. Not a bound, so used for ordering only.
-    k = slo.ttft_ms / floor_ttft - 1.0
-    return Bound(True, kv_tokens, floor_ttft, floor_tpot, rate, "", rate * min(1.0, k / (3.0 + k)) / OPTIMISM)
+    w = workload
+    floor_ttft, floor_tpot = (
+        c.prefill_ms(w.input_tokens, w.prefix_tokens),
+        c.step_ms(1, w.input_tokens + w.output_tokens / 2),
+    )
+    rate, why = _rate(c, slo, w.input_tokens, w.output_tokens, w.prefix_tokens, overhead_ms=0.0)
+    if rate <= 0:
+        return Bound(True, kv_tokens, floor_ttft, floor_tpot, 0.0, why)
+    z = Z.get(slo.percentile, 1.645)
+    likely, _ = _rate(
+        c,
+        slo,
+        round(w.input_tokens + z * w.input_tokens_std),
+        round(w.output_tokens + z * w.output_tokens_std),
+        w.prefix_tokens,
+        overhead_ms=g.request_overhead_ms,
+        queueing=True,
+    )
+    return Bound(True, kv_tokens, floor_ttft, floor_tpot, OPTIMISM * rate, "", likely)
+
+
+# z-scores of the SLO percentiles, for the request lengths at that percentile
+Z = {"p50": 0.0, "p90": 1.2816, "p95": 1.6449, "p99": 2.3263}
+
+
+@dataclass(frozen=True)
+class _Costs:
+    """Step-time terms of one combination, ms."""
+
+    base_ms: float  # per step: overhead, weights read, all-reduce latency
+    compute_ms_per_token: float
+    attn_ms_per_pair: float
+    kv_read_ms_per_token: float
+    max_num_seqs: int
+    kv_cache_tokens: int
+
+    def prefill_ms(self, input_tokens: float, prefix_tokens: float) -> float:
+        fresh = input_tokens - prefix_tokens
+        return (
+            self.base_ms
+            + fresh * self.compute_ms_per_token
+            + fresh * input_tokens / 2 * self.attn_ms_per_pair
+        )
+
+    def per_seq_ms(self, ctx: float) -> float:
+        return ctx * self.kv_read_ms_per_token + self.compute_ms_per_token + ctx * self.attn_ms_per_pair
+
+    def step_ms(self, batch: float, ctx: float) -> float:
+        return self.base_ms + batch * self.per_seq_ms(ctx)
+
+
+def _rate(
+    c: _Costs,
+    slo: SloTargets,
+    input_tokens: int,
+    output_tokens: int,
+    prefix_tokens: int,
+    *,
+    overhead_ms: float,
+    queueing: bool = False,
+) -> tuple[float, str]:
+    """Requests/s within TTFT, TPOT and e2e for requests of these lengths, or 0 and why.
+
+    Without `queueing`: an upper bound (prefill hides under memory-bound decode steps, no waits).
+    With it: a realistic guess (prefill adds to the decode work, TTFT keeps room for queueing: with a
+    p95 wait of ~3× the mean, floor × (1 + 3ρ/(1−ρ)) ≤ target)."""
+    ctx = input_tokens + output_tokens / 2
+    ttft = overhead_ms + c.prefill_ms(input_tokens, prefix_tokens)
+    step_lone = c.step_ms(1, ctx)
+    if step_lone > slo.itl_ms:
+        return 0.0, f"one decode step alone takes ~{step_lone:.0f} ms, over TPOT {slo.itl_ms:g} ms"
+    if ttft > slo.ttft_ms:
+        return (
+            0.0,
+            f"a lone {input_tokens:,}-token prefill takes ~{ttft:,.0f} ms, over TTFT {slo.ttft_ms:g} ms",
+        )
+    e2e_lone = ttft + (output_tokens - 1) * step_lone
+    if e2e_lone > slo.e2e_ms:
+        return 0.0, f"a lone request takes ~{e2e_lone:,.0f} ms end to end, over e2e {slo.e2e_ms:,.0f} ms"
+    step_max = min(slo.itl_ms, (slo.e2e_ms - ttft) / max(output_tokens - 1, 1))
+    batch = min(
+        (step_max - c.base_ms) / c.per_seq_ms(ctx),
+        c.max_num_seqs,
+        c.kv_cache_tokens / (input_tokens + output_tokens),
+    )
+    step = c.step_ms(batch, ctx)
+    fresh = input_tokens - prefix_tokens
+    if not queueing:
+        compute_rate = 1000.0 / ((fresh + output_tokens) * c.compute_ms_per_token)
+        return min(1000.0 * batch / (output_tokens * step), compute_rate), ""
+    k = slo.ttft_ms / ttft - 1.0
+    rate = 1000.0 / (output_tokens * step / batch + (c.prefill_ms(input_tokens, prefix_tokens) - c.base_ms))
+    return rate * k / (3.0 + k), ""

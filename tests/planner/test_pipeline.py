@@ -6,7 +6,7 @@ import pytest
 
 from planner.intent import extract
 from planner.perf import default_params
-from planner.pipeline import plan, serving_config, shortlist
+from planner.pipeline import plan, serving_config
 from planner.plan import PlanResult
 from planner.rank import View
 
@@ -86,16 +86,29 @@ def test_plan_is_deterministic(catalog):
     assert plan(spec, catalog, params=PARAMS) == plan(spec, catalog, params=PARAMS)
 
 
-def test_shortlist_has_no_repeats_and_respects_skip(catalog):
-    from planner.capacity import screen
+def test_search_finds_the_cheapest_option_a_full_search_finds(catalog):
+    """Branch and bound over every screened combination, sized exactly, as the reference."""
+    from planner.capacity import screen, size_exact
+    from planner.pipeline import Scored, _verify, cheapest_first
     from planner.recommend import candidate_models
+    from planner.types import Engine
 
-    spec = extract("chatbot for 1000 users", catalog=catalog)
-    feasible = [
-        s for s in screen(spec, catalog, candidate_models(spec, catalog)[0], params=PARAMS) if s.feasible
-    ]
-    first = shortlist(feasible)
-    assert len({id(s) for s in first}) == len(first) == 6
-    second = shortlist(feasible, skip=frozenset(id(s) for s in first))
-    assert not {id(s) for s in first} & {id(s) for s in second}
-    assert serving_config(spec, first[0]).max_num_seqs >= 8
+    for text in ("chatbot for 1000 users", "translation for 20000 users", "rag over our docs for 3000 staff"):
+        spec = extract(text, catalog=catalog)
+        feasible = [
+            s for s in screen(spec, catalog, candidate_models(spec, catalog)[0], params=PARAMS) if s.feasible
+        ]
+        best = float("inf")
+        for s in cheapest_first(feasible):
+            if s.cost_per_month_usd >= best:
+                break
+            sized = size_exact(spec, s, params=PARAMS)
+            v = (
+                _verify(spec, sized, params=PARAMS, engine=Engine.VLLM, precise=False)
+                if sized.feasible
+                else None
+            )
+            best = min(best, v.sized.cost_per_month_usd) if isinstance(v, Scored) else best
+        found = min(o.cost_per_month_usd for o in plan(spec, catalog, params=PARAMS, top_k=20).options)
+        assert found == pytest.approx(best), text
+        assert serving_config(spec, feasible[0]).max_num_seqs >= 8
