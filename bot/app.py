@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -22,6 +23,8 @@ from bot.settings import BotSettings
 from workers.settings import WorkerSettings
 
 logger = logging.getLogger(__name__)
+LISTENER_THREADS = 64
+WORK_THREADS = 4
 
 
 def build_services(database_url: str | None) -> Services:
@@ -48,15 +51,24 @@ def worker_settings_for(settings: BotSettings) -> WorkerSettings:
 def build_app(settings: BotSettings, *, services: Services | None = None) -> App:
     """A Bolt app with every listener registered and the conversation services in each context."""
     client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url or WebClient.BASE_URL)
-    app = App(client=client, signing_secret=settings.slack_signing_secret or "socket-mode", logger=logger)
+    # Listeners ack first and then work (post, store, extract); a pool larger than Bolt's default 10
+    # keeps a burst of requests from queueing behind that work, so every ack leaves within milliseconds.
+    app = App(
+        client=client,
+        signing_secret=settings.slack_signing_secret or "socket-mode",
+        logger=logger,
+        listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="listener"),
+    )
     services = services or build_services(settings.database_url)
     jobs = worker_settings_for(settings)
+    work = ThreadPoolExecutor(max_workers=WORK_THREADS, thread_name_prefix="work")
 
     @app.middleware
     def inject(context: BoltContext, next: Callable[[], Any]) -> Any:  # noqa: A002 (Bolt's argument name)
         context["services"] = services
         context["settings"] = settings
         context["jobs"] = jobs
+        context["work"] = work
         return next()
 
     register_listeners(app)
@@ -81,6 +93,7 @@ def register_listeners(app: App) -> None:
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
+    request_queue_size = 128  # socketserver's default backlog of 5 drops bursts of Slack deliveries
 
 
 class _QuietHandler(WSGIRequestHandler):

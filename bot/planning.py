@@ -44,7 +44,9 @@ def apply_changes(spec: DeploymentSpec, changes: dict[str, Any], catalog: Catalo
     for key, value in changes.items():
         if key == "gpu":
             data["preferred_gpu_types"] = [catalog.gpu(str(value)).id]
-            data["excluded_gpu_types"] = [g for g in data["excluded_gpu_types"] if g != data["preferred_gpu_types"][0]]
+            data["excluded_gpu_types"] = [
+                g for g in data["excluded_gpu_types"] if g != data["preferred_gpu_types"][0]
+            ]
         elif key == "model":
             data["preferred_models"] = [catalog.model(str(value)).id]
         elif key == "user_count":
@@ -59,7 +61,9 @@ def apply_changes(spec: DeploymentSpec, changes: dict[str, Any], catalog: Catalo
         elif key in ("budget_usd_month", "precision", "max_gpus"):
             data[key] = value
         else:
-            raise InvalidInputError(f"cannot change {key!r} in a what-if; change gpu, model, users, qps or an SLO")
+            raise InvalidInputError(
+                f"cannot change {key!r} in a what-if; change gpu, model, users, qps or an SLO"
+            )
     return check_spec(data)
 
 
@@ -91,7 +95,9 @@ def compare_option(
     what = ", ".join(f"{k}={v}" for k, v in sorted(changes.items()))
     header = (f"Option {chosen.rank if chosen else '-'}", f"What if {what}")
     rows = [("", header)]
-    rows += [(label, (a, b)) for label, a, b in zip(labels, _cells(chosen, pct), _cells(best, pct), strict=True)]
+    rows += [
+        (label, (a, b)) for label, a, b in zip(labels, _cells(chosen, pct), _cells(best, pct), strict=True)
+    ]
     if best is None and scenario.infeasible:
         rows.append(("Why", ("", scenario.infeasible[0].reason[:80])))
     if chosen is not None and best is not None:

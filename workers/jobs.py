@@ -17,10 +17,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from slack_sdk.errors import SlackApiError
+
 from bot import blocks
-from bot.conversation import Conversation, Services
+from bot.conversation import Conversation, Extractor, Services
 from kb.errors import KbError
+from planner.catalog import Catalog
 from planner.errors import PlannerError
+from planner.plan import PlanResult
+from planner.spec import DeploymentSpec
 from workers.notify import ProgressMessage, ThreadPoster, new_ref, slack_client
 from workers.settings import WorkerSettings, load_settings
 
@@ -61,19 +66,18 @@ def context_for(thread_id: str, settings: WorkerSettings | None = None) -> JobCo
 
 
 @contextmanager
-def reported(
+def answered(
     poster: ThreadPoster, what: str, on_user_error: Callable[[str], None] | None = None
 ) -> Iterator[None]:
-    """Answer user errors in the thread; report anything else with a reference and re-raise it."""
+    """Answer user errors in the thread and end the job (no retry helps bad input).
+
+    Anything else propagates: the job system retries transient failures and, on the final one,
+    records it and tells the thread what failed (workers.failure), so nothing is posted twice.
+    """
     try:
         yield
     except (PlannerError, KbError) as exc:
         (on_user_error or (lambda text: poster.post(blocks.notice(text))))(f"I could not {what}: {exc}")
-    except Exception:
-        ref = new_ref()
-        logger.exception("job failed to %s (ref %s)", what, ref)
-        poster.error(f"I could not {what} because of an error on my side.", ref=ref)
-        raise
 
 
 def plan_thread(thread_id: str, spec_version: int, status_ts: str) -> int | None:
@@ -83,7 +87,7 @@ def plan_thread(thread_id: str, spec_version: int, status_ts: str) -> int | None
     """
     ctx = context_for(thread_id)
     progress = ProgressMessage.start(ctx.poster, f"Planning spec v{spec_version}…", ts=status_ts)
-    with reported(ctx.poster, "plan this spec", on_user_error=lambda t: progress.finish(blocks.notice(t))):
+    with answered(ctx.poster, "plan this spec", on_user_error=lambda t: progress.finish(blocks.notice(t))):
         reply = ctx.conversation.plan(progress=progress.step)
         progress.finish(blocks.options_message(reply.result, plan_id=reply.plan_id))
         _upload_chart(ctx.poster, reply.result)
@@ -91,24 +95,26 @@ def plan_thread(thread_id: str, spec_version: int, status_ts: str) -> int | None
     return None
 
 
-def _upload_chart(poster: ThreadPoster, result: Any) -> None:
-    """The cost-versus-latency chart, when there are options and the chart module is installed."""
+def _upload_chart(poster: ThreadPoster, result: PlanResult) -> None:
+    """The cost-versus-latency chart as an image in the thread (when there are options)."""
+    from bot.chart import render_plan_chart
+
     if not result.options:
         return
     try:
-        chart = importlib.import_module("bot.chart")
-    except ModuleNotFoundError:
-        logger.info("bot.chart is not there yet; no chart posted")
-        return
-    png = chart.render_plan_chart(result)
-    poster.upload_png(png, filename="options.png", title="Cost vs predicted latency")
+        png = render_plan_chart(result)
+        poster.upload_png(png, filename="options.png", title="Cost vs predicted latency")
+    except (SlackApiError, OSError) as exc:  # the options are posted already; the chart is a bonus
+        ref = new_ref()
+        logger.exception("chart upload failed (ref %s)", ref)
+        poster.post(blocks.notice(f"(The chart could not be uploaded: {exc.__class__.__name__}, ref {ref}.)"))
 
 
 def whatif_thread(thread_id: str, plan_id: int, rank: int, changes_json: str) -> None:
     """Re-plan with the changes and post the comparison with option `rank` side by side."""
     ctx = context_for(thread_id)
     changes: dict[str, Any] = json.loads(changes_json)
-    with reported(ctx.poster, "compare that scenario"):
+    with answered(ctx.poster, "compare that scenario"):
         comparison = ctx.conversation.what_if(plan_id, rank, changes)
         ctx.poster.post(blocks.comparison_message(comparison.rows, title=comparison.title))
 
@@ -116,7 +122,7 @@ def whatif_thread(thread_id: str, plan_id: int, rank: int, changes_json: str) ->
 def spec_thread(thread_id: str, message_ts: str) -> None:
     """Extract the spec with the LLM (Ollama) when configured; the rule-based extractor otherwise."""
     ctx = context_for(thread_id)
-    with reported(ctx.poster, "read that request"):
+    with answered(ctx.poster, "read that request"):
         reply = ctx.conversation.refine(author="predeploy", extractor=_llm_extractor(ctx.settings))
         message = blocks.spec_message(
             reply.spec, thread_id=thread_id, version=reply.version, notes=reply.notes
@@ -125,14 +131,23 @@ def spec_thread(thread_id: str, message_ts: str) -> None:
     del message_ts  # part of the job id only: one extraction per message
 
 
-def _llm_extractor(settings: WorkerSettings) -> Any:
+def _llm_extractor(settings: WorkerSettings) -> Extractor | None:
+    """Extraction through Ollama (falling back to the rules, saying why) when OLLAMA_HOST is set."""
     if not settings.ollama_host:
         return None
-    try:
-        llm = importlib.import_module("workers.llm")
-    except ModuleNotFoundError:
-        return None
-    return llm.extractor(settings)
+    from planner.llm_intent import extract_with_llm
+    from workers.llm import OllamaBackend
+
+    backend = OllamaBackend(settings.ollama_host)
+
+    def extract(text: str, history: list[str], catalog: Catalog) -> tuple[DeploymentSpec, list[str]]:
+        found = extract_with_llm(text, history=history, catalog=catalog, backend=backend)
+        why = (
+            [f"Read by the rule-based extractor ({found.fallback_reason})."] if found.fallback_reason else []
+        )
+        return found.spec, [*why, *found.notes]
+
+    return extract
 
 
 def deploy_approved(plan_id: int, rank: int) -> None:
@@ -141,7 +156,7 @@ def deploy_approved(plan_id: int, rank: int) -> None:
     services = services_for(settings.database_url)
     thread_id = _thread_of_plan(services, plan_id)
     ctx = context_for(thread_id, settings)
-    with reported(ctx.poster, f"deploy option {rank}"):
+    with answered(ctx.poster, f"deploy option {rank}"):
         deploy = _deploy_function()
         if deploy is None or not settings.kubeconfig:
             ctx.poster.post(blocks.notice(NOT_CONFIGURED.format(rank=rank, plan_id=plan_id)))

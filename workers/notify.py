@@ -56,7 +56,7 @@ class ThreadPoster:
         self.client.chat_update(channel=self.channel, ts=ts, **message)
 
     def upload_png(self, png: bytes, *, filename: str, title: str) -> None:
-        """Upload an image into the thread (files.getUploadURLExternal, the upload, completeUploadExternal)."""
+        """Upload an image into the thread (getUploadURLExternal, the upload, completeUploadExternal)."""
         self.client.files_upload_v2(
             channel=self.channel, thread_ts=self.thread_ts, content=png, filename=filename, title=title
         )

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Callable
+from concurrent.futures import Executor
 from typing import Any
 
 from slack_bolt import BoltContext
@@ -34,6 +36,23 @@ def services_of(context: BoltContext) -> Services:
 
 def settings_of(context: BoltContext) -> BotSettings:
     return context["settings"]  # type: ignore[no-any-return]
+
+
+def after_ack(context: BoltContext, work: Callable[[], None]) -> None:
+    """Run a listener's work after its ack on the app's small work pool.
+
+    Acks stay fast under a burst: only a few threads do the work (posting, storing, extracting)
+    while the listener threads return their acks, instead of twenty threads sharing the GIL.
+    """
+    pool: Executor = context["work"]
+
+    def guarded() -> None:
+        try:
+            work()
+        except Exception:
+            logger.exception("work after ack failed (%s)", getattr(work, "__name__", work))
+
+    pool.submit(guarded)
 
 
 def new_ref() -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -13,10 +15,18 @@ from tests.bot.harness import SECRET, TOKEN, SlackUser
 from tests.bot.slack_stub import SlackStub
 
 
+def wait_for_inline_jobs(timeout_s: float = 60.0) -> None:
+    """Let background (inline) jobs finish before their stub and database go away."""
+    deadline = time.monotonic() + timeout_s
+    while any(t.name.startswith("job-") for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
 @pytest.fixture
 def stub() -> Iterator[SlackStub]:
     s = SlackStub(usergroups={"SADMINS": ["U_GROUP_ADMIN"]}).start()
     yield s
+    wait_for_inline_jobs()
     s.stop()
 
 

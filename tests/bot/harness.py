@@ -87,6 +87,7 @@ class SlackUser:
     user: str = "U1"
     channel: str = CHANNEL
     http_url: str | None = None  # POST over HTTP instead of app.dispatch
+    http: httpx.Client | None = None  # reuse connections (benchmarks)
     responses: list[BoltResponse] = field(default_factory=list)
 
     def send(
@@ -94,7 +95,8 @@ class SlackUser:
     ) -> BoltResponse:
         headers = signed_headers(body, content_type=content_type, retry=retry, secret=secret)
         if self.http_url:
-            r = httpx.post(self.http_url, content=body.encode(), headers=headers, timeout=10)
+            post = self.http.post if self.http is not None else httpx.post
+            r = post(self.http_url, content=body.encode(), headers=headers, timeout=30)
             response = BoltResponse(status=r.status_code, body=r.text)
         else:
             request = BoltRequest(body=body, headers={k: [v] for k, v in headers.items()})

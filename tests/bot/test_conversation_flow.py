@@ -55,10 +55,11 @@ def test_from_slash_command_to_approval(user: SlackUser, stub: SlackStub, servic
     assert len(blocks) <= 50
     assert "TTFT p95" in text_of(options) and "/month" in text_of(options)
 
-    # the chart was uploaded into the thread when the chart module is there
-    completes = stub.of("files.completeUploadExternal")
-    if completes:
-        assert completes[0].params["thread_ts"] == root.ts and stub.of("upload")[0].body[:8] == b"\x89PNG\r\n\x1a\n"
+    # the chart was uploaded into the thread: upload URL, the PNG bytes, then completion in the thread
+    complete = stub.wait_for("files.completeUploadExternal", timeout_s=15)[0]
+    assert stub.of("files.getUploadURLExternal")[0].params["filename"] == "options.png"
+    assert stub.of("upload")[0].body[:8] == b"\x89PNG\r\n\x1a\n"
+    assert complete.params["thread_ts"] == root.ts and complete.params["channel_id"] == "C1"
 
     # Details: ephemeral, to the person who clicked
     user.click(options, "option_details", contains="|1")

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from slack_bolt import Ack, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import blocks
-from bot.listeners.common import continue_conversation
+from bot.listeners.common import after_ack, continue_conversation
 
+logger = logging.getLogger(__name__)
 USAGE = "Describe what you need, e.g. `/predeploy a support chatbot for 1000 users, latency matters`."
 
 
@@ -27,14 +29,20 @@ def handle_predeploy_command(
         ack(USAGE)
         return
     ack()
+    after_ack(context, partial(start_thread, context, client, respond, command, text))
+
+
+def start_thread(
+    context: BoltContext, client: WebClient, respond: Respond, command: dict[str, str], text: str
+) -> None:
+    """Post the thread's root message in the channel, then answer the request in that thread."""
     channel, user_id = command["channel_id"], command["user_id"]
     try:
         root = client.chat_postMessage(channel=channel, **blocks.root_message(user_id, text))
     except SlackApiError as exc:
-        logger.warning("cannot post in %s: %s", channel, exc.response.get("error"))
-        respond(
-            f"I cannot post in this channel ({exc.response.get('error')}); invite me with `/invite @predeploy`."
-        )
+        error = exc.response.get("error")
+        logger.warning("cannot post in %s: %s", channel, error)
+        respond(f"I cannot post in this channel ({error}); invite me with `/invite @predeploy`.")
         return
     ts = str(root["ts"])
     continue_conversation(context, client, channel=channel, thread_ts=ts, user_id=user_id, ts=ts, text=text)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Any
 
 from slack_bolt import BoltContext
 from slack_sdk import WebClient
 
-from bot.listeners.common import continue_conversation
+from bot.listeners.common import after_ack, continue_conversation
 
 _MENTION = re.compile(r"<@[A-Z0-9]+(\|[^>]*)?>")
 
@@ -27,12 +28,8 @@ def handle_app_mention(event: dict[str, Any], client: WebClient, context: BoltCo
             text="Tell me what you need, e.g. a chatbot for 500 users.",
         )
         return
-    continue_conversation(
-        context,
-        client,
-        channel=event["channel"],
-        thread_ts=thread_ts,
-        user_id=event["user"],
-        ts=event["ts"],
-        text=text,
+    channel, user_id, ts = event["channel"], event["user"], event["ts"]
+    work = partial(
+        continue_conversation, context, client, channel=channel, thread_ts=thread_ts, user_id=user_id
     )
+    after_ack(context, partial(work, ts=ts, text=text))

@@ -3,14 +3,15 @@ thread the bot already holds count (an @mention arrives as app_mention as well a
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from slack_bolt import BoltContext
 from slack_sdk import WebClient
 
 from bot.conversation import find_thread, thread_id_for
+from bot.listeners.common import after_ack, continue_conversation, services_of
 from bot.listeners.events.app_mention import strip_mentions
-from bot.listeners.common import continue_conversation, services_of
 
 
 def is_from_a_person(event: dict[str, Any]) -> bool:
@@ -29,6 +30,5 @@ def handle_message(event: dict[str, Any], client: WebClient, context: BoltContex
             return
     text = strip_mentions(event.get("text", ""))
     if text:
-        continue_conversation(
-            context, client, channel=channel, thread_ts=thread_ts, user_id=event["user"], ts=ts, text=text
-        )
+        work = partial(continue_conversation, context, client, channel=channel, thread_ts=thread_ts)
+        after_ack(context, partial(work, user_id=event["user"], ts=ts, text=text))
