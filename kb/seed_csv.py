@@ -65,6 +65,16 @@ def map_gpu(catalog: Catalog, name: str) -> str | None:
     return None
 
 
+def _map(catalog: Catalog, model: str, gpu: str, extra: dict[str, Any]) -> tuple[str | None, str | None]:
+    """Catalog ids of the published names; `extra` says when only a loosened name matched."""
+    model_id, gpu_id = map_model(catalog, model), map_gpu(catalog, gpu)
+    if model_id is not None and catalog.find_model(model) is None:
+        extra["model_id_match"] = "loose: without org / quantization suffix, or base name + '-Instruct'"
+    if gpu_id is not None and catalog.find_gpu(gpu) is None:
+        extra["gpu_id_match"] = "loose: without memory size or form factor"
+    return model_id, gpu_id
+
+
 def parse_serving(path: Path, catalog: Catalog, *, label: str) -> list[BenchmarkRow]:
     """Rows of serving_benchmarks.csv; the scenario comes from the notes' `scenario=` tag."""
     rows: list[BenchmarkRow] = []
@@ -83,15 +93,16 @@ def parse_serving(path: Path, catalog: Catalog, *, label: str) -> list[Benchmark
         if gpu_count is None or gpu_count < 1:
             raise SeedDataError(label, c.row_id, "gpu_count", "must be a whole number of at least 1")
         model, gpu = c.required("model"), c.required("gpu")
+        model_id, gpu_id = _map(catalog, model, gpu, extra)
         rows.append(
             BenchmarkRow(
                 id=c.required("id"),
                 source_set="serving_benchmarks",
                 scenario=match.group(1),
                 model=model,
-                model_id=map_model(catalog, model),
+                model_id=model_id,
                 gpu=gpu,
-                gpu_id=map_gpu(catalog, gpu),
+                gpu_id=gpu_id,
                 gpu_count=gpu_count,
                 tensor_parallel=c.whole("tp"),
                 precision=c.text("precision"),
@@ -170,15 +181,16 @@ def parse_aiconfigurator(path: Path, catalog: Catalog, *, label: str) -> list[Be
         if gpu_count is None:
             raise SeedDataError(label, row_id, "tp_size", "cannot tell how many GPUs the run used")
         model, gpu = c.required("model_path"), c.required("system")
+        model_id, gpu_id = _map(catalog, model, gpu, extra)
         rows.append(
             BenchmarkRow(
                 id=row_id,
                 source_set="aiconfigurator_measured",
                 scenario="closed_loop",
                 model=model,
-                model_id=map_model(catalog, model),
+                model_id=model_id,
                 gpu=gpu,
-                gpu_id=map_gpu(catalog, gpu),
+                gpu_id=gpu_id,
                 gpu_count=gpu_count,
                 tensor_parallel=c.whole("tp_size"),
                 precision=c.text("precision"),
