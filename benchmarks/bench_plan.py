@@ -49,11 +49,37 @@ def _catalog(fixture: bool) -> Any:
     return load_catalog_cached()
 
 
+def _full_search(spec: Any, catalog: Any, params: Any) -> float:
+    """Cheapest option by sizing screened combinations exactly, cheapest bound first, until the bound
+    reaches the best found (exact, given that the bound never under-states a rate)."""
+    from planner.capacity import screen, size_exact
+    from planner.pipeline import Scored, _verify, cheapest_first
+    from planner.recommend import candidate_models
+    from planner.types import Engine
+
+    best = float("inf")
+    feasible = [
+        s for s in screen(spec, catalog, candidate_models(spec, catalog)[0], params=params) if s.feasible
+    ]
+    for s in cheapest_first(feasible):
+        if s.cost_per_month_usd >= best:
+            break
+        sized = size_exact(spec, s, params=params)
+        v = _verify(spec, sized, params=params, engine=Engine.VLLM, precise=False) if sized.feasible else None
+        best = min(best, v.sized.cost_per_month_usd) if isinstance(v, Scored) else best
+    return best
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fixture", action="store_true", help="use the small test catalog")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--no-cli", action="store_true", help="skip the end-to-end CLI timing")
+    parser.add_argument(
+        "--search-quality",
+        action="store_true",
+        help="compare the cheapest option found with a full branch-and-bound (slow)",
+    )
     args = parser.parse_args()
     from planner.capacity import screen
     from planner.intent import extract
@@ -73,6 +99,15 @@ def main() -> int:
         combos = len(screen(spec, catalog, candidate_models(spec, catalog)[0], params=params))
         wall, cpu, result = _timed(lambda spec=spec: plan(spec, catalog, params=params), args.repeat)
         print(f"{text:<62} {combos:>6} {wall:>11.0f} / {cpu:<6.0f} {len(result.options):>7}")
+    if args.search_quality:
+        print("\ncheapest option found vs a full branch-and-bound over every screened combination:")
+        for text in REQUESTS:
+            spec = extract(text, catalog=catalog)
+            found = min(
+                (o.cost_per_month_usd for o in plan(spec, catalog, params=params, top_k=50).options),
+                default=float("inf"),
+            )
+            print(f"  {text:<62} ${found:>9,.0f} vs ${_full_search(spec, catalog, params):>9,.0f}")
     spec = extract(REQUESTS[0], catalog=catalog)
     print(f"\nwhat-if re-plans of {REQUESTS[0]!r} (rates cached from the base plan, as compare() does):")
     for change in WHAT_IFS:
