@@ -109,7 +109,7 @@ def wsgi_app(app: App) -> Callable[[dict[str, Any], Callable[..., Any]], Iterabl
         if environ.get("PATH_INFO") == "/healthz":
             start_response("200 OK", [("Content-Type", "text/plain")])
             return [b"ok"]
-        return slack(environ, start_response)  # type: ignore[arg-type]
+        return slack(environ, start_response)
 
     return application
 
@@ -124,7 +124,7 @@ def make_http_server(app: App, *, host: str = "0.0.0.0", port: int = 3000) -> WS
 def run_socket_mode(app: App, app_token: str) -> None:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-    SocketModeHandler(app, app_token).start()
+    SocketModeHandler(app, app_token).start()  # type: ignore[no-untyped-call]
 
 
 if __name__ == "__main__":

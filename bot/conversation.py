@@ -19,8 +19,8 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from kb import threads as kb_threads
-from planner.catalog import Catalog
 from kb.errors import NotFoundError
+from planner.catalog import Catalog
 from planner.errors import InvalidInputError, PlannerError
 from planner.plan import Option, PlanResult
 from planner.spec import DeploymentSpec
@@ -370,8 +370,9 @@ class Conversation:
             if request is None:
                 raise InvalidInputError(f"option {rank} was not chosen, so there is nothing to approve")
             if request["decision"] != "pending":
+                who, when = request["decided_by"], request["at"]
                 raise InvalidInputError(
-                    f"option {rank} was already {request['decision']} by <@{request['decided_by']}> at {request['at']}"
+                    f"option {rank} was already {request['decision']} by <@{who}> at {when}"
                 )
             kb_threads.record_approval(
                 session=session,

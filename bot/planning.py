@@ -67,7 +67,7 @@ def apply_changes(spec: DeploymentSpec, changes: dict[str, Any], catalog: Catalo
     return check_spec(data)
 
 
-def _cells(option: Option | None, percentile: str) -> tuple[str, ...]:
+def _cells(option: Option | None) -> tuple[str, ...]:
     if option is None:
         return ("none meets the SLO", "", "", "", "", "", "")
     p = option.predicted
@@ -95,9 +95,7 @@ def compare_option(
     what = ", ".join(f"{k}={v}" for k, v in sorted(changes.items()))
     header = (f"Option {chosen.rank if chosen else '-'}", f"What if {what}")
     rows = [("", header)]
-    rows += [
-        (label, (a, b)) for label, a, b in zip(labels, _cells(chosen, pct), _cells(best, pct), strict=True)
-    ]
+    rows += [(label, (a, b)) for label, a, b in zip(labels, _cells(chosen), _cells(best), strict=True)]
     if best is None and scenario.infeasible:
         rows.append(("Why", ("", scenario.infeasible[0].reason[:80])))
     if chosen is not None and best is not None:

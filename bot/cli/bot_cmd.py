@@ -1,4 +1,4 @@
-"""`predeploy bot` (the Slack app, HTTP or Socket Mode) and `predeploy chat` (the same conversation in a terminal)."""
+"""`predeploy bot` (the Slack app: HTTP or Socket Mode) and `predeploy chat` (the chat in a terminal)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import getpass
 import logging
 import sys
 import uuid
+from collections.abc import Iterator
 
 import typer
 
@@ -22,7 +23,7 @@ def bot(
     host: str = typer.Option("0.0.0.0", "--host", help="interface to listen on"),
     socket: bool = typer.Option(False, "--socket", help="Socket Mode (needs SLACK_APP_TOKEN; no public URL)"),
 ) -> None:
-    """Run the Slack bot. Settings come from SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, DATABASE_URL, … (README)."""
+    """Run the Slack bot (settings: SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, DATABASE_URL, …; see README)."""
     from bot.app import build_app, make_http_server, run_socket_mode
     from bot.settings import SettingsError, load_settings
 
@@ -80,7 +81,7 @@ def chat(
     session.run(_lines())
 
 
-def _lines() -> object:
+def _lines() -> Iterator[str]:
     interactive = sys.stdin.isatty()
     while True:
         if interactive:

@@ -105,14 +105,16 @@ class SlackUser:
         return response
 
     def thread_of(self, ts: str) -> str:
-        """The thread a message is in, as Slack puts it in `message.thread_ts` (updates carry no thread_ts)."""
+        """The thread of a message, as Slack puts it in `message.thread_ts` (updates carry none)."""
         for call in self.stub.of("chat.postMessage"):
             if call.ts == ts:
                 return str(call.params.get("thread_ts") or ts)
         return ts
 
     def slash(self, text: str) -> BoltResponse:
-        body = slash_body(text, user=self.user, channel=self.channel, response_url=self.stub.base_url + "/response")
+        body = slash_body(
+            text, user=self.user, channel=self.channel, response_url=self.stub.base_url + "/response"
+        )
         return self.send(body, content_type="application/x-www-form-urlencoded")
 
     def interact(self, payload: dict[str, Any]) -> BoltResponse:

@@ -25,10 +25,14 @@ def wait_until(predicate, timeout_s: float = 60.0) -> None:  # type: ignore[no-u
 
 
 @pytest.mark.slow
-def test_twenty_conversations_at_once_without_cross_talk(user: SlackUser, stub: SlackStub, services: Services) -> None:
+def test_twenty_conversations_at_once_without_cross_talk(
+    user: SlackUser, stub: SlackStub, services: Services
+) -> None:
     people = [SlackUser(user.app, stub, user=f"U{i:02d}", channel=f"C{i % 4}") for i in range(N)]
     with ThreadPoolExecutor(N) as pool:
-        acks = list(pool.map(lambda p: p[1].slash(f"support chatbot for {(p[0] + 1) * 100} users"), enumerate(people)))
+        acks = list(
+            pool.map(lambda p: p[1].slash(f"support chatbot for {(p[0] + 1) * 100} users"), enumerate(people))
+        )
     assert all(r.status == 200 for r in acks)
     wait_until(lambda: len(stub.of("chat.postMessage")) >= 2 * N)
 

@@ -73,7 +73,11 @@ def test_from_slash_command_to_approval(user: SlackUser, stub: SlackStub, servic
     _wait(lambda: whatifs(stub) == 1)
     compared = next(c for c in stub.of("chat.postMessage") if "What if" in text_of(c))
     assert compared.params["thread_ts"] == root.ts
-    assert "A100-80GB" in text_of(compared) and "Option 1" in text_of(compared) and "TTFT p95" in text_of(compared)
+    assert (
+        "A100-80GB" in text_of(compared)
+        and "Option 1" in text_of(compared)
+        and "TTFT p95" in text_of(compared)
+    )
 
     # What if… as a message in the thread
     user.say("what if we use H100s with 3000 users?", ts="1700000100.000001", thread_ts=root.ts)
@@ -103,7 +107,11 @@ def test_from_slash_command_to_approval(user: SlackUser, stub: SlackStub, servic
     plan_id = int(find_button(options, "option_choose")["value"].split("|")[0])
     with services.sessions() as session:
         approval = kb_threads.get_approval(session=session, plan_id=plan_id, rank=1)
-    assert approval is not None and approval["decision"] == "approved" and approval["decided_by"] == "U_GROUP_ADMIN"
+    assert (
+        approval is not None
+        and approval["decision"] == "approved"
+        and approval["decided_by"] == "U_GROUP_ADMIN"
+    )
     assert approval["requested_by"] == "U1" and approval["at"] is not None
 
     # a second click on Approve does not decide twice

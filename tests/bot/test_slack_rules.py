@@ -16,7 +16,9 @@ REQUEST = "support chatbot for 1000 users, latency matters"
 
 
 def test_a_bad_signature_is_refused_with_401_and_nothing_is_posted(user: SlackUser) -> None:
-    response = user.send("command=%2Fpredeploy&text=hi", content_type="application/x-www-form-urlencoded", secret="wrong")
+    response = user.send(
+        "command=%2Fpredeploy&text=hi", content_type="application/x-www-form-urlencoded", secret="wrong"
+    )
     assert response.status == 401
     assert user.stub.of("chat.postMessage") == []
 
@@ -63,7 +65,9 @@ def stub_calls_settle(stub: SlackStub, *, quiet_s: float = 0.3) -> None:
         time.sleep(quiet_s)
 
 
-def test_a_direct_message_starts_a_conversation_and_channel_chatter_is_ignored(user: SlackUser, stub: SlackStub) -> None:
+def test_a_direct_message_starts_a_conversation_and_channel_chatter_is_ignored(
+    user: SlackUser, stub: SlackStub
+) -> None:
     user.say("just chatting, not for the bot", ts="1700000001.000001")
     user.say("a translation service for 300 users", ts="1700000001.000002", im=True)
     reply = stub.wait_for("chat.postMessage")[0]
@@ -74,9 +78,22 @@ def test_a_direct_message_starts_a_conversation_and_channel_chatter_is_ignored(u
 
 def test_the_bot_ignores_its_own_messages(user: SlackUser, stub: SlackStub) -> None:
     user.send(
-        json.dumps({"type": "event_callback", "team_id": "T1", "event_id": "E1", "api_app_id": "A1",
-                    "event": {"type": "message", "channel": "C1", "channel_type": "im", "bot_id": "BBOT",
-                              "text": "a chatbot for 10 users", "ts": "1700000002.000001"}}),
+        json.dumps(
+            {
+                "type": "event_callback",
+                "team_id": "T1",
+                "event_id": "E1",
+                "api_app_id": "A1",
+                "event": {
+                    "type": "message",
+                    "channel": "C1",
+                    "channel_type": "im",
+                    "bot_id": "BBOT",
+                    "text": "a chatbot for 10 users",
+                    "ts": "1700000002.000001",
+                },
+            }
+        ),
         content_type="application/json",
     )
     stub_calls_settle(stub)
@@ -93,8 +110,18 @@ def _open_spec_modal(user: SlackUser, stub: SlackStub) -> dict:
 def test_the_review_modal_has_an_input_per_field_prefilled(user: SlackUser, stub: SlackStub) -> None:
     view = _open_spec_modal(user, stub)
     inputs = {b["block_id"]: b["element"] for b in view["blocks"] if b["type"] == "input"}
-    for field in ("use_case", "user_count", "traffic.peak_qps", "slo.ttft_ms", "slo.percentile",
-                  "priorities.latency", "preferred_gpu_types", "preferred_models", "budget_usd_month", "max_gpus"):
+    for field in (
+        "use_case",
+        "user_count",
+        "traffic.peak_qps",
+        "slo.ttft_ms",
+        "slo.percentile",
+        "priorities.latency",
+        "preferred_gpu_types",
+        "preferred_models",
+        "budget_usd_month",
+        "max_gpus",
+    ):
         assert field in inputs
     assert inputs["user_count"]["initial_value"] == "1000"
     assert inputs["slo.percentile"]["initial_option"]["value"] == "p95"
@@ -118,9 +145,13 @@ def _values(view: dict, **typed: str) -> dict:
     return values
 
 
-def test_invalid_modal_input_returns_errors_per_field_and_keeps_the_spec(user: SlackUser, stub: SlackStub) -> None:
+def test_invalid_modal_input_returns_errors_per_field_and_keeps_the_spec(
+    user: SlackUser, stub: SlackStub
+) -> None:
     view = _open_spec_modal(user, stub)
-    response = user.submit(view, _values(view, user_count="-5", slo__ttft_ms="abc", preferred_gpu_types="H100-80G"))
+    response = user.submit(
+        view, _values(view, user_count="-5", slo__ttft_ms="abc", preferred_gpu_types="H100-80G")
+    )
     assert response.status == 200
     body = json.loads(response.body)
     assert body["response_action"] == "errors"
@@ -143,7 +174,10 @@ def test_healthz_and_a_real_http_round_trip(settings: BotSettings, stub: SlackSt
         assert httpx.get(base + "/healthz").text == "ok"
         user = SlackUser(build_app(settings), stub, http_url=base + "/slack/events")
         assert user.slash(REQUEST).status == 200
-        assert user.send("command=x", content_type="application/x-www-form-urlencoded", secret="bad").status == 401
+        assert (
+            user.send("command=x", content_type="application/x-www-form-urlencoded", secret="bad").status
+            == 401
+        )
         stub.wait_for("chat.postMessage", count=2)
     finally:
         server.shutdown()

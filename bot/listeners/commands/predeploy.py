@@ -22,7 +22,6 @@ def handle_predeploy_command(
     client: WebClient,
     context: BoltContext,
     respond: Respond,
-    logger: logging.Logger,
 ) -> None:
     text = (command.get("text") or "").strip()
     if not text:

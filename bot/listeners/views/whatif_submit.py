@@ -13,9 +13,7 @@ from bot.listeners.common import report_error, services_of, start_whatif
 from bot.parse import parse_whatif
 
 
-def handle_whatif_submission(
-    ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, context: BoltContext
-) -> None:
+def handle_whatif_submission(ack: Ack, view: dict[str, Any], client: WebClient, context: BoltContext) -> None:
     meta = json.loads(view.get("private_metadata") or "{}")
     services = services_of(context)
     changes, errors = parse_whatif(view["state"]["values"], catalog=services.catalog())
