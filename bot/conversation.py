@@ -146,7 +146,7 @@ def _load_perf_params(sessions: sessionmaker[Session]) -> Any:
 
     try:
         return load_params()
-    except ValueError:  # a malformed calibration file must not stop planning: log it, use the priors
+    except (ValueError, TypeError, KeyError):  # a malformed calibration file must not stop planning
         logger.exception("cannot read %s; planning with the default performance parameters", CALIBRATION_PATH)
         return default_params()
 

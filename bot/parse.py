@@ -122,6 +122,10 @@ def _canonical_names(field: SpecField, names: list[str], catalog: Catalog | None
     return out
 
 
+def is_positive(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+
+
 def rescale_traffic(spec: dict[str, Any], old_users: Any, *, peak_edited: bool) -> None:
     """Keep the traffic consistent with the users: the same per-user rate, or the stated peak."""
     traffic = spec.get("traffic") or {}
@@ -130,7 +134,7 @@ def rescale_traffic(spec: dict[str, Any], old_users: Any, *, peak_edited: bool) 
         traffic["qps_given"] = True
         traffic["mean_qps"] = traffic["peak_qps"] / peak_factor
         traffic["derivation"] = f"peak {traffic['peak_qps']:g} req/s as stated; mean = peak ÷ {peak_factor:g}"
-    elif not traffic.get("qps_given") and old_users and spec.get("user_count") != old_users:
+    elif not traffic.get("qps_given") and is_positive(old_users) and is_positive(spec.get("user_count")):
         scale = spec["user_count"] / old_users
         traffic["mean_qps"] = traffic["mean_qps"] * scale
         traffic["peak_qps"] = traffic["peak_qps"] * scale

@@ -28,11 +28,12 @@ HELP = """Describe what you need in a sentence, then:
   help | quit"""
 
 _MARKUP = re.compile(r"[*_`]|:[a-z_]+: ?")
+_MENTION = re.compile(r"<@([^>|]+)(?:\|[^>]*)?>")
 
 
 def plain(markdown: str) -> str:
-    """Slack mrkdwn → terminal text (drops *bold*, _italic_ and :emoji:)."""
-    return _MARKUP.sub("", markdown)
+    """Slack mrkdwn → terminal text (drops *bold*, _italic_ and :emoji:; <@user> → user)."""
+    return _MARKUP.sub("", _MENTION.sub(r"\1", markdown))
 
 
 def spec_text(reply: SpecReply) -> str:

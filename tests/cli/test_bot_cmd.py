@@ -1,0 +1,84 @@
+"""`predeploy chat` (the conversation engine in a terminal) and `predeploy bot`'s settings checks."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import build_cli
+
+runner = CliRunner()
+
+
+def chat(lines: list[str], *args: str) -> tuple[int, str]:
+    result = runner.invoke(build_cli(), ["chat", *args], input="\n".join(lines) + "\n")
+    return result.exit_code, result.stdout
+
+
+def test_a_whole_conversation_in_the_terminal(seeded_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("USER", "alice")
+    monkeypatch.setenv("PREDEPLOY_ADMINS", "alice")
+    code, out = chat(
+        [
+            "support chatbot for 1000 users, latency matters",
+            "make it 5000 users",
+            "plan",
+            "details 1",
+            "what if we use A100s?",
+            "choose 1",
+            "approve",
+            "quit",
+        ]
+    )
+    assert code == 0, out
+    assert "Spec v1:" in out and "Spec v2:" in out and "Users: 5,000" in out
+    assert "planning… 3 of 3" in out and re.search(r"Top \d of \d+ options", out)
+    assert "throughput" in out  # details
+    assert "What if gpu=A100-80GB" in out and "Option 1" in out  # the comparison
+    assert "You chose:" in out and "approved by alice" in out
+
+
+def test_bad_input_is_answered_and_the_chat_goes_on(seeded_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("USER", "bob")
+    monkeypatch.delenv("PREDEPLOY_ADMINS", raising=False)
+    code, out = chat(
+        [
+            "plan",  # no spec yet
+            "a chatbot for 100000000000 users",  # absurd
+            "a translation service for 300 users",
+            "set user_count=-3",
+            "set slo.ttft_ms=300",
+            "choose 1",  # no plan yet
+            "plan",
+            "choose 1",
+            "approve",  # not an admin
+        ]
+    )
+    assert code == 0, out
+    assert out.count("error:") >= 4
+    assert "describe what you need first" in out or "no spec" in out
+    assert "TTFT ≤ 300 ms" in out  # the valid edit
+    assert "Only admins" in out
+
+
+def test_a_chat_can_be_continued_later(seeded_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("USER", "carol")
+    code, out = chat(["a summarization service for 200 users"])
+    thread = re.search(r"--thread (\S+)\)", out).group(1)  # type: ignore[union-attr]
+    code, out = chat(["make it 400 users", "spec"], "--thread", thread)
+    assert code == 0 and "Spec v2:" in out and "Users: 400" in out
+    code, out = chat([], "--thread", "cli:nope:x")
+    assert code == 2 and "no chat" in (
+        out + (runner.invoke(build_cli(), ["chat", "--thread", "cli:nope:x"]).stderr)
+    )
+
+
+def test_the_bot_refuses_placeholder_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-your-token")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "changeme")
+    monkeypatch.delenv("PREDEPLOY_ENV", raising=False)
+    result = runner.invoke(build_cli(), ["bot", "--port", "0"])
+    assert result.exit_code == 2
+    assert "placeholder" in result.stderr and "SLACK_BOT_TOKEN" in result.stderr
