@@ -136,7 +136,7 @@ def _free(arrays: CaseArrays) -> list[tuple[str, str]]:
     groups = ("step_overhead_ms", "request_overhead_ms", "closed_loop_wave")
     free += [(g, e) for g in groups for e in ENGINES if e in engs]
     free += [("engine_speed", e) for e in ENGINES if e in engs and e != "tensorrt-llm"]
-    free += [("allreduce_latency_us", k) for k in LINKS if k in links]
+    free += [(g, k) for g in ("allreduce_latency_us", "allreduce_bw_eff") for k in LINKS if k in links]
     free += [(g, "") for g in SCALARS]
     return free
 
@@ -228,13 +228,20 @@ def abs_pct_errors(
     arrays: CaseArrays, params: PerfParams, mask: np.ndarray | None = None
 ) -> dict[str, np.ndarray]:
     """Absolute percentage error per metric over the (masked) cases that measured it."""
+    return {m: errs for m, (_, errs) in indexed_errors(arrays, params, mask).items()}
+
+
+def indexed_errors(
+    arrays: CaseArrays, params: PerfParams, mask: np.ndarray | None = None
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per metric: (case indices, absolute percentage errors) over the (masked) cases."""
     pred = predict_cases(arrays, params)
-    out: dict[str, np.ndarray] = {}
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for metric, idx, _ in _targets(arrays):
         keep = idx if mask is None else idx[mask[idx]]
         if keep.size:
             measured = np.array([arrays.cases[i].measured[metric] for i in keep])
-            out[metric] = np.abs(pred[metric][keep] / measured - 1.0) * 100.0
+            out[metric] = (keep, np.abs(pred[metric][keep] / measured - 1.0) * 100.0)
     return out
 
 

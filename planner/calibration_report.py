@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from planner.calibration import CaseArrays, abs_pct_errors, fit, stack, subset, summary
+from planner.calibration import CaseArrays, abs_pct_errors, fit, indexed_errors, stack, subset, summary
 from planner.calibration_cases import Case, MemoryCase
 from planner.memory import memory_plan
 from planner.perf_params import PerfParams
@@ -39,18 +39,27 @@ def calibrate(cases: list[Case], prior: PerfParams, *, iterations: int = 10) -> 
 
 
 def _held_out(arrays: CaseArrays, prior: PerfParams, keys: np.ndarray, iterations: int) -> dict[str, Any]:
+    idx: dict[str, list[np.ndarray]] = {}
     errors: dict[str, list[np.ndarray]] = {}
     for key in sorted(set(keys.tolist())):
         test = keys == key
         train = subset(arrays, ~test, prior)
         params = fit(train, prior, iterations=iterations) if train.cases else prior
-        for metric, errs in abs_pct_errors(arrays, params, mask=test).items():
+        for metric, (rows, errs) in indexed_errors(arrays, params, mask=test).items():
+            idx.setdefault(metric, []).append(rows)
             errors.setdefault(metric, []).append(errs)
-    return summary({m: np.concatenate(v) for m, v in errors.items()})
+    merged = {m: (np.concatenate(idx[m]), np.concatenate(v)) for m, v in errors.items()}
+    out: dict[str, Any] = summary({m: e for m, (_, e) in merged.items()})
+    sources = np.array([c.source for c in arrays.cases])
+    out["by_source"] = {
+        src: summary({m: e[sources[i] == src] for m, (i, e) in merged.items() if (sources[i] == src).any()})
+        for src in sorted(set(sources.tolist()))
+    }
+    return out
 
 
 def validate(cases: list[Case], prior: PerfParams, *, iterations: int = 3) -> dict[str, Any]:
-    """Held-out error per metric: leave-one-source-out and leave-one-GPU-out."""
+    """Held-out error per metric: leave-one-source-out and leave-one-GPU-out (also split by source)."""
     arrays = stack(cases, prior)
     return {
         "leave_one_source_out": _held_out(arrays, prior, np.array([c.source for c in cases]), iterations),

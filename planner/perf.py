@@ -161,7 +161,7 @@ def _breakdown(
     steps = float(r.prefill_steps) + max(osl - 1.0, 0.0)
     lat = params.allreduce_latency_us.get(hw.link, 30.0) * hw.allreduces_per_step / 1000.0
     comm_step = lat + hw.allreduce_bytes_per_token * float(r.batch) / (
-        hw.link_gb_s * 1e6 * params.allreduce_bw_eff
+        hw.link_gb_s * 1e6 * params.allreduce_bw_eff.get(hw.link, 0.5)
     )
     engine_ovh = float(coefs.overhead_ms) - lat
     per_step = engine_ovh + comm_step

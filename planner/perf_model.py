@@ -164,7 +164,7 @@ class Efficiency:
     mfu: Num
     overhead_ms: Num
     allreduce_latency_us: Num
-    allreduce_bw_eff: float = 0.7
+    allreduce_bw_eff: Num = 0.7
     tp_loss: float = 0.0  # efficiency / (1 + tp_loss x log2 TP): smaller shards run less efficiently
     kv_read_eff: float = 1.0  # attention kernels' share of the bandwidth weight reads reach
     moe_layer_overhead_us: float = 0.0  # router, dispatch and grouped-GEMM launches per MoE layer
@@ -204,7 +204,7 @@ def efficiency(params: PerfParams, *, family: Any, engine: Any, link: Any, looku
         mfu=get(family, params.mfu, params.mfu["other"]) * speed,
         overhead_ms=get(engine, params.step_overhead_ms, 1.5),
         allreduce_latency_us=get(link, params.allreduce_latency_us, 30.0),
-        allreduce_bw_eff=params.allreduce_bw_eff,
+        allreduce_bw_eff=get(link, params.allreduce_bw_eff, 0.5),
         tp_loss=params.tp_loss,
         kv_read_eff=params.kv_read_eff,
         moe_layer_overhead_us=params.moe_layer_overhead_us,

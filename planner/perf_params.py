@@ -63,7 +63,10 @@ class PerfParams:
     allreduce_latency_us: dict[str, float] = field(
         default_factory=lambda: {"nvlink": 8.0, "infinity_fabric": 12.0, "pcie": 30.0}
     )
-    allreduce_bw_eff: float = 0.7
+    # share of the link's bandwidth a ring all-reduce reaches, per interconnect
+    allreduce_bw_eff: dict[str, float] = field(
+        default_factory=lambda: {"nvlink": 0.7, "infinity_fabric": 0.6, "pcie": 0.5}
+    )
     tp_loss: float = 0.05  # efficiency / (1 + tp_loss x log2 TP)
     kv_read_eff: float = 0.85  # attention kernels reach this share of the weight-read bandwidth
     moe_layer_overhead_us: float = 30.0  # router, dispatch and expert launches per MoE layer per step
@@ -143,6 +146,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "step_overhead_ms": (0.1, 12.0),
     "request_overhead_ms": (0.5, 60.0),
     "allreduce_latency_us": (2.0, 80.0),
+    "allreduce_bw_eff": (0.1, 0.95),
     "closed_loop_wave": (0.0, 1.0),
     "tp_loss": (0.0, 0.6),
     "kv_read_eff": (0.3, 1.0),

@@ -204,6 +204,8 @@ def register(app: typer.Typer) -> None:
         for split in ("leave_one_source_out", "leave_one_gpu_out"):
             typer.echo(f"{split} ({report['rows']} rows)")
             for metric, s in report[split].items():
+                if metric == "by_source":
+                    continue
                 typer.echo(
                     f"  {metric:22s} rows={s['rows']:5d} "
                     f"median={s['median_pct']:5.1f}% p90={s['p90_pct']:5.1f}%"

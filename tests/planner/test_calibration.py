@@ -115,5 +115,6 @@ def test_validate_reports_both_held_out_splits_per_metric():
     report = validate(cases, prior, iterations=2)
     assert report["rows"] == 12
     for split in ("leave_one_source_out", "leave_one_gpu_out"):
-        assert set(report[split]) == {"ttft_ms", "itl_tpot_ms", "e2e_ms"}
-        assert all(s["rows"] == 12 and s["median_pct"] >= 0 for s in report[split].values())
+        assert set(report[split]) == {"ttft_ms", "itl_tpot_ms", "e2e_ms", "by_source"}
+        assert all(report[split][m]["rows"] == 12 for m in ("ttft_ms", "itl_tpot_ms", "e2e_ms"))
+        assert report[split]["by_source"]["a"]["ttft_ms"]["rows"] == 6
