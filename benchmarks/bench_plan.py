@@ -53,8 +53,8 @@ def _full_search(spec: Any, catalog: Any, params: Any) -> float:
     """Cheapest option by sizing screened combinations exactly, cheapest bound first, until the bound
     reaches the best found (exact, given that the bound never under-states a rate)."""
     from planner.capacity import screen, size_exact
-    from planner.pipeline import Scored, _verify, cheapest_first
     from planner.recommend import candidate_models
+    from planner.search import Scored, cheapest_first, verify
     from planner.types import Engine
 
     best = float("inf")
@@ -65,7 +65,7 @@ def _full_search(spec: Any, catalog: Any, params: Any) -> float:
         if s.cost_per_month_usd >= best:
             break
         sized = size_exact(spec, s, params=params)
-        v = _verify(spec, sized, params=params, engine=Engine.VLLM, precise=False) if sized.feasible else None
+        v = verify(spec, sized, params=params, engine=Engine.VLLM, precise=False) if sized.feasible else None
         best = min(best, v.sized.cost_per_month_usd) if isinstance(v, Scored) else best
     return best
 

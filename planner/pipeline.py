@@ -2,132 +2,28 @@
 
     plan(spec, catalog, params=..., top_k=5) -> PlanResult      (what `predeploy plan --json` prints)
 
-Pure: the catalog, the performance parameters and an optional rate cache come in as arguments.
+Screening and sizing live in `planner.capacity`, the exact search in `planner.search`; this module
+turns the result into ranked, explained options. Pure: the catalog, the performance parameters and
+an optional rate cache come in as arguments.
 """
 
 from __future__ import annotations
 
-import heapq
 import math
-from dataclasses import dataclass, replace
 from typing import Any
 
 from planner import perf
-from planner.capacity import HEADROOM, Sized, screen, size_exact, with_replicas, workload_of
+from planner.capacity import HEADROOM, Sized, screen
 from planner.catalog import Catalog
 from planner.explain import explain_option, headroom_note, relax_advice
-from planner.perf_types import Arrival, Prediction
 from planner.plan import Infeasible, Option, PlanResult, Predicted, ServingConfig
 from planner.rank import Metrics, View, pareto_flags, scores, view_order, weights_for
 from planner.recommend import candidate_models, context_need_tokens
+from planner.search import RateCache, Scored, search
 from planner.spec import DeploymentSpec
-from planner.types import ArrivalKind, Engine, Precision
+from planner.types import Engine, Precision
 
-# Exact sizings (max_rate_under_slo, ~6 ms each) after screening: a branch-and-bound for the cheapest,
-# then the most accurate and the fastest.
-CHEAPEST_EVALS = 10
-LIKELY_FIRST = 2
-ACCURATE_EVALS = 2
-FASTEST_EVALS = 2
 QUANTIZATION = {Precision.FP8: "fp8", Precision.INT8: "compressed-tensors", Precision.INT4: "awq"}
-RateCache = dict[tuple[object, ...], Any]  # per-replica rates and screening bounds, reused across what-ifs
-
-
-@dataclass(frozen=True)
-class Scored:
-    """A sized combination with its prediction at the planned load."""
-
-    sized: Sized
-    prediction: Prediction
-    ttft_ms: float
-    tpot_ms: float
-    e2e_ms: float
-
-    def meets(self, spec: DeploymentSpec) -> bool:
-        s = spec.slo
-        return (
-            not self.prediction.saturated
-            and self.ttft_ms <= s.ttft_ms
-            and self.tpot_ms <= s.tpot_ms
-            and self.e2e_ms <= s.e2e_ms
-        )
-
-
-def cheapest_first(feasible: list[Sized]) -> list[Sized]:
-    """Screened combinations in the order the branch-and-bound sizes them: cheapest bound first."""
-    return sorted(feasible, key=lambda s: (s.cost_per_month_usd, -s.quality))
-
-
-def others(feasible: list[Sized], taken: set[int], *, cheapest_usd: float) -> list[Sized]:
-    """The most accurate combinations, then the fastest at no more than 4× the cheapest cost (by the
-    screening's realistic guess), that were not sized yet."""
-    pool = [s for s in feasible if id(s) not in taken]
-    accurate = heapq.nsmallest(ACCURATE_EVALS, pool, key=lambda s: (-s.quality, s.likely_cost_usd))
-    limit = 4 * min(cheapest_usd, min((s.likely_cost_usd for s in pool), default=math.inf))
-    fast = heapq.nsmallest(
-        ACCURATE_EVALS + FASTEST_EVALS,
-        (s for s in pool if s.likely_cost_usd <= limit),
-        key=lambda s: (s.floor_tpot_ms + s.floor_ttft_ms / 50, s.likely_cost_usd),
-    )
-    picked = {id(s): s for s in accurate}
-    for s in fast:
-        if len(picked) >= ACCURATE_EVALS + FASTEST_EVALS:
-            break
-        picked.setdefault(id(s), s)
-    return list(picked.values())
-
-
-def _predict(
-    spec: DeploymentSpec, s: Sized, *, params: perf.PerfParams, engine: Engine, precise: bool
-) -> Scored:
-    kind = (
-        spec.traffic.arrival
-        if spec.traffic.arrival in (ArrivalKind.POISSON, ArrivalKind.CONSTANT)
-        else (ArrivalKind.POISSON)
-    )
-    pred = perf.predict(
-        s.model,
-        s.gpu,
-        tp=s.tp,
-        replicas=s.replicas,
-        precision=s.precision,
-        engine=engine,
-        workload=workload_of(spec),
-        arrival=Arrival(kind, rate_rps=spec.traffic.peak_qps),
-        params=params,
-        percentiles=precise,
-        seed=0,
-    )
-    pct = spec.slo.percentile.value
-    return Scored(s, pred, pred.ttft_ms.at(pct), pred.tpot_ms.at(pct), pred.e2e_ms.at(pct))
-
-
-def _verify(
-    spec: DeploymentSpec, s: Sized, *, params: perf.PerfParams, engine: Engine, precise: bool
-) -> Scored | Sized:
-    """Predict at the planned load; add one replica if the tails miss; else return the miss with a reason."""
-    scored = _predict(spec, s, params=params, engine=engine, precise=precise)
-    if scored.meets(spec):
-        return scored
-    more = with_replicas(
-        spec,
-        replace(s, reason=""),
-        s.rate_per_replica_rps * s.replicas / (s.replicas + 1),
-        exact=True,
-        why_zero="",
-    )
-    if more.feasible and more.replicas == s.replicas + 1:
-        again = _predict(spec, more, params=params, engine=engine, precise=precise)
-        if again.meets(spec):
-            return again
-    pct = spec.slo.percentile.value
-    return replace(
-        s,
-        reason=(
-            f"predicted {pct} TTFT {scored.ttft_ms:,.0f} ms / TPOT {scored.tpot_ms:.0f} ms / "
-            f"e2e {scored.e2e_ms:,.0f} ms at {spec.traffic.peak_qps:g} req/s misses the SLO"
-        ),
-    )
 
 
 def serving_config(spec: DeploymentSpec, s: Sized) -> ServingConfig:
@@ -205,39 +101,8 @@ def plan(
     params = params or perf.default_params()
     candidates, rejected = candidate_models(spec, catalog)
     screened = screen(spec, catalog, candidates, params=params, engine=engine, cache=cache)
-    feasible = [s for s in screened if s.feasible]
-    good: list[Scored] = []
-    misses = [s for s in screened if not s.feasible]
-    taken: set[int] = set()
-
-    def evaluate(s: Sized) -> Scored | None:
-        taken.add(id(s))
-        sized = size_exact(spec, s, params=params, engine=engine, cache=cache)
-        v = _verify(spec, sized, params=params, engine=engine, precise=precise) if sized.feasible else sized
-        if isinstance(v, Scored):
-            good.append(v)
-            return v
-        misses.append(v)
-        return None
-
-    # Branch and bound: the screening bound never under-states a rate, so its cost never over-states
-    # the exact cost; once the bound reaches the cheapest exact option found, nothing after can beat it.
-    # The screening's realistic guesses go first: an early good option makes the bound cut sooner.
-    best = math.inf
-    guesses = heapq.nsmallest(LIKELY_FIRST, feasible, key=lambda s: (s.likely_cost_usd, -s.quality))
-    for s in guesses:
-        v = evaluate(s)
-        best = min(best, v.sized.cost_per_month_usd) if v else best
-    for s in [s for s in cheapest_first(feasible) if id(s) not in taken][: CHEAPEST_EVALS - len(guesses)]:
-        if s.cost_per_month_usd >= best:
-            break
-        v = evaluate(s)
-        best = min(best, v.sized.cost_per_month_usd) if v else best
-    for s in others(feasible, taken, cheapest_usd=best):
-        evaluate(s)
-    if not good:  # every guess missed: size the next cheapest ones before giving up
-        for s in [s for s in cheapest_first(feasible) if id(s) not in taken][:CHEAPEST_EVALS]:
-            evaluate(s)
+    good, misses = search(spec, screened, params=params, engine=engine, precise=precise, cache=cache)
+    misses = [s for s in screened if not s.feasible] + misses
     result = _rank(spec, good, top_k=top_k, view=view)
     notes = [spec.traffic.derivation, headroom_note(), *spec.notes]
     extra: dict[str, Any] = {}
@@ -269,7 +134,33 @@ def _closest_json(s: Sized | None) -> dict[str, Any] | None:
     }
 
 
+def _drop_worse_shapes(spec: DeploymentSpec, good: list[Scored]) -> list[Scored]:
+    """Drop an option when another shape of the same model and precision is no dearer, no slower and
+    needs no more GPUs (e.g. 24 replicas × TP 2 beside 1 replica × TP 4 that does better)."""
+
+    def beats(a: Scored, b: Scored) -> bool:
+        ma, mb = _metrics(spec, a), _metrics(spec, b)
+        no_worse = (
+            ma.cost_usd_month <= mb.cost_usd_month
+            and ma.latency_slo_fraction <= mb.latency_slo_fraction
+            and ma.gpu_count <= mb.gpu_count
+        )
+        return no_worse and (ma.cost_usd_month, ma.latency_slo_fraction, ma.gpu_count) != (
+            mb.cost_usd_month,
+            mb.latency_slo_fraction,
+            mb.gpu_count,
+        )
+
+    same = {id(x): [y for y in good if y is not x and _key(y) == _key(x)] for x in good}
+    return [x for x in good if not any(beats(y, x) for y in same[id(x)])]
+
+
+def _key(x: Scored) -> tuple[str, Precision]:
+    return x.sized.model.id, x.sized.precision
+
+
 def _rank(spec: DeploymentSpec, good: list[Scored], *, top_k: int, view: View) -> list[Option]:
+    good = _drop_worse_shapes(spec, good)
     metrics = [_metrics(spec, x) for x in good]
     score = scores(metrics, weights_for(spec.priorities))
     pareto = pareto_flags(metrics)

@@ -18,9 +18,10 @@ from pydantic import BaseModel, Field
 from planner.catalog import Catalog
 from planner.errors import InvalidInputError, close_matches
 from planner.perf_params import PerfParams
-from planner.pipeline import RateCache, plan
+from planner.pipeline import plan
 from planner.plan import Option, PlanResult
-from planner.spec import DeploymentSpec, Level, Percentile, Priorities, check_spec
+from planner.search import RateCache
+from planner.spec import MAX_USERS, DeploymentSpec, Level, Percentile, Priorities, check_spec
 from planner.traffic import traffic_profile
 from planner.types import Precision, TrafficDefaults
 
@@ -133,6 +134,8 @@ def _apply_one(data: dict[str, Any], spec: DeploymentSpec, key: str, value: str,
         data["slo"]["percentile"] = value.lower()
     elif key in ("users", "qps"):
         users = int(_number(key, value, integer=True)) if key == "users" else data["user_count"]
+        if users > MAX_USERS:
+            raise InvalidInputError(f"users={users:,} is out of range; give 1 to {MAX_USERS:,} users")
         qps = _number(key, value) if key == "qps" else None
         data["user_count"] = users
         data["traffic"] = _retraffic(spec, users=users, qps=qps)

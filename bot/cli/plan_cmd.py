@@ -27,19 +27,25 @@ AS_JSON = typer.Option(False, "--json", help="print JSON")
 
 
 def load_inputs() -> tuple[Catalog, PerfParams]:
-    """The knowledge base's catalog and the calibrated performance parameters (priors if unreadable)."""
+    """The knowledge base's catalog and the calibrated performance parameters."""
     from bot.cli.common import load_catalog_cached
+
+    return load_catalog_cached(), load_perf_params()
+
+
+def load_perf_params() -> PerfParams:
+    """The fitted parameters (kb/data/calibration.json); the priors, with a warning, when unreadable."""
     from planner.perf_params import default_params
 
-    catalog = load_catalog_cached()
     try:
         from kb.calibration import load_params
 
-        params = load_params()
-    except (OSError, ValueError) as exc:
-        typer.echo(f"warning: calibration unreadable ({exc}); using the default priors", err=True)
-        params = default_params()
-    return catalog, params
+        return load_params()
+    except (OSError, ValueError, TypeError, KeyError) as exc:  # a missing, broken or older file
+        typer.echo(
+            f"warning: calibration unreadable ({type(exc).__name__}: {exc}); using the priors", err=True
+        )
+        return default_params()
 
 
 def _extract(text: str, history: list[str], catalog: Catalog, *, no_llm: bool) -> Extraction:
@@ -111,7 +117,9 @@ def extract_command(
 ) -> None:
     """Turn a request into a deployment spec (use case, users, traffic, SLOs, priorities, constraints)."""
     with user_errors():
-        catalog, _ = load_inputs()
+        from bot.cli.common import load_catalog_cached
+
+        catalog = load_catalog_cached()
         if batch is not None:
             _batch(batch, catalog, no_llm=no_llm)
             return

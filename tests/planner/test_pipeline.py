@@ -89,8 +89,8 @@ def test_plan_is_deterministic(catalog):
 def test_search_finds_the_cheapest_option_a_full_search_finds(catalog):
     """Branch and bound over every screened combination, sized exactly, as the reference."""
     from planner.capacity import screen, size_exact
-    from planner.pipeline import Scored, _verify, cheapest_first
     from planner.recommend import candidate_models
+    from planner.search import Scored, cheapest_first, verify
     from planner.types import Engine
 
     for text in ("chatbot for 1000 users", "translation for 20000 users", "rag over our docs for 3000 staff"):
@@ -104,7 +104,7 @@ def test_search_finds_the_cheapest_option_a_full_search_finds(catalog):
                 break
             sized = size_exact(spec, s, params=PARAMS)
             v = (
-                _verify(spec, sized, params=PARAMS, engine=Engine.VLLM, precise=False)
+                verify(spec, sized, params=PARAMS, engine=Engine.VLLM, precise=False)
                 if sized.feasible
                 else None
             )

@@ -1,0 +1,206 @@
+"""The exact phase of the capacity search: which screened combinations to size with the performance
+model, sizing them, and checking each at its planned load.
+
+    search(spec, screened, params=..., engine=..., precise=..., cache=...) -> (good, misses)
+
+Sizings (`perf.max_rate_under_slo`, ~6 ms each) are spent on: the screening's two best guesses, a
+branch-and-bound for the cheapest option (the screening bound never under-states a rate, so its
+cost never over-states the exact cost: once it reaches the cheapest option found, nothing after it
+can be cheaper), then the most accurate and the fastest combinations.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass, replace
+from typing import Any
+
+from planner import perf
+from planner.capacity import Sized, size_exact, with_replicas, workload_of
+from planner.perf_types import Arrival, Prediction
+from planner.spec import DeploymentSpec
+from planner.types import ArrivalKind, Engine
+
+CHEAPEST_EVALS = 10
+LIKELY_FIRST = 2
+ACCURATE_EVALS = 2
+FASTEST_EVALS = 2
+RateCache = dict[tuple[object, ...], Any]  # per-replica rates and screening bounds, reused across what-ifs
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A sized combination with its prediction at the planned load."""
+
+    sized: Sized
+    prediction: Prediction
+    ttft_ms: float
+    tpot_ms: float
+    e2e_ms: float
+
+    def meets(self, spec: DeploymentSpec) -> bool:
+        s = spec.slo
+        return (
+            not self.prediction.saturated
+            and self.ttft_ms <= s.ttft_ms
+            and self.tpot_ms <= s.tpot_ms
+            and self.e2e_ms <= s.e2e_ms
+        )
+
+
+def cheapest_first(feasible: list[Sized]) -> list[Sized]:
+    """Screened combinations in the order the branch-and-bound sizes them: cheapest bound first."""
+    return sorted(feasible, key=lambda s: (s.cost_per_month_usd, -s.quality))
+
+
+def others(feasible: list[Sized], taken: set[int], *, cheapest_usd: float) -> list[Sized]:
+    """The most accurate combinations, then the fastest at no more than 4× the cheapest cost (by the
+    screening's realistic guess), that were not sized yet."""
+    pool = [s for s in feasible if id(s) not in taken]
+    accurate = heapq.nsmallest(ACCURATE_EVALS, pool, key=lambda s: (-s.quality, s.likely_cost_usd))
+    limit = 4 * min(cheapest_usd, min((s.likely_cost_usd for s in pool), default=math.inf))
+    fast = heapq.nsmallest(
+        ACCURATE_EVALS + FASTEST_EVALS,
+        (s for s in pool if s.likely_cost_usd <= limit),
+        key=lambda s: (s.floor_tpot_ms + s.floor_ttft_ms / 50, s.likely_cost_usd),
+    )
+    picked = {id(s): s for s in accurate}
+    for s in fast:
+        if len(picked) >= ACCURATE_EVALS + FASTEST_EVALS:
+            break
+        picked.setdefault(id(s), s)
+    return list(picked.values())
+
+
+def predict_at_peak(
+    spec: DeploymentSpec, s: Sized, *, params: perf.PerfParams, engine: Engine, precise: bool
+) -> Scored:
+    kind = (
+        spec.traffic.arrival
+        if spec.traffic.arrival in (ArrivalKind.POISSON, ArrivalKind.CONSTANT)
+        else (ArrivalKind.POISSON)
+    )
+    pred = perf.predict(
+        s.model,
+        s.gpu,
+        tp=s.tp,
+        replicas=s.replicas,
+        precision=s.precision,
+        engine=engine,
+        workload=workload_of(spec),
+        arrival=Arrival(kind, rate_rps=spec.traffic.peak_qps),
+        params=params,
+        percentiles=precise,
+        seed=0,
+    )
+    pct = spec.slo.percentile.value
+    return Scored(s, pred, pred.ttft_ms.at(pct), pred.tpot_ms.at(pct), pred.e2e_ms.at(pct))
+
+
+def verify(
+    spec: DeploymentSpec, s: Sized, *, params: perf.PerfParams, engine: Engine, precise: bool
+) -> Scored | Sized:
+    """Predict at the planned load; add one replica if the tails miss; else return the miss with a reason."""
+    scored = predict_at_peak(spec, s, params=params, engine=engine, precise=precise)
+    if scored.meets(spec):
+        return scored
+    more = with_replicas(
+        spec,
+        replace(s, reason=""),
+        s.rate_per_replica_rps * s.replicas / (s.replicas + 1),
+        exact=True,
+        why_zero="",
+    )
+    if more.feasible and more.replicas == s.replicas + 1:
+        again = predict_at_peak(spec, more, params=params, engine=engine, precise=precise)
+        if again.meets(spec):
+            return again
+    pct = spec.slo.percentile.value
+    return replace(
+        s,
+        reason=(
+            f"predicted {pct} TTFT {scored.ttft_ms:,.0f} ms / TPOT {scored.tpot_ms:.0f} ms / "
+            f"e2e {scored.e2e_ms:,.0f} ms at {spec.traffic.peak_qps:g} req/s misses the SLO"
+        ),
+    )
+
+
+def explain_zero_rate(spec: DeploymentSpec, s: Sized, *, params: perf.PerfParams, engine: Engine) -> Sized:
+    """A combination that misses the SLO even at low load, with the latencies it has there."""
+    lone = replace(s, replicas=1, reason="")
+    pred = perf.predict(
+        s.model,
+        s.gpu,
+        tp=s.tp,
+        replicas=1,
+        precision=s.precision,
+        engine=engine,
+        workload=workload_of(spec),
+        arrival=Arrival(ArrivalKind.POISSON, rate_rps=0.01),
+        params=params,
+        percentiles=False,
+        seed=0,
+    )
+    slo, pct = spec.slo, spec.slo.percentile.value
+    got = {
+        "TTFT": (pred.ttft_ms.at(pct), slo.ttft_ms),
+        "TPOT": (pred.tpot_ms.at(pct), slo.tpot_ms),
+        "e2e": (pred.e2e_ms.at(pct), slo.e2e_ms),
+    }
+    over = [f"{k} {v:,.0f} ms > {t:,.0f}" for k, (v, t) in got.items() if v > t]
+    detail = "; ".join(over) if over else "its tails reach the targets before any load"
+    return replace(
+        lone, replicas=0, reason=f"even at low load the {pct} {detail} (TP={s.tp}, {s.precision.value})"
+    )
+
+
+def search(
+    spec: DeploymentSpec,
+    screened: list[Sized],
+    *,
+    params: perf.PerfParams,
+    engine: Engine = Engine.VLLM,
+    precise: bool = False,
+    cache: RateCache | None = None,
+) -> tuple[list[Scored], list[Sized]]:
+    """Size the promising combinations exactly: (options that meet the SLO, the sized ones that miss,
+    with their reasons)."""
+    feasible = [s for s in screened if s.feasible]
+    good: list[Scored] = []
+    misses: list[Sized] = []
+    taken: set[int] = set()
+
+    def evaluate(s: Sized) -> Scored | None:
+        taken.add(id(s))
+        sized = size_exact(spec, s, params=params, engine=engine, cache=cache)
+        if sized.feasible:
+            v: Scored | Sized = verify(spec, sized, params=params, engine=engine, precise=precise)
+        elif sized.replicas == 0:
+            v = explain_zero_rate(spec, sized, params=params, engine=engine)
+        else:
+            v = sized
+        if isinstance(v, Scored):
+            good.append(v)
+            return v
+        misses.append(v)
+        return None
+
+    # The screening's best guesses first (an early good option makes the bound cut sooner), then the
+    # branch-and-bound in order of the bound's cost.
+    best = math.inf
+    guesses = heapq.nsmallest(LIKELY_FIRST, feasible, key=lambda s: (s.likely_cost_usd, -s.quality))
+    for s in guesses:
+        v = evaluate(s)
+        best = min(best, v.sized.cost_per_month_usd) if v else best
+    for s in [s for s in cheapest_first(feasible) if id(s) not in taken][: CHEAPEST_EVALS - len(guesses)]:
+        if s.cost_per_month_usd >= best:
+            break
+        v = evaluate(s)
+        best = min(best, v.sized.cost_per_month_usd) if v else best
+    for s in others(feasible, taken, cheapest_usd=best):
+        evaluate(s)
+    if not good:  # every guess missed: size the next cheapest ones before giving up
+        for s in [s for s in cheapest_first(feasible) if id(s) not in taken][:CHEAPEST_EVALS]:
+            evaluate(s)
+    return good, misses
