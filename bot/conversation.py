@@ -356,6 +356,21 @@ class Conversation:
             )
         return ChoiceReply(self.thread_id, plan_id, option, percentile, user_id)
 
+    def approval(self, plan_id: int, rank: int) -> dict[str, Any] | None:
+        """The approval record of an option ({decision, requested_by, decided_by, at}), or None."""
+        with self.services.sessions() as session:
+            return kb_threads.get_approval(session=session, plan_id=plan_id, rank=rank)
+
+    def deploying(self) -> None:
+        """An approved option is being deployed."""
+        self._move(S.DEPLOYMENT_EXECUTION)
+
+    def deployed(self, *, ok: bool) -> None:
+        """The deployment ended: validated and observed (Success), or Failed (approve again to retry)."""
+        steps = (S.POST_DEPLOYMENT_VALIDATION, S.OBSERVABILITY_SETUP, S.SUCCESS) if ok else (S.FAILED,)
+        for step in steps:
+            self._move(step)
+
     def decide(self, plan_id: int, rank: int, *, user_id: str, approve: bool) -> Decision:
         """Record an admin's decision on a chosen option (the caller checked that user_id is an admin).
 

@@ -8,7 +8,6 @@ reported with a reference id and re-raised so that RQ records (and may retry) it
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import threading
@@ -151,34 +150,64 @@ def _llm_extractor(settings: WorkerSettings) -> Extractor | None:
 
 
 def deploy_approved(plan_id: int, rank: int) -> None:
-    """Deploy an approved option, or say in the thread that deployment is not configured."""
+    """Deploy an option an admin approved (checked here again), or say that deployment is not configured.
+
+    Transient cluster failures propagate so that the job system retries them; any other deployment
+    error is answered in the thread, and the thread goes to Failed (it can be approved again).
+    """
     settings = load_settings()
-    services = services_for(settings.database_url)
-    thread_id = _thread_of_plan(services, plan_id)
-    ctx = context_for(thread_id, settings)
+    ctx = context_for(_thread_of_plan(services_for(settings.database_url), plan_id), settings)
     with answered(ctx.poster, f"deploy option {rank}"):
-        deploy = _deploy_function()
-        if deploy is None or not settings.kubeconfig:
+        approval = ctx.conversation.approval(plan_id, rank)
+        if approval is None or approval["decision"] != "approved":
+            ctx.poster.post(
+                blocks.notice(f"Option {rank} of plan {plan_id} is not approved; nothing was deployed.")
+            )
+            return
+        if not settings.kubeconfig:
             ctx.poster.post(blocks.notice(NOT_CONFIGURED.format(rank=rank, plan_id=plan_id)))
             return
-        ctx.poster.post(blocks.notice(f"Deploying option {rank} of plan {plan_id}…"))
-        result = deploy(plan_id=plan_id, rank=rank, settings=settings)
-        ctx.poster.post(blocks.notice(str(result)))
+        _deploy(ctx, plan_id, rank)
+
+
+def _deploy(ctx: JobContext, plan_id: int, rank: int) -> None:
+    from deploy.apply import api_client_from_kubeconfig, deploy_option
+    from deploy.errors import DeployError, TransientDeployError
+    from deploy.render_settings import RenderSettings
+
+    conversation = ctx.conversation
+    reply = conversation.load_plan(plan_id)
+    option, _ = conversation.option(plan_id, rank)
+    progress = ProgressMessage.start(
+        ctx.poster, f"Deploying option {rank} ({option.model_id} on {option.gpu_type})…"
+    )
+    render = RenderSettings(plan_id=f"plan-{plan_id}", thread_id=conversation.thread_id)
+    conversation.deploying()
+    try:
+        api = api_client_from_kubeconfig(None, config_file=ctx.settings.kubeconfig)
+        result = deploy_option(
+            reply.result,
+            option_rank=rank,
+            gpu=conversation.services.catalog().gpu(option.gpu_type),
+            settings=render,
+            api_client=api,
+            progress=lambda p: progress.poster.update(progress.ts, blocks.progress_message(p.message)),
+        )
+    except TransientDeployError:
+        raise
+    except DeployError as exc:
+        conversation.deployed(ok=False)
+        progress.finish(blocks.notice(f"Deployment of option {rank} failed: {exc}"))
+        return
+    conversation.deployed(ok=result.ready)
+    progress.finish(blocks.notice(f"Deployed option {rank}: {result.summary()}"))
 
 
 NOT_CONFIGURED = (
-    "Approval recorded. Deployment is not configured here (no cluster access: KUBECONFIG is not set or "
-    "the deployment module is missing), so nothing was applied. Render the manifests with "
-    "`predeploy render --plan-id {plan_id} --rank {rank}` and apply them, or configure KUBECONFIG."
+    "Approval recorded. Deployment is not configured here (KUBECONFIG is not set for the workers), so "
+    "nothing was applied. Render the manifests with `predeploy render --plan-id {plan_id} --option {rank}` "
+    "and apply them, or give the workers a KUBECONFIG."
 )
-
-
-def _deploy_function() -> Callable[..., Any] | None:
-    try:
-        module = importlib.import_module("deploy.apply")
-    except ModuleNotFoundError:
-        return None
-    return getattr(module, "deploy_option", None)
 
 
 def _thread_of_plan(services: Services, plan_id: int) -> str:

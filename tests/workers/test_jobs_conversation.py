@@ -100,3 +100,14 @@ def test_spec_thread_falls_back_to_the_rules_when_ollama_is_down(
     jobs.spec_thread(conversation.thread_id, "1700000300.000001")
     text = blocks_text(stub.of("chat.postMessage")[-1])
     assert "700" in text and "H100" in text and "rule-based extractor" in text
+
+
+def test_deploy_approved_refuses_an_option_that_is_not_approved(
+    stub: SlackStub, conversation: Conversation
+) -> None:
+    said(conversation, "support chatbot for 1000 users")
+    plan_id = conversation.plan().plan_id
+    conversation.choose(plan_id, 1, user_id="U1")  # pending, nobody approved
+    jobs.deploy_approved(plan_id, 1)
+    assert "is not approved; nothing was deployed" in blocks_text(stub.of("chat.postMessage")[-1])
+    assert conversation.state().status == "ConfigurationFinalized"
