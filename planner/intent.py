@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from planner.catalog import Catalog, normalise_name
 from planner.defaults import build_spec
 from planner.errors import InvalidInputError
+from planner.intent_names import find_names
 from planner.intent_numbers import (
     find_budget,
     find_max_gpus,
@@ -26,7 +27,7 @@ from planner.intent_numbers import (
     find_users,
     normalise_text,
 )
-from planner.intent_words import find_domain, find_names, find_priorities, is_negated, score_use_cases
+from planner.intent_words import find_domain, find_priorities, is_negated, score_use_cases
 from planner.spec import DeploymentSpec, Intent, Percentile
 from planner.types import Precision
 

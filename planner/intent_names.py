@@ -1,0 +1,109 @@
+"""GPU and model names in free text, resolved to catalog ids, with negation ("no H100s") and
+demotion ("prefer L40S over H100").
+
+Longest phrase first through the catalog's alias index; then family + size ("the 70B Llama") for
+models and architecture names ("Hopper GPUs") for GPUs.
+"""
+
+from __future__ import annotations
+
+import re
+
+from planner.catalog import Catalog, normalise_name
+from planner.intent_words import is_demoted, is_negated
+
+_TOKEN_RE = re.compile(r"[a-z0-9][a-z0-9.\-:_/]*[a-z0-9]|[a-z0-9]|[,.;!?()]")
+
+
+def _lookup(catalog: Catalog, key: str, kind: str) -> str | None:
+    """Catalog id for a normalised phrase (a trailing plural 's' dropped when needed)."""
+    index = catalog._gpu_index if kind == "gpu" else catalog._model_index
+    for candidate in (key, key[:-1] if key.endswith("s") else ""):
+        if len(candidate) >= 2 and candidate in index:
+            return index[candidate]
+    return None
+
+
+def find_names(t: str, catalog: Catalog, kind: str) -> tuple[list[str], list[str]]:
+    """GPU (kind='gpu') or model ids named in the text: (wanted, excluded), longest phrase first."""
+    tokens = [(m.group(0), m.start()) for m in _TOKEN_RE.finditer(t)]
+    keys = [normalise_name(tok) for tok, _ in tokens]
+    wanted: list[str] = []
+    excluded: list[str] = []
+    consumed: list[tuple[int, int]] = []
+    i = 0
+    while i < len(tokens):
+        for n in range(min(5, len(tokens) - i), 0, -1):
+            found = _lookup(catalog, "".join(keys[i : i + n]), kind) if keys[i] else None
+            if found:
+                start = tokens[i][1]
+                target = excluded if is_negated(t, start) else [] if is_demoted(t, start) else wanted
+                if found not in target:
+                    target.append(found)
+                last_tok, last_start = tokens[i + n - 1]
+                consumed.append((start, last_start + len(last_tok)))
+                i += n
+                break
+        else:
+            i += 1
+    if kind == "model":
+        _by_family_and_size(t, catalog, wanted, excluded, consumed)
+    elif not wanted:
+        _by_architecture(t, catalog, wanted, excluded)
+    return [w for w in wanted if w not in excluded], excluded
+
+
+_SIZE_RE = re.compile(r"\b(\d+(?:\.\d+)?)\s*b\b")
+
+
+def _stem(family: str) -> str:
+    """'llama3.1' -> 'llama', 'qwen2.5' -> 'qwen': the family word people say."""
+    m = re.match(r"[a-z]+", family.lower())
+    return m.group(0) if m and len(m.group(0)) >= 3 else ""
+
+
+def _by_family_and_size(
+    t: str, catalog: Catalog, wanted: list[str], excluded: list[str], consumed: list[tuple[int, int]]
+) -> None:
+    """'the 70B Llama', 'a qwen at 7b': a family named within a few words of a size in billions
+    (neither part of a name already matched)."""
+
+    def free(pos: int) -> bool:
+        return not any(a <= pos < b for a, b in consumed)
+
+    stems = sorted({_stem(m.family) for m in catalog.models if _stem(m.family)})
+    for fam in stems:
+        for fm in re.finditer(rf"\b{re.escape(fam)}\b", t):
+            if not free(fm.start()):
+                continue
+            lo, hi = max(0, fm.start() - 25), fm.end() + 25
+            sizes = [
+                (abs(sm.start() - fm.start()), float(sm.group(1)))
+                for sm in _SIZE_RE.finditer(t, lo, hi)
+                if free(sm.start())
+            ]
+            if not sizes:
+                continue
+            size = min(sizes)[1]
+            start = fm.start()
+            fits = sorted(
+                (
+                    m
+                    for m in catalog.models
+                    if _stem(m.family) == fam and abs(m.params_total_b - size) <= 0.2 * size
+                ),
+                key=lambda m: abs(m.params_total_b - size),
+            )
+            if not fits or any(f.id in wanted or f.id in excluded for f in fits):
+                continue
+            target = excluded if is_negated(t, start) else [] if is_demoted(t, start) else wanted
+            target.append(fits[0].id)
+
+
+def _by_architecture(t: str, catalog: Catalog, wanted: list[str], excluded: list[str]) -> None:
+    """'on Hopper GPUs': the catalog's first GPU of that architecture."""
+    for m in re.finditer(r"\b(hopper|ampere|blackwell|ada lovelace)\b", t):
+        gpu = next((g for g in catalog.gpus if m.group(1) in g.architecture.lower()), None)
+        if gpu is None or gpu.id in wanted or gpu.id in excluded:
+            continue
+        (excluded if is_negated(t, m.start()) else wanted).append(gpu.id)
