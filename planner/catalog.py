@@ -6,6 +6,7 @@ lookup here resolves aliases case-insensitively and raises `UnknownNameError` wi
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 
@@ -55,7 +56,7 @@ class Catalog:
         """
         found = self.find_model(name)
         if found is None:
-            raise UnknownNameError("model", name, [m.id for m in self.models])
+            raise UnknownNameError("model", name, suggestions=self._suggest(name, self._model_index))
         return found
 
     def find_gpu(self, name: str) -> GpuSpec | None:
@@ -71,8 +72,16 @@ class Catalog:
         """
         found = self.find_gpu(name)
         if found is None:
-            raise UnknownNameError("GPU", name, [g.id for g in self.gpus])
+            raise UnknownNameError("GPU", name, suggestions=self._suggest(name, self._gpu_index))
         return found
+
+    @staticmethod
+    def _suggest(name: str, index: dict[str, str], n: int = 3) -> list[str]:
+        """Canonical ids whose id, name or any alias is close to `name`, best first."""
+        key = normalise_name(name)
+        keys = difflib.get_close_matches(key, list(index), n=4 * n, cutoff=0.6)
+        keys += [k for k in index if key and (key in k or k in key) and k not in keys]
+        return list(dict.fromkeys(index[k] for k in keys))[:n]
 
     def template(self, use_case: str) -> SloTemplate:
         """Return the SLO template of a use case.

@@ -22,10 +22,12 @@ class PlannerError(Exception):
 class UnknownNameError(PlannerError):
     """A name that the catalog does not know; carries close matches."""
 
-    def __init__(self, kind: str, name: str, candidates: Iterable[str]) -> None:
+    def __init__(
+        self, kind: str, name: str, candidates: Iterable[str] = (), *, suggestions: list[str] | None = None
+    ) -> None:
         self.kind = kind
         self.name = name
-        self.suggestions = close_matches(name, candidates)
+        self.suggestions = suggestions if suggestions is not None else close_matches(name, candidates)
         hint = f"; did you mean {', '.join(repr(s) for s in self.suggestions)}?" if self.suggestions else ""
         super().__init__(f"unknown {kind} {name!r}{hint}")
 
