@@ -272,7 +272,7 @@ def predict(
         replicas=replicas,
         precision=precision,
         engine=engine,
-        capacity_rps=float(r.capacity_rps) * replicas,
+        capacity_rps=max(float(r.capacity_rps) * replicas, rps),
         smallest_tp=tp,
     )
 
