@@ -7,7 +7,6 @@ a threaded stdlib server, plus `/healthz`. Socket Mode needs only SLACK_APP_TOKE
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from socketserver import ThreadingMixIn
@@ -82,10 +81,27 @@ def register_listeners(app: App) -> None:
         group.register(app)
 
     @app.error
-    def handle_error(error: Exception, body: dict[str, Any], logger: logging.Logger) -> None:
-        ref = uuid.uuid4().hex[:8]
-        logger.exception("unhandled error (ref %s) for a %s request", ref, body.get("type", "slash command"))
-        del error
+    def handle_error(error: Exception, body: dict[str, Any], client: WebClient) -> None:
+        """Anything a listener did not handle: logged with its traceback, reported where it happened."""
+        from bot.listeners.common import report_error
+
+        channel, thread_ts = where(body)
+        if channel:
+            report_error(client, channel=channel, thread_ts=thread_ts, exc=error)
+        else:
+            logger.error(
+                "unhandled error for a %s request", body.get("type", "slash command"), exc_info=error
+            )
+
+
+def where(body: dict[str, Any]) -> tuple[str, str | None]:
+    """(channel, thread_ts) of a request: an event, a click on a message, or a slash command."""
+    event = body.get("event") or {}
+    if event.get("channel"):
+        return event["channel"], event.get("thread_ts") or event.get("ts")
+    message = body.get("message") or {}
+    channel = (body.get("channel") or {}).get("id") or body.get("channel_id") or ""
+    return channel, message.get("thread_ts") or message.get("ts")
 
 
 # --- HTTP mode ------------------------------------------------------------------------------------

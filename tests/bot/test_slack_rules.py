@@ -6,6 +6,7 @@ import json
 import threading
 
 import httpx
+import pytest
 
 from bot.app import build_app, make_http_server
 from bot.settings import BotSettings
@@ -189,3 +190,37 @@ def test_a_channel_the_bot_cannot_post_in_gets_an_ephemeral_hint(user: SlackUser
     assert user.slash(REQUEST).status == 200
     hint = stub.wait_for("response")[0]
     assert "/invite" in hint.params["text"] and "not_in_channel" in hint.params["text"]
+
+
+def test_a_failure_is_reported_in_the_thread_with_a_reference(user: SlackUser, stub: SlackStub) -> None:
+    stub.fail["views.open"] = "expired_trigger_id"
+    user.slash(REQUEST)
+    spec = stub.wait_for("chat.postMessage", count=2)[1]
+    user.click(spec, "review_spec")
+    error = stub.wait_for("chat.postMessage", count=3)[2]
+    assert error.params["thread_ts"] == spec.params["thread_ts"]
+    assert "reference:" in json.dumps(error.params["blocks"]) and "ref" in error.params["text"]
+
+
+def test_an_unhandled_error_is_logged_with_its_traceback(
+    user: SlackUser, caplog: pytest.LogCaptureFixture
+) -> None:
+    view = {
+        "id": "V1",
+        "type": "modal",
+        "callback_id": "spec_modal",
+        "private_metadata": "not json",
+        "blocks": [],
+    }
+    response = user.submit(view, {})
+    assert response.status == 500
+    assert any(r.exc_info for r in caplog.records if r.levelname == "ERROR")
+
+
+def test_a_stale_or_forged_button_is_answered_not_crashed(user: SlackUser, stub: SlackStub) -> None:
+    user.slash(REQUEST)
+    spec = stub.wait_for("chat.postMessage", count=2)[1]
+    spec.params["blocks"][-1]["elements"][1]["value"] = "garbage"
+    user.click(spec, "recommend")
+    error = stub.wait_for("chat.postMessage", count=3)[2]
+    assert "out of date" in json.dumps(error.params["blocks"])

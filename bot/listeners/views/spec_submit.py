@@ -23,16 +23,20 @@ def handle_spec_submission(
     meta = json.loads(view.get("private_metadata") or "{}")
     services = services_of(context)
     conversation = Conversation(services, meta["t"])
-    _, current = conversation.spec()
-    values = view["state"]["values"]
-    spec, errors = apply_spec_edits(values, current.model_dump(mode="json"), catalog=services.catalog())
-    if errors:
+    try:
+        _, current = conversation.spec()
+        spec, errors = apply_spec_edits(
+            view["state"]["values"], current.model_dump(mode="json"), catalog=services.catalog()
+        )
+    except Exception as exc:  # the modal closes; the thread says what went wrong
+        ack()
+        report_error(client, channel=meta["c"], thread_ts=meta["ts"], exc=exc)
+        return
+    if spec is None:
         ack(response_action="errors", errors=errors)
         return
     ack()
-    assert spec is not None
     try:
-        reply = conversation.edit_spec(spec, author=body["user"]["id"])
-        post_spec(client, meta["c"], meta["ts"], reply)
+        post_spec(client, meta["c"], meta["ts"], conversation.edit_spec(spec, author=body["user"]["id"]))
     except Exception as exc:
         report_error(client, channel=meta["c"], thread_ts=meta["ts"], exc=exc)
