@@ -62,7 +62,7 @@ MODELS = (
         tasks=("chat", "code", "summarization", "translation", "rag"),
         use_cases=("chatbot_conversational",),
         quality=_q(mmlu=69.4, humaneval=72.6, ifeval=80.4),
-        quality_tier="good",
+        quality_tier="small",
         aliases=("llama 3.1 8b", "llama3.1:8b", "llama-8b", "llama 8b", "llama3 8b", "llama 3 8b"),
     ),
     _model(
@@ -73,7 +73,7 @@ MODELS = (
         (80, 8192, 64, 8, 128, 28672, 128256, 131072),
         tasks=("chat", "code", "summarization", "translation", "rag", "reasoning"),
         quality=_q(mmlu=83.6, humaneval=80.5, ifeval=87.5),
-        quality_tier="high",
+        quality_tier="large",
         aliases=("llama 3.1 70b", "llama-70b", "llama 70b", "llama3 70b", "llama 3 70b"),
     ),
     _model(
@@ -85,7 +85,7 @@ MODELS = (
         license="apache-2.0",
         tasks=("chat", "summarization"),
         quality=_q(mmlu=62.0, humaneval=40.0, ifeval=54.0),
-        quality_tier="fair",
+        quality_tier="small",
         aliases=("mistral 7b", "mistral-7b", "mistral"),
     ),
     _model(
@@ -97,7 +97,7 @@ MODELS = (
         license="apache-2.0",
         tasks=("chat", "code", "translation", "summarization", "rag"),
         quality=_q(mmlu=74.2, humaneval=84.8, ifeval=71.2),
-        quality_tier="good",
+        quality_tier="small",
         aliases=("qwen 2.5 7b", "qwen2.5 7b", "qwen 7b", "qwen-7b"),
     ),
     _model(
@@ -110,7 +110,7 @@ MODELS = (
         tasks=("code",),
         domains=("software",),
         quality=_q(mmlu=75.0, humaneval=92.7),
-        quality_tier="high",
+        quality_tier="medium",
         aliases=("qwen coder", "qwen2.5 coder", "qwen coder 32b", "qwen-coder"),
     ),
     _model(
@@ -125,7 +125,7 @@ MODELS = (
         license="apache-2.0",
         tasks=("chat", "code", "translation", "summarization"),
         quality=_q(mmlu=70.6, humaneval=40.2, ifeval=55.0),
-        quality_tier="good",
+        quality_tier="medium",
         aliases=("mixtral", "mixtral 8x7b", "mixtral-8x7b"),
     ),
     _model(
@@ -138,7 +138,7 @@ MODELS = (
         tasks=("chat", "rag", "summarization", "code"),
         domains=("finance", "legal"),
         quality=_q(mmlu=65.8, humaneval=70.0, ifeval=72.0),
-        quality_tier="good",
+        quality_tier="small",
         aliases=("granite", "granite 8b", "granite-8b", "granite 3.1"),
     ),
 )
@@ -284,7 +284,7 @@ TEMPLATES = (
     _tpl("document_analysis_rag", "interactive", (2000, 50, 30000), (4096, 512), 1, 0.1, 2, 500),
     _tpl("long_document_summarization", "deferred", (10000, 80, 180000), (10240, 1536), 0.2, 0.05, 1.5),
     _tpl("research_legal_analysis", "deferred", (5000, 60, 180000), (10240, 1536), 0.2, 0.05, 1.5),
-    _tpl("batch_processing", "batch", (60000, 200, 600000), (2048, 512), 1, 1.0, 1),
+    _tpl("batch_offline", "batch", (60000, 200, 600000), (2048, 512), 1, 1.0, 1),
 )
 
 
