@@ -22,7 +22,8 @@ from simulator.clock import Clock
 from simulator.config import LatencyProfile
 from simulator.latency import step_time_ms
 
-RESYNC_S = 0.02  # when the event loop falls further behind than this, restart the virtual clock from now
+LATE_S = 0.002  # a step that ends later than this after its deadline counts as late
+RESYNC_S = 0.25  # behind by more than this (a stalled event loop), the virtual clock restarts from now
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,8 @@ class Engine:
         self.generation_tokens_total = 0
         self.preemptions_total = 0
         self.steps_total = 0
+        self.late_steps_total = 0  # steps the event loop ended more than LATE_S after their deadline
+        self.lag_s_total = 0.0  # their total lateness: the server's own overhead leaking into latency
 
     @property
     def num_running(self) -> int:
@@ -237,6 +240,10 @@ class Engine:
             step = self.schedule()
             deadline_s += step.duration_s
             await self._clock.sleep_until(deadline_s)
+            lag_s = self._clock.now() - deadline_s
+            if lag_s > LATE_S:
+                self.late_steps_total += 1
+                self.lag_s_total += lag_s
             self.complete(step, deadline_s)
 
     def _admit(self, work: list[tuple[_Seq, int]], budget: int) -> None:

@@ -1,5 +1,8 @@
 """A load generator for any OpenAI-compatible server: streams requests and measures TTFT, ITL, TPOT, e2e.
 
+Requests go over `httpstream.Pool` (keep-alive HTTP/1.1 parsed in an asyncio protocol), which reads
+the event streams of hundreds of requests at once for a few microseconds per event.
+
 Prompts are made of `input_tokens` short words (a per-request id, then "tok" repeated), which the
 simulator counts as exactly one token each and real tokenizers as about one. Every request streams
 with `max_tokens = output_tokens`, `ignore_eos` and `stream_options.include_usage`.
@@ -18,13 +21,11 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from urllib.parse import urlsplit
 
-import aiohttp
-
 from simulator.errors import SimulatorError
+from simulator.httpstream import Pool, Target
 from simulator.loadstats import LoadReport, RequestSample, build_report
 
 ProgressFn = Callable[[float, int, int], None]  # (elapsed_s, finished, errors)
-_HEADERS = {"Content-Type": "application/json"}
 _CONTENT = re.compile(rb'"(?:text|content)"\s*:\s*"(?!")')  # a chunk that carries some text
 
 
@@ -116,29 +117,26 @@ def _id_word(n: int) -> bytes:
             return out.encode()
 
 
-async def _error_of(resp: aiohttp.ClientResponse) -> str:
-    raw = await resp.text()
+def _error_message(status: int, body: bytes) -> str:
     try:
-        message = json.loads(raw)["error"]["message"]
+        message = json.loads(body)["error"]["message"]
     except (ValueError, KeyError, TypeError):
-        message = raw[:200]
-    return f"HTTP {resp.status}: {message}"
+        message = body[:200].decode("utf-8", "replace")
+    return f"HTTP {status}: {message}"
 
 
 class _Client:
-    """Sends the spec's requests over one pooled aiohttp session."""
+    """Sends the spec's requests over one pool of keep-alive connections."""
 
-    def __init__(self, spec: LoadSpec, session: aiohttp.ClientSession, started: float) -> None:
+    def __init__(self, spec: LoadSpec, started: float) -> None:
         self.spec = spec
-        self.session = session
-        self.url = endpoint_url(spec.url, spec.endpoint)
+        self.pool = Pool(Target.parse(endpoint_url(spec.url, spec.endpoint)))
         self.head, self.tail = _payload_parts(spec)
         self.started = started
         self.sent = 0
         self.samples: list[RequestSample] = []
         self.errors = 0
         self.last_done = started
-        self.timeout = aiohttp.ClientTimeout(total=spec.timeout_s)
 
     async def send(self) -> None:
         n = self.sent
@@ -146,27 +144,32 @@ class _Client:
         body = self.head + _id_word(n) + self.tail
         start = time.perf_counter()
         try:
-            sample = await self._stream(body, start)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            sample = RequestSample(
-                ok=False, sent_s=start - self.started, error=f"{type(exc).__name__}: {exc}"
-            )
+            async with asyncio.timeout(self.spec.timeout_s):
+                sample = await self._stream(body, start)
+        except TimeoutError:
+            sample = self._failed(start, f"no complete response within {self.spec.timeout_s:g} s")
+        except (OSError, ValueError) as exc:
+            sample = self._failed(start, f"{type(exc).__name__}: {exc}")
         if not sample.ok:
             self.errors += 1
         self.samples.append(sample)
         self.last_done = time.perf_counter()
 
+    def _failed(self, start: float, error: str) -> RequestSample:
+        return RequestSample(ok=False, sent_s=start - self.started, error=error)
+
     async def _stream(self, body: bytes, start: float) -> RequestSample:
-        async with self.session.post(self.url, data=body, headers=_HEADERS, timeout=self.timeout) as resp:
-            if resp.status != 200:
-                return RequestSample(ok=False, sent_s=start - self.started, error=await _error_of(resp))
-            events = _EventTimes()
-            async for data in resp.content.iter_any():
-                events.feed(data, time.perf_counter() - start)
-            # read to the end (not just [DONE]) so that the connection goes back to the pool
+        events = _EventTimes()
+
+        def on_body(data: bytes, now: float) -> None:
+            events.feed(data, now - start)
+
+        status, error_body = await self.pool.post(body, on_body)
+        if status != 200:
+            return self._failed(start, _error_message(status, error_body))
         times = events.token_times
         if not times:
-            return RequestSample(ok=False, sent_s=start - self.started, error="the stream carried no tokens")
+            return self._failed(start, "the stream carried no tokens")
         return RequestSample(
             ok=True,
             sent_s=start - self.started,
@@ -249,26 +252,24 @@ async def run_load(spec: LoadSpec, *, on_progress: ProgressFn | None = None) -> 
     Raises:
         SimulatorError: the server cannot be reached at all.
     """
-    connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
-    jar = aiohttp.DummyCookieJar()
-    async with aiohttp.ClientSession(connector=connector, cookie_jar=jar, auto_decompress=False) as session:
-        started = time.perf_counter()
-        client = _Client(spec, session, started)
-        ticker = asyncio.create_task(_tick(client, on_progress)) if on_progress else None
-        try:
-            if spec.rate_per_s is not None:
-                await _open_loop(client, spec, spec.rate_per_s)
-            else:
-                await _closed_loop(client, spec, spec.concurrency or 1)
-        finally:
-            if ticker:
-                ticker.cancel()
+    started = time.perf_counter()
+    client = _Client(spec, started)
+    ticker = asyncio.create_task(_tick(client, on_progress)) if on_progress else None
+    try:
+        if spec.rate_per_s is not None:
+            await _open_loop(client, spec, spec.rate_per_s)
+        else:
+            await _closed_loop(client, spec, spec.concurrency or 1)
+    finally:
+        if ticker:
+            ticker.cancel()
+        client.pool.close()
     report = build_report(client.samples, wall_s=client.last_done - started)
     if (
         report.requests == 0
         and report.errors
         and report.first_error
-        and "Cannot connect" in report.first_error
+        and report.first_error.startswith("ConnectError")
     ):
         raise SimulatorError(f"cannot reach {spec.url}: {report.first_error}. Is the server running?")
     if on_progress:

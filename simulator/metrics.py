@@ -86,6 +86,13 @@ _GAUGES = (
     ("vllm:prompt_tokens_total", "counter", "Number of prefill tokens processed."),
     ("vllm:generation_tokens_total", "counter", "Number of generation tokens processed."),
     ("vllm:num_preemptions_total", "counter", "Cumulative number of preemption from the engine."),
+    ("simulator_steps_total", "counter", "Engine steps run (simulator only)."),
+    (
+        "simulator_late_steps_total",
+        "counter",
+        "Steps that ended >2 ms after their deadline (simulator only).",
+    ),
+    ("simulator_step_lag_seconds_total", "counter", "Total lateness of late steps, s (simulator only)."),
 )
 
 
@@ -144,6 +151,9 @@ class Metrics:
             engine.prompt_tokens_total,
             engine.generation_tokens_total,
             engine.preemptions_total,
+            engine.steps_total,
+            engine.late_steps_total,
+            engine.lag_s_total,
         )
         for (name, kind, text), value in zip(_GAUGES, values, strict=True):
             lines += [

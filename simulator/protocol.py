@@ -213,7 +213,7 @@ class StreamFormat:
         head = json.dumps(self._head)[:-1]
         field = '"delta":{"content":' if chat else '"text":'
         self._prefix = f'data: {head},"choices":[{{"index":0,{field}'.encode()
-        self._close = "}" if chat else ""
+        self._close = b"}" if chat else b""
 
     def role(self) -> bytes:
         """The first chunk of a chat stream: the assistant role, no text."""
@@ -227,12 +227,16 @@ class StreamFormat:
 
     def token(self, text: str, finish_reason: str | None = None) -> bytes:
         """One token's chunk; the last one carries the finish reason."""
-        reason = "null" if finish_reason is None else json.dumps(finish_reason)
+        return self.token_json(json.dumps(text).encode(), finish_reason)
+
+    def token_json(self, text_json: bytes, finish_reason: str | None = None) -> bytes:
+        """One token's chunk from its text already encoded as a JSON string (the hot path)."""
+        reason = b"null" if finish_reason is None else json.dumps(finish_reason).encode()
         return b'%s%s%s,"logprobs":null,"finish_reason":%s}]}\n\n' % (
             self._prefix,
-            json.dumps(text).encode(),
-            self._close.encode(),
-            reason.encode(),
+            text_json,
+            self._close,
+            reason,
         )
 
     def usage(self, completion_tokens: int) -> bytes:

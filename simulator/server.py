@@ -20,7 +20,7 @@ from simulator.latency import draw_output_tokens
 from simulator.metrics import CONTENT_TYPE, Metrics
 from simulator.protocol import DONE, EndpointKind, GenerationParams, StreamFormat, error_body, full_response
 from simulator.protocol import parse_request as parse_body
-from simulator.text import response_text, text_seed, token_text
+from simulator.text import TOKEN_JSON, response_text, text_seed, token_index
 
 VERSION = "0.33.0+sim"  # the vLLM version whose API and metrics the simulator follows
 
@@ -140,20 +140,19 @@ async def _run(request: web.Request, state: _State, params: GenerationParams) ->
     prefix = "chatcmpl" if params.kind is EndpointKind.CHAT else "cmpl"
     request_id = f"{prefix}-{state.config.seed:x}-{state.next_id:08x}"
     words = text_seed(state.rng)
-    sink = _Sink()
     seq = SeqRequest(
         request_id,
         prompt_tokens=params.prompt_tokens,
         output_tokens=output_tokens,
         max_tokens=params.max_tokens,
     )
-    state.engine.submit(seq, sink)
     created = int(time.time())
     try:
         if params.stream:
-            return await _stream(
-                request, sink, StreamFormat(params, request_id=request_id, created=created), words
-            )
+            fmt = StreamFormat(params, request_id=request_id, created=created)
+            return await _stream(request, state, seq, fmt, words)
+        sink = _Sink()
+        state.engine.submit(seq, sink)
         while sink.result is None:
             await sink.event.wait()
             sink.event.clear()
@@ -172,30 +171,63 @@ async def _run(request: web.Request, state: _State, params: GenerationParams) ->
         state.engine.abort(request_id)  # a no-op once finished; frees the KV cache if the client left
 
 
-async def _stream(request: web.Request, sink: _Sink, fmt: StreamFormat, words: int) -> web.StreamResponse:
+class _StreamSink:
+    """Writes each token's event straight to the socket from the engine's step, as one HTTP chunk.
+
+    The handler sleeps until the request ends, so 500 streams cost no task switch per token.
+    """
+
+    __slots__ = ("transport", "fmt", "words", "total", "reason", "produced", "done", "result", "gone")
+
+    def __init__(
+        self, transport: asyncio.Transport | None, fmt: StreamFormat, *, words: int, total: int
+    ) -> None:
+        self.transport = transport
+        self.fmt = fmt
+        self.words = words
+        self.total = total  # tokens the engine will make (the request's output_tokens)
+        self.reason = "length" if total >= fmt.params.max_tokens else "stop"  # as the engine decides
+        self.produced = 0
+        self.done = asyncio.Event()
+        self.result: FinishedRequest | None = None
+        self.gone = False
+
+    def write(self, data: bytes) -> None:
+        t = self.transport
+        if self.gone or t is None or t.is_closing():
+            self.gone = True  # the client left: the handler wakes up and aborts the request
+            self.done.set()
+            return
+        t.write(b"%x\r\n%b\r\n" % (len(data), data))  # HTTP/1.1 chunked framing, as aiohttp's writer
+
+    def on_token(self, now_s: float) -> None:  # noqa: ARG002
+        i = self.produced
+        self.produced += 1
+        reason = self.reason if self.produced == self.total else None
+        self.write(self.fmt.token_json(TOKEN_JSON[token_index(self.words, i)], reason))
+
+    def on_finish(self, result: FinishedRequest) -> None:
+        self.result = result
+        self.done.set()
+
+
+async def _stream(
+    request: web.Request, state: _State, seq: SeqRequest, fmt: StreamFormat, words: int
+) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
-    await response.prepare(request)
-    try:
-        if fmt.params.kind is EndpointKind.CHAT:
-            await response.write(fmt.role())
-        sent = 0
-        while True:
-            await sink.event.wait()
-            sink.event.clear()
-            result, produced = sink.result, sink.produced
-            parts = [fmt.token(token_text(words, i)) for i in range(sent, produced - (result is not None))]
-            if result is not None:
-                parts.append(fmt.token(token_text(words, produced - 1), result.finished_reason))
-                if fmt.params.include_usage:
-                    parts.append(fmt.usage(result.output_tokens))
-                parts.append(DONE)
-            sent = produced
-            await response.write(b"".join(parts))
-            if result is not None:
-                break
-        await response.write_eof()
-    except ConnectionResetError:
-        pass  # the client went away; the caller aborts the request
+    response.enable_chunked_encoding()
+    await response.prepare(request)  # sends the headers now (StreamResponse does not buffer them)
+    sink = _StreamSink(request.transport, fmt, words=words, total=seq.output_tokens)
+    if fmt.params.kind is EndpointKind.CHAT:
+        sink.write(fmt.role())
+    state.engine.submit(seq, sink)
+    await sink.done.wait()
+    if sink.result is not None and not sink.gone:
+        tail = fmt.usage(sink.result.output_tokens) if fmt.params.include_usage else b""
+        try:
+            await response.write_eof(tail + DONE)
+        except ConnectionResetError:
+            pass  # the client went away at the very end
     return response
 
 

@@ -7,6 +7,7 @@ N repeated words) is exactly N tokens, and ordinary prose is about 4 characters 
 
 from __future__ import annotations
 
+import json
 import random
 
 # A small fixed vocabulary; every generated token is one word with a leading space.
@@ -19,6 +20,9 @@ WORDS: tuple[str, ...] = tuple(
     ).split()
 )
 TOKEN_TEXTS: tuple[str, ...] = tuple(" " + w for w in WORDS)
+TOKEN_JSON: tuple[bytes, ...] = tuple(
+    json.dumps(t).encode() for t in TOKEN_TEXTS
+)  # for the streaming hot path
 
 
 def count_prompt_tokens(text: str) -> int:
@@ -32,6 +36,11 @@ def count_prompt_tokens(text: str) -> int:
 def text_seed(rng: random.Random) -> int:
     """Draw the starting offset of one response's words."""
     return rng.randrange(len(TOKEN_TEXTS))
+
+
+def token_index(start: int, index: int) -> int:
+    """Which vocabulary entry the index-th generated token of a response starting at `start` is."""
+    return (start + index * 7) % len(TOKEN_TEXTS)
 
 
 def token_text(start: int, index: int) -> str:
