@@ -2,8 +2,8 @@
 
 Every step loads the thread from the knowledge base, moves it along the seed's state machine
 (`planner.thread.transition`) and stores what changed, so any process can continue a thread after
-a restart. The engine returns values (`SpecReply`, `PlanReply`, `Comparison`, …); the Slack layer
-renders them with `bot.blocks`, the terminal with `bot.terminal`.
+a restart. The engine returns values (`bot.replies`); the Slack layer renders them with
+`bot.blocks`, the terminal with `bot.terminal`.
 """
 
 from __future__ import annotations
@@ -11,159 +11,45 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.orm import Session, sessionmaker
-
+from bot.planning import Progress, compare_option, run_pipeline
+from bot.replies import ChoiceReply, Comparison, Decision, PlanReply, SpecReply, WhatIfAsk
+from bot.services import Extractor, Services, find_thread, open_thread
 from kb import threads as kb_threads
 from kb.errors import NotFoundError
-from planner.catalog import Catalog
+from kb.threads import thread_key as thread_id_for
 from planner.errors import InvalidInputError, PlannerError
 from planner.plan import Option, PlanResult
 from planner.spec import DeploymentSpec
 from planner.thread import ThreadState, ThreadStatus
 
+__all__ = [
+    "ChoiceReply",
+    "Comparison",
+    "Conversation",
+    "Decision",
+    "Extractor",
+    "PlanReply",
+    "Services",
+    "SpecReply",
+    "WhatIfAsk",
+    "find_thread",
+    "is_whatif",
+    "open_thread",
+    "thread_id_for",
+]
+
 logger = logging.getLogger(__name__)
 
 S = ThreadStatus
-Progress = Callable[[int, int, str], None]  # (done, total, what)
-Extractor = Callable[[str, list[str], Catalog], tuple[DeploymentSpec, list[str]]]  # → (spec, notes)
-
 _WHATIF = re.compile(r"^\W*(what\s+if|what\s+about|how\s+about|suppose|and\s+if|compare)\b", re.I)
 PRE_PLAN = {S.CONTEXT_COLLECTION, S.SPECIFICATION_REVIEW, S.SPECIFICATION_EDITING}
-
-
-def thread_id_for(team_id: str, channel_id: str, thread_ts: str) -> str:
-    """The knowledge base's id of a Slack thread (the same as kb.threads uses)."""
-    return f"{team_id}:{channel_id}:{thread_ts}"
 
 
 def is_whatif(text: str) -> bool:
     """True for "what if we use A100s?"-style questions (compare), False for refinements."""
     return bool(_WHATIF.search(text))
-
-
-@dataclass(frozen=True)
-class SpecReply:
-    thread_id: str
-    version: int
-    spec: DeploymentSpec
-    notes: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class WhatIfAsk:
-    """A what-if question about the latest plan; the caller runs `Conversation.what_if` (a job)."""
-
-    thread_id: str
-    plan_id: int
-    rank: int
-    text: str
-
-
-@dataclass(frozen=True)
-class PlanReply:
-    thread_id: str
-    plan_id: int
-    result: PlanResult
-
-    @property
-    def percentile(self) -> str:
-        return str(self.result.spec.get("slo", {}).get("percentile", "p95"))
-
-
-@dataclass(frozen=True)
-class Comparison:
-    thread_id: str
-    title: str
-    rows: tuple[tuple[str, tuple[str, ...]], ...]  # (label, values per scenario); first row = headings
-
-
-@dataclass(frozen=True)
-class ChoiceReply:
-    thread_id: str
-    plan_id: int
-    option: Option
-    percentile: str
-    user_id: str
-
-
-@dataclass(frozen=True)
-class Decision:
-    thread_id: str
-    plan_id: int
-    option: Option
-    percentile: str
-    decision: str  # "approved" | "rejected"
-    user_id: str
-    at: str  # ISO time, UTC
-
-
-@dataclass
-class Services:
-    """What every conversation needs: the database, the catalog and the performance parameters."""
-
-    sessions: sessionmaker[Session]
-    extractor: Extractor | None = None  # LLM extraction (Ollama); rule-based when None
-    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def catalog(self) -> Catalog:
-        with self._lock:
-            if "catalog" not in self._cache:
-                from kb.repository import load_catalog
-
-                with self.sessions() as session:
-                    self._cache["catalog"] = load_catalog(session=session)
-            return self._cache["catalog"]  # type: ignore[no-any-return]
-
-    def perf_params(self) -> Any:
-        with self._lock:
-            if "params" not in self._cache:
-                self._cache["params"] = _load_perf_params(self.sessions)
-            return self._cache["params"]
-
-    def extract(
-        self, text: str, history: list[str], *, extractor: Extractor | None = None
-    ) -> tuple[DeploymentSpec, list[str]]:
-        """The spec of a conversation: the LLM extractor when given, else the rule-based one."""
-        extractor = extractor or self.extractor
-        if extractor is not None:
-            return extractor(text, history, self.catalog())
-        from planner.intent import extract
-
-        return extract(text, history=history, catalog=self.catalog()), []
-
-
-def _load_perf_params(sessions: sessionmaker[Session]) -> Any:
-    """The fitted performance parameters (kb.calibration), the defaults when none were fitted."""
-    del sessions  # the fitted parameters are a file today; the signature stays when they move into the kb
-    from kb.calibration import CALIBRATION_PATH, load_params
-    from planner.perf_params import default_params
-
-    try:
-        return load_params()
-    except (ValueError, TypeError, KeyError):  # a malformed calibration file must not stop planning
-        logger.exception("cannot read %s; planning with the default performance parameters", CALIBRATION_PATH)
-        return default_params()
-
-
-def open_thread(
-    services: Services, *, team_id: str, channel_id: str, thread_ts: str, user_id: str
-) -> ThreadState:
-    """Create (or find) the thread a conversation lives in."""
-    with services.sessions.begin() as session:
-        return kb_threads.get_or_create_thread(
-            session=session, team_id=team_id, channel_id=channel_id, thread_ts=thread_ts, user_id=user_id
-        )
-
-
-def find_thread(services: Services, thread_id: str) -> ThreadState | None:
-    with services.sessions() as session:
-        return kb_threads.get_thread(session=session, thread_id=thread_id)
 
 
 class Conversation:
@@ -262,7 +148,9 @@ class Conversation:
         number, spec = self.spec()
         self._enter_planning()
         try:
-            result = _run_pipeline(spec, self.services, progress=progress)
+            result = run_pipeline(
+                spec, self.services.catalog(), params=self.services.perf_params(), progress=progress
+            )
         except Exception:
             self._move(S.FAILED, tolerate=True)
             raise
@@ -307,7 +195,9 @@ class Conversation:
         base = self.load_plan(plan_id)
         self._move(S.INTERACTIVE_EXPLORATION, tolerate=True)
         try:
-            return _compare(self.thread_id, base, rank, changes, self.services)
+            catalog, params = self.services.catalog(), self.services.perf_params()
+            title, rows = compare_option(base.result, rank, changes, catalog, params=params)
+            return Comparison(self.thread_id, title, rows)
         finally:
             self._move(S.PRESENTING_OPTIONS, tolerate=True)
 
@@ -401,20 +291,3 @@ class Conversation:
         if not approve:
             self._move(S.PRESENTING_OPTIONS, tolerate=True)
         return Decision(self.thread_id, plan_id, option, percentile, decision, user_id, at.isoformat())
-
-
-def _run_pipeline(spec: DeploymentSpec, services: Services, *, progress: Progress | None) -> PlanResult:
-    from bot.planning import run_pipeline
-
-    return run_pipeline(spec, services.catalog(), params=services.perf_params(), progress=progress)
-
-
-def _compare(
-    thread_id: str, base: PlanReply, rank: int, changes: dict[str, Any], services: Services
-) -> Comparison:
-    from bot.planning import compare_option
-
-    title, rows = compare_option(
-        base.result, rank, changes, services.catalog(), params=services.perf_params()
-    )
-    return Comparison(thread_id, title, rows)

@@ -1,0 +1,85 @@
+"""What every conversation needs: the database sessions, the catalog and the performance parameters
+(each loaded once per process), the spec extractor, and opening or finding a thread."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from kb import threads as kb_threads
+from planner.catalog import Catalog
+from planner.spec import DeploymentSpec
+from planner.thread import ThreadState
+
+logger = logging.getLogger(__name__)
+
+Extractor = Callable[[str, list[str], Catalog], tuple[DeploymentSpec, list[str]]]  # → (spec, notes)
+
+
+@dataclass
+class Services:
+    """What every conversation needs: the database, the catalog and the performance parameters."""
+
+    sessions: sessionmaker[Session]
+    extractor: Extractor | None = None  # LLM extraction (Ollama); rule-based when None
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def catalog(self) -> Catalog:
+        with self._lock:
+            if "catalog" not in self._cache:
+                from kb.repository import load_catalog
+
+                with self.sessions() as session:
+                    self._cache["catalog"] = load_catalog(session=session)
+            return self._cache["catalog"]  # type: ignore[no-any-return]
+
+    def perf_params(self) -> Any:
+        with self._lock:
+            if "params" not in self._cache:
+                self._cache["params"] = _load_perf_params(self.sessions)
+            return self._cache["params"]
+
+    def extract(
+        self, text: str, history: list[str], *, extractor: Extractor | None = None
+    ) -> tuple[DeploymentSpec, list[str]]:
+        """The spec of a conversation: the LLM extractor when given, else the rule-based one."""
+        extractor = extractor or self.extractor
+        if extractor is not None:
+            return extractor(text, history, self.catalog())
+        from planner.intent import extract
+
+        return extract(text, history=history, catalog=self.catalog()), []
+
+
+def _load_perf_params(sessions: sessionmaker[Session]) -> Any:
+    """The fitted performance parameters (kb.calibration), the defaults when none were fitted."""
+    del sessions  # the fitted parameters are a file today; the signature stays when they move into the kb
+    from kb.calibration import CALIBRATION_PATH, load_params
+    from planner.perf_params import default_params
+
+    try:
+        return load_params()
+    except (ValueError, TypeError, KeyError):  # a malformed calibration file must not stop planning
+        logger.exception("cannot read %s; planning with the default performance parameters", CALIBRATION_PATH)
+        return default_params()
+
+
+def open_thread(
+    services: Services, *, team_id: str, channel_id: str, thread_ts: str, user_id: str
+) -> ThreadState:
+    """Create (or find) the thread a conversation lives in."""
+    with services.sessions.begin() as session:
+        return kb_threads.get_or_create_thread(
+            session=session, team_id=team_id, channel_id=channel_id, thread_ts=thread_ts, user_id=user_id
+        )
+
+
+def find_thread(services: Services, thread_id: str) -> ThreadState | None:
+    with services.sessions() as session:
+        return kb_threads.get_thread(session=session, thread_id=thread_id)
