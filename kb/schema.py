@@ -12,24 +12,28 @@ import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util.exc import CommandError
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.exc import DBAPIError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 from kb.errors import DatabaseUnavailableError
 from kb.session import IMMEDIATE, redact_url
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _LOCK_KEY = 7_431_001  # pg advisory lock id for schema and seed changes
+# The newest migration. Kept here so that start-up can tell "up to date" with one SELECT and
+# without importing Alembic (~0.2 s); tests/kb/test_schema.py checks it against Alembic's head.
+HEAD_REVISION = "0001"
 
 
 def alembic_config(*, extra_version_dirs: Sequence[Path] = ()) -> Config:
     """The Alembic configuration, built in code (no alembic.ini needed)."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     dirs = [MIGRATIONS_DIR / "versions", *extra_version_dirs]
@@ -44,6 +48,8 @@ def _join_paths(dirs: Sequence[Path]) -> str:
 
 def head_revision(*, extra_version_dirs: Sequence[Path] = ()) -> str | None:
     """The newest migration's revision id."""
+    from alembic.script import ScriptDirectory
+
     cfg = alembic_config(extra_version_dirs=extra_version_dirs)
     return ScriptDirectory.from_config(cfg).get_current_head()
 
@@ -51,7 +57,10 @@ def head_revision(*, extra_version_dirs: Sequence[Path] = ()) -> str | None:
 def current_revision(engine: Engine) -> str | None:
     """The revision the database is at, or None for an empty database."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        rows = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    return str(rows[0]) if len(rows) == 1 else None
 
 
 @contextmanager
@@ -68,6 +77,9 @@ def upgrade(engine: Engine, revision: str = "head", *, extra_version_dirs: Seque
     Raises:
         DatabaseUnavailableError: the database refused the connection or the migration.
     """
+    from alembic import command
+    from alembic.util.exc import CommandError
+
     cfg = alembic_config(extra_version_dirs=extra_version_dirs)
     try:
         with engine.connect() as conn:
@@ -99,6 +111,6 @@ def ensure_ready(engine: Engine, *, data_dir: Path | None = None) -> bool:
     """
     from kb.seed import load_seed_if_changed
 
-    if current_revision(engine) != head_revision():
+    if current_revision(engine) != HEAD_REVISION:
         upgrade(engine)
     return load_seed_if_changed(engine, data_dir=data_dir)

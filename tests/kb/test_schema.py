@@ -5,13 +5,17 @@ from pathlib import Path
 from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.orm import Session
 
-from kb.schema import current_revision, ensure_ready, head_revision, upgrade
+from kb.schema import HEAD_REVISION, current_revision, ensure_ready, head_revision, upgrade
 from kb.seed import load_seed
 from kb.tables import Base, ModelCatalog
 from kb.threads import add_message, get_or_create_thread
 
 FIXTURE_DATA = Path(__file__).parent / "data"
 EXTRA_VERSIONS = Path(__file__).parent / "migrations_extra"
+
+
+def test_head_revision_constant_matches_the_newest_migration() -> None:
+    assert HEAD_REVISION == head_revision()
 
 
 def test_upgrade_on_an_empty_database_creates_every_table(engine: Engine) -> None:
