@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from bot.app import build_app, make_http_server
+from bot.conversation import Conversation, Services
 from bot.settings import BotSettings
 from tests.bot.harness import SlackUser, find_button
 from tests.bot.slack_stub import SlackStub
@@ -224,3 +225,25 @@ def test_a_stale_or_forged_button_is_answered_not_crashed(user: SlackUser, stub:
     user.click(spec, "recommend")
     error = stub.wait_for("chat.postMessage", count=3)[2]
     assert "out of date" in json.dumps(error.params["blocks"])
+
+
+def test_when_the_queue_is_down_the_request_is_kept_and_can_be_retried(
+    settings: BotSettings, stub: SlackStub, services: Services
+) -> None:
+    from dataclasses import replace
+
+    down = SlackUser(build_app(replace(settings, redis_url="redis://127.0.0.1:9/0"), services=services), stub)
+    down.slash(REQUEST)
+    spec = stub.wait_for("chat.postMessage", count=2)[1]
+    down.click(spec, "recommend")
+    error = stub.wait_for("chat.postMessage", count=3)[2]
+    text = json.dumps(error.params["blocks"])
+    assert "unavailable" in text and "retry_request" in text
+    thread_id = find_button(spec, "recommend")["value"].split("|")[0]
+    assert Conversation(services, thread_id).spec()[0] == 1  # the spec is still there to plan later
+
+    # the queue is back (here: inline jobs); Retry plans the same spec version
+    up = SlackUser(build_app(settings, services=services), stub)
+    up.click(error, "retry_request")
+    stub.wait_for("chat.update", count=2, timeout_s=15)
+    assert stub.of("chat.delete")  # the error message with the stale button goes away
