@@ -17,23 +17,13 @@ from slack_bolt import App, BoltContext
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 
-from bot.conversation import Services
+from bot.services import Services, open_services
 from bot.settings import BotSettings
 from workers.settings import WorkerSettings
 
 logger = logging.getLogger(__name__)
 LISTENER_THREADS = 64
 WORK_THREADS = 4
-
-
-def build_services(database_url: str | None) -> Services:
-    """Open the knowledge base (creating/upgrading its schema) and wrap it for conversations."""
-    from kb.schema import ensure_ready
-    from kb.session import default_database_url, make_engine, make_session_factory
-
-    engine = make_engine(database_url or default_database_url())
-    ensure_ready(engine)
-    return Services(sessions=make_session_factory(engine))
 
 
 def worker_settings_for(settings: BotSettings) -> WorkerSettings:
@@ -58,7 +48,7 @@ def build_app(settings: BotSettings, *, services: Services | None = None) -> App
         logger=logger,
         listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="listener"),
     )
-    services = services or build_services(settings.database_url)
+    services = services or open_services(settings.database_url)
     jobs = worker_settings_for(settings)
     work = ThreadPoolExecutor(max_workers=WORK_THREADS, thread_name_prefix="work")
 

@@ -83,3 +83,52 @@ def open_thread(
 def find_thread(services: Services, thread_id: str) -> ThreadState | None:
     with services.sessions() as session:
         return kb_threads.get_thread(session=session, thread_id=thread_id)
+
+
+def open_services(database_url: str | None) -> Services:
+    """Open the knowledge base (upgrading the schema and loading the seed when needed) for conversations.
+
+    Raises:
+        DatabaseUnavailableError, SeedDataError: see kb.schema.ensure_ready.
+    """
+    from kb.schema import ensure_ready
+    from kb.session import default_database_url, make_engine, make_session_factory
+
+    engine = make_engine(database_url or default_database_url())
+    try:
+        ensure_ready(engine)
+    except Exception:
+        engine.dispose()
+        raise
+    return Services(sessions=make_session_factory(engine))
+
+
+_opened: dict[str | None, Services] = {}
+_opened_lock = threading.Lock()
+
+
+def services_for(database_url: str | None) -> Services:
+    """The services of a database, opened once per process (workers run many jobs on one engine)."""
+    with _opened_lock:
+        if database_url not in _opened:
+            _opened[database_url] = open_services(database_url)
+        return _opened[database_url]
+
+
+def llm_extractor(ollama_host: str | None) -> Extractor | None:
+    """Extraction through Ollama that falls back to the rules (saying why), or None without a host."""
+    if not ollama_host:
+        return None
+    from planner.llm_intent import extract_with_llm
+    from workers.llm import OllamaBackend
+
+    backend = OllamaBackend(ollama_host)
+
+    def extract(text: str, history: list[str], catalog: Catalog) -> tuple[DeploymentSpec, list[str]]:
+        found = extract_with_llm(text, history=history, catalog=catalog, backend=backend)
+        why = (
+            [f"Read by the rule-based extractor ({found.fallback_reason})."] if found.fallback_reason else []
+        )
+        return found.spec, [*why, *found.notes]
+
+    return extract

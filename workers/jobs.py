@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,34 +18,17 @@ from typing import Any, TypeVar
 from slack_sdk.errors import SlackApiError
 
 from bot import blocks
-from bot.conversation import Conversation, Extractor, Services
+from bot.conversation import Conversation
+from bot.services import Services, llm_extractor, services_for
 from kb.errors import KbError
-from planner.catalog import Catalog
 from planner.errors import PlannerError
 from planner.plan import PlanResult
-from planner.spec import DeploymentSpec
 from workers.notify import ProgressMessage, ThreadPoster, new_ref, slack_client
 from workers.settings import WorkerSettings, load_settings
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-_services: dict[str, Services] = {}  # one engine and catalog per database URL and process
-_services_lock = threading.Lock()
-
-
-def services_for(database_url: str | None) -> Services:
-    """The conversation services of a database, built once per process."""
-    from kb.schema import ensure_ready
-    from kb.session import default_database_url, make_engine, make_session_factory
-
-    url = database_url or default_database_url()
-    with _services_lock:
-        if url not in _services:
-            engine = make_engine(url)
-            ensure_ready(engine)
-            _services[url] = Services(sessions=make_session_factory(engine))
-        return _services[url]
 
 
 @dataclass(frozen=True)
@@ -122,31 +104,12 @@ def spec_thread(thread_id: str, message_ts: str) -> None:
     """Extract the spec with the LLM (Ollama) when configured; the rule-based extractor otherwise."""
     ctx = context_for(thread_id)
     with answered(ctx.poster, "read that request"):
-        reply = ctx.conversation.refine(author="predeploy", extractor=_llm_extractor(ctx.settings))
+        reply = ctx.conversation.refine(author="predeploy", extractor=llm_extractor(ctx.settings.ollama_host))
         message = blocks.spec_message(
             reply.spec, thread_id=thread_id, version=reply.version, notes=reply.notes
         )
         ctx.poster.post(message)
     del message_ts  # part of the job id only: one extraction per message
-
-
-def _llm_extractor(settings: WorkerSettings) -> Extractor | None:
-    """Extraction through Ollama (falling back to the rules, saying why) when OLLAMA_HOST is set."""
-    if not settings.ollama_host:
-        return None
-    from planner.llm_intent import extract_with_llm
-    from workers.llm import OllamaBackend
-
-    backend = OllamaBackend(settings.ollama_host)
-
-    def extract(text: str, history: list[str], catalog: Catalog) -> tuple[DeploymentSpec, list[str]]:
-        found = extract_with_llm(text, history=history, catalog=catalog, backend=backend)
-        why = (
-            [f"Read by the rule-based extractor ({found.fallback_reason})."] if found.fallback_reason else []
-        )
-        return found.spec, [*why, *found.notes]
-
-    return extract
 
 
 def deploy_approved(plan_id: int, rank: int) -> None:

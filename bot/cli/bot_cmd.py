@@ -58,13 +58,15 @@ def chat(
 
     from bot.cli.common import ready_engine
     from bot.conversation import Conversation, Services, find_thread, open_thread
+    from bot.services import llm_extractor
     from bot.settings import parse_admins
     from bot.terminal import TerminalChat
     from kb.session import make_session_factory
 
     user = os.environ.get("USER") or getpass.getuser()
     with user_errors():
-        services = Services(sessions=make_session_factory(ready_engine()))
+        extractor = llm_extractor(os.environ.get("OLLAMA_HOST"))  # None: the rule-based extractor
+        services = Services(sessions=make_session_factory(ready_engine()), extractor=extractor)
         if thread:
             if find_thread(services, thread) is None:
                 fail(f"no chat {thread!r} is stored in this database; start a new one without --thread")

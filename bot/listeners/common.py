@@ -18,7 +18,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import blocks
-from bot.conversation import Conversation, Services, SpecReply, thread_id_for
+from bot.conversation import Conversation, Services, SpecReply, open_thread, thread_id_for
 from bot.settings import BotSettings
 from kb.errors import KbError
 from planner.errors import PlannerError
@@ -101,8 +101,6 @@ def continue_conversation(
     team_id = context.team_id or "T0"
     thread_id = thread_id_for(team_id, channel, thread_ts)
     try:
-        from bot.conversation import open_thread
-
         open_thread(services, team_id=team_id, channel_id=channel, thread_ts=thread_ts, user_id=user_id)
         conversation = Conversation(services, thread_id)
         if not conversation.store_message(user_id=user_id, ts=ts, text=text):

@@ -8,8 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.app import build_app, build_services
+from bot.app import build_app
 from bot.conversation import Services
+from bot.services import open_services
 from bot.settings import BotSettings
 from tests.bot.harness import SECRET, TOKEN, SlackUser
 from tests.bot.slack_stub import SlackStub
@@ -49,7 +50,7 @@ def settings(seeded_env: str, stub: SlackStub, monkeypatch: pytest.MonkeyPatch) 
 @pytest.fixture
 def services(settings: BotSettings) -> Services:
     """The conversation services on the test database (what the app's listeners use)."""
-    return build_services(settings.database_url)
+    return open_services(settings.database_url)
 
 
 @pytest.fixture

@@ -148,7 +148,8 @@ def test_double_clicking_recommend_plans_once(user: SlackUser, stub: SlackStub) 
 
 
 def test_a_restart_in_the_middle_of_a_thread(settings: BotSettings, stub: SlackStub) -> None:
-    from bot.app import build_app, build_services
+    from bot.app import build_app
+    from bot.services import open_services
 
     first = SlackUser(build_app(settings), stub)
     root, old_options = start_and_plan(first, stub)
@@ -168,6 +169,6 @@ def test_a_restart_in_the_middle_of_a_thread(settings: BotSettings, stub: SlackS
     options = wait_options(stub, after=updates)
     second.click(options, "option_choose", contains="|2")
     _wait(lambda: any("approve_option" in text_of(c) for c in stub.of("chat.postMessage")))
-    state = Conversation(build_services(settings.database_url), f"T1:C1:{root.ts}").state()
+    state = Conversation(open_services(settings.database_url), f"T1:C1:{root.ts}").state()
     assert state.status == "ConfigurationFinalized" and state.chosen_rank == 2 and state.spec_version == 2
     assert state.plan_id == int(find_button(options, "option_choose")["value"].split("|")[0]) == 2

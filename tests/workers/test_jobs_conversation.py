@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from bot.conversation import Conversation, Services, open_thread
+from bot.services import services_for
 from tests.bot.slack_stub import SlackStub
 from workers import jobs
 from workers.settings import load_settings
@@ -26,7 +27,7 @@ def stub(seeded_env: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[SlackStub
 
 @pytest.fixture
 def conversation(stub: SlackStub) -> Conversation:
-    services: Services = jobs.services_for(load_settings().database_url)
+    services: Services = services_for(load_settings().database_url)
     state = open_thread(services, team_id="T1", channel_id="C9", thread_ts="1700000300.000001", user_id="U1")
     return Conversation(services, state.id)
 
