@@ -148,6 +148,7 @@ SCALARS = (
     "moe_request_overhead_ms",
     "moe_compute_eff",
     "low_bit_compute_eff",
+    "expert_spread",
 )
 
 

@@ -108,7 +108,7 @@ def step_profile(
         engine=engine,
     )
     seqs = params.max_num_seqs.get(engine.value, 256)
-    touched = 1.0 - (1.0 - float(c.expert_fraction)) ** seqs
+    touched = 1.0 - (1.0 - float(c.expert_fraction)) ** max(seqs * params.expert_spread, 1.0)
     return StepProfile(
         step_overhead_ms=float(c.overhead_ms),
         weights_read_ms=float(c.dense_read_ms + c.expert_read_ms * touched),

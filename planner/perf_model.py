@@ -154,6 +154,7 @@ class StepCoefs:
     kv_read_ms_per_1k_tokens: Num
     compute_ms_per_token: Num
     attn_ms_per_1m_token_pairs: Num
+    expert_spread: Num = 1.0  # distinct expert draws per token (routing favours popular experts)
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,7 @@ class Efficiency:
     kv_read_eff: float = 1.0  # attention kernels' share of the bandwidth weight reads reach
     moe_layer_overhead_us: float = 0.0  # router, dispatch and grouped-GEMM launches per MoE layer
     moe_compute_eff: float = 1.0  # grouped expert GEMMs (few tokens per expert) reach this share of mfu
+    expert_spread: float = 1.0  # distinct expert draws per routed token (< 1: popular experts repeat)
     low_bit_compute_eff: float = 1.0  # fp8/fp4 GEMMs reach this share of mfu against their higher peak
 
 
@@ -192,6 +194,7 @@ def step_coefs_from(hw: Any, eff: Efficiency) -> StepCoefs:
         kv_read_ms_per_1k_tokens=1000.0 * hw.kv_bytes_per_token / (bw * eff.kv_read_eff),
         compute_ms_per_token=hw.flops_per_token / flops + hw.allreduce_bytes_per_token / link,
         attn_ms_per_1m_token_pairs=1e6 * hw.attn_flops_per_pair / attn_flops,
+        expert_spread=eff.expert_spread,
     )
 
 
@@ -209,6 +212,7 @@ def efficiency(params: PerfParams, *, family: Any, engine: Any, link: Any, looku
         kv_read_eff=params.kv_read_eff,
         moe_layer_overhead_us=params.moe_layer_overhead_us,
         moe_compute_eff=params.moe_compute_eff,
+        expert_spread=params.expert_spread,
         low_bit_compute_eff=params.low_bit_compute_eff,
     )
 
@@ -220,7 +224,7 @@ def step_coefs(hw: HardwareCosts, params: PerfParams) -> StepCoefs:
 
 def experts_touched(coefs: StepCoefs, tokens: Num) -> Num:
     """Share of the expert weights a step with `tokens` tokens reads (each token picks top-k)."""
-    return 1.0 - np.power(1.0 - coefs.expert_fraction, np.maximum(tokens, 1.0))
+    return 1.0 - np.power(1.0 - coefs.expert_fraction, np.maximum(tokens * coefs.expert_spread, 1.0))
 
 
 def step_ms(coefs: StepCoefs, *, batched_tokens: Num, kv_tokens: Num, token_pairs: Num) -> Num:

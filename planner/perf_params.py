@@ -71,6 +71,7 @@ class PerfParams:
     kv_read_eff: float = 0.85  # attention kernels reach this share of the weight-read bandwidth
     moe_layer_overhead_us: float = 30.0  # router, dispatch and expert launches per MoE layer per step
     moe_compute_eff: float = 0.6  # grouped expert GEMMs reach this share of mfu
+    expert_spread: float = 0.6  # distinct expert draws per routed token (routing favours popular experts)
     low_bit_compute_eff: float = 0.75  # fp8/fp4 GEMMs get ~1.5x, not 2x, over 16 bit
     moe_request_overhead_ms: float = 20.0  # extra fixed TTFT of large MoE serving stacks (fitted)
     # engine scheduling limits (vLLM: max_num_seqs / max_num_batched_tokens)
@@ -153,5 +154,6 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "moe_layer_overhead_us": (0.0, 400.0),
     "moe_request_overhead_ms": (0.0, 400.0),
     "moe_compute_eff": (0.1, 1.0),
+    "expert_spread": (0.05, 1.0),
     "low_bit_compute_eff": (0.3, 1.0),
 }
