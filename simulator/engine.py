@@ -23,6 +23,7 @@ from simulator.config import LatencyProfile
 from simulator.latency import step_time_ms
 
 LATE_S = 0.002  # a step that ends later than this after its deadline counts as late
+ADMIT_YIELDS = 3  # event-loop turns between steps: read the socket, parse the request, submit it
 RESYNC_S = 0.25  # behind by more than this (a stalled event loop), the virtual clock restarts from now
 
 
@@ -245,6 +246,10 @@ class Engine:
                 self.late_steps_total += 1
                 self.lag_s_total += lag_s
             self.complete(step, deadline_s)
+            # Let requests that reached the socket during this step get parsed and queued before the
+            # next one is planned, as they would be on a server whose API process runs alongside.
+            for _ in range(ADMIT_YIELDS):
+                await asyncio.sleep(0)
 
     def _admit(self, work: list[tuple[_Seq, int]], budget: int) -> None:
         while self._waiting and budget > 0 and len(self._running) < self.profile.max_num_seqs:
