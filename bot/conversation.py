@@ -265,15 +265,27 @@ class Conversation:
         """Record an admin's decision on a chosen option (the caller checked that user_id is an admin).
 
         Raises:
-            InvalidInputError: this option was not chosen, or was decided already.
+            InvalidInputError: this option was not chosen, was decided already, or is no longer the
+                thread's choice (another option was chosen, or the spec changed since).
         """
         option, percentile = self.option(plan_id, rank)
+        state = self.state()
+        is_current = (state.status, state.plan_id, state.chosen_rank) == (
+            S.CONFIGURATION_FINALIZED,
+            plan_id,
+            rank,
+        )
         decision = "approved" if approve else "rejected"
         at = dt.datetime.now(dt.UTC).replace(microsecond=0)
         with self.services.sessions.begin() as session:
             request = kb_threads.get_approval(session=session, plan_id=plan_id, rank=rank)
             if request is None:
                 raise InvalidInputError(f"option {rank} was not chosen, so there is nothing to approve")
+            if request["decision"] == "pending" and not is_current:
+                raise InvalidInputError(
+                    f"this request for option {rank} is out of date: the thread has moved on "
+                    f"({state.status}, latest choice: option {state.chosen_rank or '-'}); nothing was decided"
+                )
             if request["decision"] != "pending":
                 who, when = request["decided_by"], request["at"]
                 raise InvalidInputError(

@@ -172,3 +172,17 @@ def test_a_restart_in_the_middle_of_a_thread(settings: BotSettings, stub: SlackS
     state = Conversation(open_services(settings.database_url), f"T1:C1:{root.ts}").state()
     assert state.status == "ConfigurationFinalized" and state.chosen_rank == 2 and state.spec_version == 2
     assert state.plan_id == int(find_button(options, "option_choose")["value"].split("|")[0]) == 2
+
+
+def test_an_approval_request_that_was_superseded_cannot_be_approved(user: SlackUser, stub: SlackStub) -> None:
+    root, options = start_and_plan(user, stub)
+    user.click(options, "option_choose", contains="|1")
+    _wait(lambda: any("approve_option" in text_of(c) for c in stub.of("chat.postMessage")))
+    first = next(c for c in stub.of("chat.postMessage") if "approve_option" in text_of(c))
+    user.click(options, "option_choose", contains="|2")  # the requester changes their mind
+    _wait(lambda: len([c for c in stub.of("chat.postMessage") if "approve_option" in text_of(c)]) == 2)
+    admin = SlackUser(user.app, stub, user="U_ADMIN")
+    admin.click(first, "approve_option")
+    _wait(lambda: any("out of date" in text_of(c) for c in stub.of("chat.postMessage")))
+    assert not [c for c in stub.of("chat.update") if c.ts == first.ts]
+    assert root.ts
