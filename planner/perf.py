@@ -20,7 +20,9 @@ from planner.errors import InvalidInputError
 from planner.memory import MemoryPlan, memory_plan, smallest_fitting_tp
 from planner.perf_model import HardwareCosts, StepCoefs, hardware_costs, step_coefs
 from planner.perf_params import PerfParams, default_params, request_overhead_ms
-from planner.perf_tail import Q, tail
+from planner.perf_setup import limits_for, load_for, max_model_len
+from planner.perf_slo import max_rate_under_slo
+from planner.perf_tail import tail
 from planner.perf_types import (
     PERCENTILES,
     Arrival,
@@ -33,14 +35,10 @@ from planner.perf_types import (
 from planner.serving import (
     CLOSED_LOOP,
     MAX_THROUGHPUT,
-    RATE,
-    Limits,
-    Load,
     MeanResult,
-    capacity_rps,
     mean_value,
 )
-from planner.types import ArrivalKind, Engine, GpuSpec, ModelSpec, Precision, SloTargets
+from planner.types import Engine, GpuSpec, ModelSpec, Precision
 
 __all__ = [
     "Arrival",
@@ -60,24 +58,6 @@ __all__ = [
 ]
 
 INF = float("inf")
-
-
-def _max_model_len(model: ModelSpec, workload: Workload) -> int:
-    need = workload.input_tokens + workload.output_tokens
-    need += 3 * (workload.input_tokens_std + workload.output_tokens_std)
-    return int(min(max(need, 1), max(model.max_context_tokens, need)))
-
-
-def _limits(engine: Engine, params: PerfParams, kv_tokens: int, *, is_moe: bool) -> Limits:
-    e = engine.value
-    return Limits(
-        max_num_seqs=float(params.max_num_seqs.get(e, 256)),
-        max_num_batched_tokens=float(params.max_num_batched_tokens.get(e, 8192)),
-        kv_cache_tokens=float(max(kv_tokens, 1)),
-        request_overhead_ms=request_overhead_ms(params, e, is_moe=is_moe),
-        queue_factor=params.queue_factor,
-        closed_loop_wave=params.closed_loop_wave.get(e, 0.3),
-    )
 
 
 def step_profile(
@@ -119,26 +99,6 @@ def step_profile(
         max_num_seqs=seqs,
         max_num_batched_tokens=params.max_num_batched_tokens.get(engine.value, 8192),
         block_size=params.block_size,
-    )
-
-
-def _load(workload: Workload, arrival: Arrival, replicas: int) -> Load:
-    if arrival.kind == ArrivalKind.CLOSED_LOOP:
-        mode, value, cv2 = CLOSED_LOOP, (arrival.concurrency or 1) / replicas, 0.0
-    elif arrival.kind == ArrivalKind.MAX_THROUGHPUT:
-        mode, value, cv2 = MAX_THROUGHPUT, 0.0, 0.0
-    else:
-        mode, value = RATE, (arrival.rate_rps or 0.0) / replicas
-        cv2 = 1.0 if arrival.kind == ArrivalKind.POISSON else 0.0
-    out_cv2 = (workload.output_tokens_std / workload.output_tokens) ** 2
-    return Load(
-        input_tokens=float(workload.input_tokens),
-        output_tokens=float(workload.output_tokens),
-        prefix_tokens=float(workload.prefix_tokens),
-        mode=mode,
-        value=value,
-        arrival_cv2=cv2,
-        output_cv2=out_cv2,
     )
 
 
@@ -209,7 +169,7 @@ def predict(
         gpu,
         tp=tp,
         precision=precision,
-        max_model_len=_max_model_len(model, workload),
+        max_model_len=max_model_len(model, workload),
         gpu_memory_utilization=params.kv_memory_fraction.get(engine.value, 0.9),
         params=params,
         engine=engine,
@@ -218,8 +178,8 @@ def predict(
     if not plan.fits:
         return _not_fitting(plan, tp=tp, replicas=replicas, precision=precision, engine=engine, notes=notes)
     coefs = step_coefs(hw, params)
-    limits = _limits(engine, params, plan.kv_cache_tokens, is_moe=model.is_moe)
-    load = _load(workload, arrival, replicas)
+    limits = limits_for(engine, params, plan.kv_cache_tokens, is_moe=model.is_moe)
+    load = load_for(workload, arrival, replicas)
     r = mean_value(coefs, load, limits)
     columns = tail(
         coefs,
@@ -301,76 +261,3 @@ def _not_fitting(
         engine=engine,
         smallest_tp=plan.smallest_tp,
     )
-
-
-def max_rate_under_slo(
-    model: ModelSpec,
-    gpu: GpuSpec,
-    *,
-    tp: int,
-    precision: Precision,
-    engine: Engine = Engine.VLLM,
-    workload: Workload,
-    slo: SloTargets,
-    params: PerfParams,
-) -> float:
-    """Requests/s one replica sustains (Poisson arrivals) with TTFT, TPOT and e2e within the SLO.
-
-    Returns 0.0 when the model does not fit or even a lone request misses the SLO. Analytic and
-    vectorised over a grid of rates (about a millisecond).
-    """
-    hw = hardware_costs(model, gpu, tp=tp, precision=precision, engine=engine, params=params)
-    plan = memory_plan(
-        model,
-        gpu,
-        tp=tp,
-        precision=precision,
-        max_model_len=_max_model_len(model, workload),
-        gpu_memory_utilization=params.kv_memory_fraction.get(engine.value, 0.9),
-        params=params,
-        engine=engine,
-    )
-    if not plan.fits:
-        return 0.0
-    coefs, limits = step_coefs(hw, params), _limits(engine, params, plan.kv_cache_tokens, is_moe=model.is_moe)
-    pct = slo.percentile if slo.percentile in Q else "p95"
-    probe = _load(workload, Arrival(ArrivalKind.POISSON, rate_rps=1e-6), 1)
-    capacity = float(capacity_rps(coefs, probe, limits))
-    if not _meets(coefs, workload, limits, np.array([capacity * 1e-4]), slo, pct)[0]:
-        return 0.0
-    lo, hi = capacity * 1e-4, capacity
-    for points in (24, 12):
-        rates = np.linspace(lo, hi, points + 1)[1:]
-        ok = _meets(coefs, workload, limits, rates, slo, pct)
-        if ok.all():
-            return float(rates[-1])
-        first_bad = int(np.argmin(ok))
-        lo, hi = (float(rates[first_bad - 1]) if first_bad else lo), float(rates[first_bad])
-    return lo
-
-
-def _meets(
-    coefs: StepCoefs, workload: Workload, limits: Limits, rates: np.ndarray, slo: SloTargets, pct: str
-) -> np.ndarray:
-    n = rates.size
-    load = Load(
-        input_tokens=np.full(n, float(workload.input_tokens)),
-        output_tokens=np.full(n, float(workload.output_tokens)),
-        prefix_tokens=np.full(n, float(workload.prefix_tokens)),
-        mode=np.full(n, RATE),
-        value=rates,
-        arrival_cv2=1.0,
-        output_cv2=(workload.output_tokens_std / workload.output_tokens) ** 2,
-    )
-    r = mean_value(coefs, load, limits)
-    ttft, tpot, _, e2e = tail(
-        coefs,
-        load,
-        limits,
-        r,
-        input_std=workload.input_tokens_std,
-        output_std=workload.output_tokens_std,
-        percentile=pct,
-    )
-    ok: np.ndarray = (~r.saturated) & (ttft <= slo.ttft_ms) & (tpot <= slo.itl_ms) & (e2e <= slo.e2e_ms)
-    return ok

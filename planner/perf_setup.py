@@ -1,0 +1,49 @@
+"""Inputs shared by the prediction paths: the replica's engine limits, its load, its context length."""
+
+from __future__ import annotations
+
+from planner.perf_params import PerfParams, request_overhead_ms
+from planner.perf_types import Arrival, Workload
+from planner.serving import CLOSED_LOOP, MAX_THROUGHPUT, RATE, Limits, Load
+from planner.types import ArrivalKind, Engine, ModelSpec
+
+
+def max_model_len(model: ModelSpec, workload: Workload) -> int:
+    """Context length to plan memory for: prompt + output, plus three standard deviations."""
+    need = workload.input_tokens + workload.output_tokens
+    need += 3 * (workload.input_tokens_std + workload.output_tokens_std)
+    return int(min(max(need, 1), max(model.max_context_tokens, need)))
+
+
+def limits_for(engine: Engine, params: PerfParams, kv_tokens: int, *, is_moe: bool) -> Limits:
+    """Engine limits of one replica with `kv_tokens` of KV cache."""
+    e = engine.value
+    return Limits(
+        max_num_seqs=float(params.max_num_seqs.get(e, 256)),
+        max_num_batched_tokens=float(params.max_num_batched_tokens.get(e, 8192)),
+        kv_cache_tokens=float(max(kv_tokens, 1)),
+        request_overhead_ms=request_overhead_ms(params, e, is_moe=is_moe),
+        queue_factor=params.queue_factor,
+        closed_loop_wave=params.closed_loop_wave.get(e, 0.3),
+    )
+
+
+def load_for(workload: Workload, arrival: Arrival, replicas: int) -> Load:
+    """One replica's share of the load (rate or users split evenly over the replicas)."""
+    if arrival.kind == ArrivalKind.CLOSED_LOOP:
+        mode, value, cv2 = CLOSED_LOOP, (arrival.concurrency or 1) / replicas, 0.0
+    elif arrival.kind == ArrivalKind.MAX_THROUGHPUT:
+        mode, value, cv2 = MAX_THROUGHPUT, 0.0, 0.0
+    else:
+        mode, value = RATE, (arrival.rate_rps or 0.0) / replicas
+        cv2 = 1.0 if arrival.kind == ArrivalKind.POISSON else 0.0
+    out_cv2 = (workload.output_tokens_std / workload.output_tokens) ** 2
+    return Load(
+        input_tokens=float(workload.input_tokens),
+        output_tokens=float(workload.output_tokens),
+        prefix_tokens=float(workload.prefix_tokens),
+        mode=mode,
+        value=value,
+        arrival_cv2=cv2,
+        output_cv2=out_cv2,
+    )
