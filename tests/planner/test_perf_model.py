@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -17,7 +18,7 @@ BF16 = Precision.BF16
 W = Workload(input_tokens=512, output_tokens=128)
 
 
-def _predict(model=LLAMA_8B, gpu=H100, tp=1, arrival=None, workload=W, percentiles=False, **kw):
+def _predict(model=LLAMA_8B, gpu=H100, tp=1, arrival=None, workload=W, percentiles=False, params=P, **kw):
     arrival = arrival or Arrival(ArrivalKind.POISSON, rate_rps=2.0)
     return predict(
         model,
@@ -26,7 +27,7 @@ def _predict(model=LLAMA_8B, gpu=H100, tp=1, arrival=None, workload=W, percentil
         precision=BF16,
         workload=workload,
         arrival=arrival,
-        params=P,
+        params=params,
         percentiles=percentiles,
         **kw,
     )
@@ -143,3 +144,24 @@ def test_max_rate_under_slo_is_monotone_in_the_slo_and_zero_when_impossible():
 def test_zero_or_negative_inputs_are_refused(make):
     with pytest.raises(InvalidInputError):
         make()
+
+
+@pytest.mark.parametrize(
+    ("batched", "kv", "pairs"), [(1, 0, 0), (64, 64 * 900, 64 * 900), (4096, 5000, 4096 * 2048)]
+)
+def test_step_profile_formula_is_the_step_time_the_model_uses(batched, kv, pairs):
+    prof = step_profile(LLAMA_8B, H100, tp=2, precision=BF16, params=P, max_model_len=4096)
+    by_profile = prof.step_overhead_ms + max(
+        prof.weights_read_ms + prof.kv_read_ms_per_1k_tokens * kv / 1000,
+        prof.compute_ms_per_token * batched + prof.attn_ms_per_1m_token_pairs * pairs / 1e6,
+    )
+    coefs = step_coefs(hardware_costs(LLAMA_8B, H100, tp=2, precision=BF16, engine=Engine.VLLM, params=P), P)
+    assert float(step_ms(coefs, batched_tokens=batched, kv_tokens=kv, token_pairs=pairs)) == pytest.approx(
+        by_profile
+    )
+
+
+def test_confidence_note_names_the_calibration_rows():
+    fitted = replace(P, fit_info={"rows_by_family_engine": {"hopper/vllm": 42}})
+    assert "calibrated on 42 benchmark rows for hopper / vllm" in _predict(params=fitted).notes
+    assert any(n.startswith("extrapolated") for n in _predict(gpu=L40S, params=fitted).notes)
