@@ -75,12 +75,11 @@ def report_error(
     retry_value: str | None = None,
 ) -> None:
     """Say what went wrong in the thread: the message of a user error, or a reference id for a bug."""
+    ref = new_ref()
     if isinstance(exc, (*USER_ERRORS, QueueUnavailableError)):
-        ref = new_ref()
         logger.info("user error (ref %s): %s", ref, exc)
         text = str(exc)
     else:
-        ref = new_ref()
         logger.error("failed (ref %s)", ref, exc_info=exc)
         text = "Something went wrong on my side; the team can find it in the logs by its reference."
     try:
