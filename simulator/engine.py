@@ -207,7 +207,9 @@ class Engine:
         """Apply a step that ended at now_s: advance KV, emit tokens, finish requests."""
         self.steps_total += 1
         finished = False
-        for seq, n in step.work:
+        # Newest first: their first tokens (TTFT) leave before the decodes' next tokens (whose order,
+        # the same every step, does not change their ITL).
+        for seq, n in reversed(step.work):
             if seq.done:
                 continue  # aborted during the step
             seq.computed += n
