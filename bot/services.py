@@ -30,6 +30,12 @@ class Services:
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    def close(self) -> None:
+        """Dispose of the engine behind the sessions (its pooled connections close)."""
+        bind: Any = self.sessions.kw.get("bind")
+        if bind is not None:
+            bind.dispose()
+
     def catalog(self) -> Catalog:
         with self._lock:
             if "catalog" not in self._cache:
@@ -113,6 +119,14 @@ def services_for(database_url: str | None) -> Services:
         if database_url not in _opened:
             _opened[database_url] = open_services(database_url)
         return _opened[database_url]
+
+
+def forget() -> None:
+    """Dispose of the engines `services_for` opened (tests; before a database is dropped)."""
+    with _opened_lock:
+        for services in _opened.values():
+            services.close()
+        _opened.clear()
 
 
 def llm_extractor(ollama_host: str | None) -> Extractor | None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from bot.conversation import Conversation, Services
 from bot.settings import BotSettings
 from kb import threads as kb_threads
@@ -186,3 +188,41 @@ def test_an_approval_request_that_was_superseded_cannot_be_approved(user: SlackU
     _wait(lambda: any("out of date" in text_of(c) for c in stub.of("chat.postMessage")))
     assert not [c for c in stub.of("chat.update") if c.ts == first.ts]
     assert root.ts
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_the_whole_path_on_postgresql(pg_url: str, stub: SlackStub, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.app import build_app
+    from bot.services import forget as forget_services
+    from bot.services import open_services
+    from tests.bot.conftest import wait_for_inline_jobs
+    from tests.bot.harness import SECRET, TOKEN
+    from workers.records import forget as forget_records
+
+    monkeypatch.setenv("DATABASE_URL", pg_url)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("SLACK_API_URL", stub.api_url)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    settings = BotSettings(
+        slack_bot_token=TOKEN,
+        slack_signing_secret=SECRET,
+        slack_api_url=stub.api_url,
+        admins=("U_ADMIN",),
+        database_url=pg_url,
+    )
+    services = open_services(pg_url)
+    try:
+        user = SlackUser(build_app(settings, services=services), stub)
+        start_and_plan(user, stub)
+        options = wait_options(stub)
+        user.click(options, "option_choose", contains="|1")
+        _wait(lambda: any("approve_option" in text_of(c) for c in stub.of("chat.postMessage")))
+        request = next(c for c in stub.of("chat.postMessage") if "approve_option" in text_of(c))
+        SlackUser(user.app, stub, user="U_ADMIN").click(request, "approve_option")
+        _wait(lambda: any("not configured" in text_of(c) for c in stub.of("chat.postMessage")))
+        wait_for_inline_jobs()
+    finally:
+        services.close()
+        forget_services()
+        forget_records()

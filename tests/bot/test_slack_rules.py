@@ -247,3 +247,25 @@ def test_when_the_queue_is_down_the_request_is_kept_and_can_be_retried(
     up.click(error, "retry_request")
     stub.wait_for("chat.update", count=2, timeout_s=15)
     assert stub.of("chat.delete")  # the error message with the stale button goes away
+
+
+def test_socket_mode_requests_need_no_signature(user: SlackUser, stub: SlackStub) -> None:
+    from slack_bolt import BoltRequest
+
+    body = {
+        "type": "event_callback",
+        "team_id": "T1",
+        "api_app_id": "A1",
+        "event_id": "EvSocket1",
+        "event": {
+            "type": "message",
+            "channel": "D1",
+            "channel_type": "im",
+            "user": "U1",
+            "text": "a code completion service for 50 developers",
+            "ts": "1700000400.000001",
+        },
+    }
+    assert user.app.dispatch(BoltRequest(body=body, mode="socket_mode")).status == 200
+    reply = stub.wait_for("chat.postMessage")[0]
+    assert reply.params["channel"] == "D1" and "50" in json.dumps(reply.params["blocks"])
