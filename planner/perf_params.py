@@ -75,8 +75,10 @@ class PerfParams:
     low_bit_compute_eff: float = 0.75  # fp8/fp4 GEMMs get ~1.5x, not 2x, over 16 bit
     moe_request_overhead_ms: float = 20.0  # extra fixed TTFT of large MoE serving stacks (fitted)
     # engine scheduling limits (vLLM: max_num_seqs / max_num_batched_tokens)
+    # (TensorRT-LLM: trtllm-bench picks the batch; 512 fits its published throughput rows best of
+    # 256/384/512/768/1024/2048 -- a calibrated engine setting, chosen on all rows)
     max_num_seqs: dict[str, int] = field(
-        default_factory=lambda: {"vllm": 256, "tensorrt-llm": 2048, "sglang": 1024, "tgi": 256}
+        default_factory=lambda: {"vllm": 256, "tensorrt-llm": 512, "sglang": 1024, "tgi": 256}
     )
     max_num_batched_tokens: dict[str, int] = field(
         default_factory=lambda: {"vllm": 8192, "tensorrt-llm": 8192, "sglang": 8192, "tgi": 4096}

@@ -88,11 +88,20 @@ def shape_of(load: Load) -> Shape:
     return Shape(isl, osl, prefix, computed, isl + osl / 2.0, prefix + computed / 2.0)
 
 
-def _decode(coefs: StepCoefs, batch: Num, sh: Shape, wave: Num = 0.0) -> Num:
-    # arrivals per step x their prompt; prompts arriving in a wave are prefilled before decoding starts
-    prefill = (1.0 - wave) * batch / sh.osl * sh.computed
-    pairs = batch * sh.ctx + prefill * sh.pf_pairs
-    return step_ms(coefs, batched_tokens=batch + prefill, kv_tokens=batch * sh.ctx, token_pairs=pairs)
+def _decode(coefs: StepCoefs, batch: Num, sh: Shape, wave: Num = 0.0, budget: Num = 8192.0) -> Num:
+    """Mean decode step: a mix of steps carrying a prefill chunk and pure-decode steps.
+
+    Arrivals per step are batch / output length (prompts of a closed-loop wave are prefilled before
+    decoding starts); a prompt spans ceil(prompt / room) steps, so that share of steps carries a chunk.
+    """
+    arrivals = (1.0 - wave) * batch / sh.osl
+    room = np.maximum(budget - batch, 256.0)
+    share = np.minimum(arrivals * np.ceil(sh.computed / room), 1.0)
+    chunk = arrivals * sh.computed / np.maximum(share, 1e-9)  # prefill tokens in a carrying step
+    kv = batch * sh.ctx
+    pure = step_ms(coefs, batched_tokens=batch, kv_tokens=kv, token_pairs=kv)
+    mixed = step_ms(coefs, batched_tokens=batch + chunk, kv_tokens=kv, token_pairs=kv + chunk * sh.pf_pairs)
+    return (1.0 - share) * pure + share * mixed
 
 
 def decode_step(coefs: StepCoefs, batch: Num, load: Load) -> Num:
@@ -136,7 +145,7 @@ def _cycle(
     `wave` is the share of the other sequences whose prompts arrive together with this one (closed
     loops with fixed lengths stay in step); on average half of those are scheduled first.
     """
-    t_dec = _decode(coefs, batch, sh, wave)
+    t_dec = _decode(coefs, batch, sh, wave, limits.max_num_batched_tokens)
     ahead = np.maximum(batch / sh.osl, wave * np.maximum(batch - 1.0, 0.0) / 2.0) * sh.computed
     steps, one, t_pf = _prefill(coefs, batch, sh, limits.max_num_batched_tokens, ahead)
     run = 0.5 * t_dec + t_pf + (sh.osl - 1.0) * t_dec
