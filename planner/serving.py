@@ -196,8 +196,10 @@ def _mean_value(coefs: StepCoefs, load: Load, limits: Limits) -> MeanResult:
     p_wait = np.power(rho, np.sqrt(2.0 * (servers + 1.0)) - 1.0)
     cv2 = (load.arrival_cv2 + load.output_cv2) / 2.0
     q_open = limits.queue_factor * p_wait / (servers / run_max * (1.0 - rho)) * cv2
-    rho_pf = np.minimum(rate * t_pf, 0.95)
-    q_prefill = load.arrival_cv2 * rho_pf * t_pf / (2.0 * (1.0 - rho_pf))
+    # the prefill token budget is a server too: prompts queue for room in a step (M/D/1 on tokens)
+    room = np.maximum(limits.max_num_batched_tokens - batch, 256.0)
+    rho_pf = np.minimum(rate * sh.computed * t_dec / room, 0.95)
+    q_prefill = load.arrival_cv2 * rho_pf * one / (2.0 * (1.0 - rho_pf))
     q_closed = np.maximum(conc - batch, 0.0) / np.maximum(batch / run, 1e-12)
     queue = np.where(is_rate, q_open + q_prefill, q_closed)
     queue = np.where(saturated, np.inf, queue)
