@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
@@ -27,8 +27,6 @@ from workers.notify import ProgressMessage, ThreadPoster, new_ref, slack_client
 from workers.settings import WorkerSettings, load_settings
 
 logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)

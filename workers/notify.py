@@ -61,9 +61,6 @@ class ThreadPoster:
             channel=self.channel, thread_ts=self.thread_ts, content=png, filename=filename, title=title
         )
 
-    def error(self, text: str, *, ref: str | None = None) -> str:
-        return self.post(blocks.error_message(text, ref=ref or new_ref()))
-
 
 @dataclass
 class ProgressMessage:
