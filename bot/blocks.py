@@ -148,7 +148,8 @@ def option_summary(option: Option, percentile: str) -> str:
     mark = ":white_check_mark: meets SLO" if option.meets_slo else ":warning: misses SLO"
     return (
         f"*{option.rank}. {option.model_id}* on {option.gpu_count}× {option.gpu_type} "
-        f"(TP {option.tensor_parallel} × {option.replicas} replicas, {option.precision})\n"
+        f"(TP {option.tensor_parallel} × {option.replicas} replica{'s' if option.replicas != 1 else ''}, "
+        f"{option.precision})\n"
         f"TTFT {percentile} {_ms(p.ttft_ms)} · TPOT {percentile} {_ms(p.tpot_ms)} · "
         f"${option.cost_per_month_usd:,.0f}/month · {mark}" + (" · Pareto" if option.pareto else "")
     )
@@ -223,7 +224,13 @@ def comparison_message(rows: Sequence[tuple[str, Sequence[str]]], *, title: str)
         f"{label:<{width}}  " + "  ".join(f"{v:<{w}}" for v, w in zip(vals, cols, strict=False))
         for label, vals in rows
     ]
-    return message(title, [section(f"*{title}*"), section("```" + clip("\n".join(lines), 2900) + "```")])
+    return message(
+        title,
+        [
+            section(f"*{title}*"),
+            section("```\n" + clip("\n".join(line.rstrip() for line in lines), 2900) + "\n```"),
+        ],
+    )
 
 
 def approval_request(option: Option, *, plan_id: int, requested_by: str, percentile: str) -> Message:
@@ -248,9 +255,14 @@ def decision_message(option: Option, *, decision: str, user_id: str, at: str, pe
         f"Option {option.rank} {decision} by <@{user_id}>",
         [
             section(option_summary(option, percentile)),
-            context(f"{icon} {decision.capitalize()} by <@{user_id}> at {at}"),
+            context(f"{icon} {decision.capitalize()} by <@{user_id}> at {readable_time(at)}"),
         ],
     )
+
+
+def readable_time(iso: str) -> str:
+    """ "2026-11-28T10:36:02+00:00" → "2026-11-28 10:36:02 UTC" (other strings unchanged)."""
+    return iso.replace("T", " ", 1).replace("+00:00", " UTC") if "T" in iso else iso
 
 
 def notice(text: str) -> Message:
