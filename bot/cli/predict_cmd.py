@@ -143,6 +143,10 @@ def _human(r: dict[str, Any]) -> str:
     return "\n".join(lines + [f"  note: {n}" for n in r["notes"]])
 
 
+def _line(s: dict[str, Any]) -> str:
+    return f"rows={s['rows']:5d} median={s['median_pct']:5.1f}% p90={s['p90_pct']:5.1f}%"
+
+
 def register(app: typer.Typer) -> None:
     """Add predict, validate and calibrate to the CLI."""
 
@@ -207,13 +211,13 @@ def register(app: typer.Typer) -> None:
             return
         for split in ("leave_one_source_out", "leave_one_gpu_out"):
             typer.echo(f"{split} ({report['rows']} rows)")
-            for metric, s in report[split].items():
-                if metric == "by_source":
-                    continue
-                typer.echo(
-                    f"  {metric:22s} rows={s['rows']:5d} "
-                    f"median={s['median_pct']:5.1f}% p90={s['p90_pct']:5.1f}%"
-                )
+            by_source = report[split].get("by_source", {})
+            groups = [("all rows", report[split])] + [(f"rows from {k}", v) for k, v in by_source.items()]
+            for label, metrics in groups:
+                typer.echo(f"  {label}")
+                for metric, s in metrics.items():
+                    if metric != "by_source":
+                        typer.echo(f"    {metric:22s} {_line(s)}")
         kv = report["kv_cache_tokens"]
         typer.echo(
             f"kv_cache_tokens vs vLLM H100 runs: rows={kv['rows']} median={kv.get('median_pct')}% "
