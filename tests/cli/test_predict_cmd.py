@@ -78,3 +78,14 @@ def test_batch_answers_every_line_and_carries_ids(run, tmp_path):
     assert [o.get("id") for o in out] == ["a", None, "c", "d"]
     assert "error" in out[1] and "error" in out[2]
     assert out[3]["replicas"] == 2 and out[3]["output_tokens_per_s"] > 0
+
+
+@pytest.mark.slow
+def test_validate_reports_held_out_errors_and_kv_tokens(run):
+    r = run("validate", "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    for split in ("leave_one_source_out", "leave_one_gpu_out"):
+        assert doc[split]["itl_tpot_ms"]["rows"] > 1000
+        assert doc[split]["max_throughput_tok_s"]["rows"] > 100
+    assert doc["kv_cache_tokens"]["rows"] > 20 and doc["kv_cache_tokens"]["median_pct"] < 10
