@@ -187,7 +187,11 @@ def conversation_of_plan(context: BoltContext, click: Any) -> Conversation:
     return Conversation(services_of(context), thread_id)
 
 
-def start_plan(context: BoltContext, thread_id: str, version: int) -> bool:
-    """Enqueue planning of one spec version; the job posts and updates its own progress message."""
+def start_plan(context: BoltContext, thread_id: str) -> tuple[int, bool]:
+    """Enqueue planning of the thread's latest spec version: (version, False when already planned or queued).
+
+    The job posts and updates its own progress message.
+    """
+    version, _ = Conversation(services_of(context), thread_id).spec()
     key = (thread_id, f"v{version}")
-    return submit(context, JobKind.PLAN, "workers.jobs.plan_thread", thread_id, version, "", key=key)
+    return version, submit(context, JobKind.PLAN, "workers.jobs.plan_thread", thread_id, version, "", key=key)

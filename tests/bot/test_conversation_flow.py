@@ -147,6 +147,10 @@ def test_double_clicking_recommend_plans_once(user: SlackUser, stub: SlackStub) 
 
     stub_calls_settle(stub)
     assert len([c for c in stub.of("chat.postMessage") if "Planning" in text_of(c)]) == 1
+    user.click(spec, "recommend")  # once more, later: told where the options are, nothing re-planned
+    told = stub.wait_for("chat.postEphemeral")[0]
+    assert "already planned" in told.params["text"] and told.params["user"] == user.user
+    assert len([c for c in stub.of("chat.postMessage") if "Planning" in text_of(c)]) == 1
 
 
 def test_a_restart_in_the_middle_of_a_thread(settings: BotSettings, stub: SlackStub) -> None:

@@ -15,8 +15,8 @@ def handle_retry_action(ack: Ack, body: dict[str, Any], client: WebClient, conte
     ack()
     click = click_of(body)
     try:
-        thread_id, version = split_value(click.value, 2)
-        start_plan(context, thread_id, int(version))
+        thread_id, _version = split_value(click.value, 2)
+        start_plan(context, thread_id)
         client.chat_delete(channel=click.channel, ts=click.message_ts)
     except Exception as exc:
         report_error(
