@@ -269,3 +269,16 @@ def test_socket_mode_requests_need_no_signature(user: SlackUser, stub: SlackStub
     assert user.app.dispatch(BoltRequest(body=body, mode="socket_mode")).status == 200
     reply = stub.wait_for("chat.postMessage")[0]
     assert reply.params["channel"] == "D1" and "50" in json.dumps(reply.params["blocks"])
+
+
+def test_with_ollama_configured_the_spec_is_read_in_a_job_and_falls_back_saying_why(
+    settings: BotSettings, stub: SlackStub, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+
+    monkeypatch.setenv("OLLAMA_HOST", "http://127.0.0.1:9")  # the job reads it; nothing listens there
+    user = SlackUser(build_app(replace(settings, ollama_host="http://127.0.0.1:9"), services=services), stub)
+    user.slash(REQUEST)
+    spec = stub.wait_for("chat.postMessage", count=2, timeout_s=15)[1]
+    text = json.dumps(spec.params["blocks"])
+    assert "1,000" in text and "rule-based extractor" in text and "LLM" in text
