@@ -270,27 +270,11 @@ class Conversation:
         """
         option, percentile = self.option(plan_id, rank)
         state = self.state()
-        is_current = (state.status, state.plan_id, state.chosen_rank) == (
-            S.CONFIGURATION_FINALIZED,
-            plan_id,
-            rank,
-        )
         decision = "approved" if approve else "rejected"
         at = dt.datetime.now(dt.UTC).replace(microsecond=0)
         with self.services.sessions.begin() as session:
-            request = kb_threads.get_approval(session=session, plan_id=plan_id, rank=rank)
-            if request is None:
-                raise InvalidInputError(f"option {rank} was not chosen, so there is nothing to approve")
-            if request["decision"] == "pending" and not is_current:
-                raise InvalidInputError(
-                    f"this request for option {rank} is out of date: the thread has moved on "
-                    f"({state.status}, latest choice: option {state.chosen_rank or '-'}); nothing was decided"
-                )
-            if request["decision"] != "pending":
-                who, when = request["decided_by"], request["at"]
-                raise InvalidInputError(
-                    f"option {rank} was already {request['decision']} by <@{who}> at {when}"
-                )
+            found = kb_threads.get_approval(session=session, plan_id=plan_id, rank=rank)
+            request = _decidable(found, state, plan_id, rank)
             kb_threads.record_approval(
                 session=session,
                 plan_id=plan_id,
@@ -303,3 +287,22 @@ class Conversation:
         if not approve:
             self._move(S.PRESENTING_OPTIONS, tolerate=True)
         return Decision(self.thread_id, plan_id, option, percentile, decision, user_id, at.isoformat())
+
+
+def _decidable(request: dict[str, Any] | None, state: ThreadState, plan_id: int, rank: int) -> dict[str, Any]:
+    """The approval request of option `rank`, when it awaits a decision and is the thread's current choice.
+
+    Raises:
+        InvalidInputError: not chosen, decided already, or superseded (new choice or new spec).
+    """
+    if request is None:
+        raise InvalidInputError(f"option {rank} was not chosen, so there is nothing to approve")
+    if request["decision"] != "pending":
+        who, when = request["decided_by"], request["at"]
+        raise InvalidInputError(f"option {rank} was already {request['decision']} by <@{who}> at {when}")
+    if (state.status, state.plan_id, state.chosen_rank) != (S.CONFIGURATION_FINALIZED, plan_id, rank):
+        raise InvalidInputError(
+            f"this request for option {rank} is out of date: the thread has moved on ({state.status}, "
+            f"latest choice: option {state.chosen_rank or '-'}); nothing was decided"
+        )
+    return request
