@@ -10,18 +10,20 @@ an optional rate cache come in as arguments.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from planner import perf
 from planner.capacity import HEADROOM, Sized, screen
 from planner.catalog import Catalog
+from planner.corrections import corrections_for
 from planner.explain import explain_option, headroom_note, relax_advice
 from planner.plan import Infeasible, Option, PlanResult, Predicted, ServingConfig
 from planner.rank import Metrics, View, pareto_flags, scores, view_order, weights_for
 from planner.recommend import candidate_models, context_need_tokens
 from planner.search import RateCache, Scored, search
 from planner.spec import DeploymentSpec
-from planner.types import Engine, Precision
+from planner.types import DeploymentOutcome, Engine, Precision
 
 QUANTIZATION = {Precision.FP8: "fp8", Precision.INT8: "compressed-tensors", Precision.INT4: "awq"}
 
@@ -91,17 +93,22 @@ def plan(
     view: View = View.BALANCED,
     precise: bool = False,
     cache: RateCache | None = None,
+    outcomes: Sequence[DeploymentOutcome] = (),
 ) -> PlanResult:
     """Ranked options that meet the spec's SLO at its peak load, infeasible combinations with reasons,
     and (when none meets it) the closest miss and what to relax.
 
     `precise=True` takes percentiles from the discrete-event simulation (~130 ms per option) instead
-    of the closed-form tails; `cache` memoises per-replica rates across calls (what-if scenarios).
+    of the closed-form tails; `cache` memoises per-replica rates across calls (what-if scenarios);
+    `outcomes` (observed deployments) correct the predicted latencies of the same model and GPU family.
     """
     params = params or perf.default_params()
+    corrections = (lambda m, g: corrections_for(outcomes, model_id=m, gpu_id=g)) if outcomes else None
     candidates, rejected = candidate_models(spec, catalog)
     screened = screen(spec, catalog, candidates, params=params, engine=engine, cache=cache)
-    good, misses = search(spec, screened, params=params, engine=engine, precise=precise, cache=cache)
+    good, misses = search(
+        spec, screened, params=params, engine=engine, precise=precise, cache=cache, corrections=corrections
+    )
     misses = [s for s in screened if not s.feasible] + misses
     result = _rank(spec, good, top_k=top_k, view=view)
     notes = [spec.traffic.derivation, headroom_note(), *spec.notes]
@@ -189,8 +196,21 @@ def _rank(spec: DeploymentSpec, good: list[Scored], *, top_k: int, view: View) -
                 meets_slo=True,
                 pareto=pareto[i],
                 score=score[i],
-                explanation=explain_option(
-                    s, spec, ttft_ms=x.ttft_ms, tpot_ms=x.tpot_ms, best_in=best_in[i], pareto=pareto[i]
+                explanation=" ".join(
+                    filter(
+                        None,
+                        [
+                            explain_option(
+                                s,
+                                spec,
+                                ttft_ms=x.ttft_ms,
+                                tpot_ms=x.tpot_ms,
+                                best_in=best_in[i],
+                                pareto=pareto[i],
+                            ),
+                            x.correction_note and f"Prediction {x.correction_note}.",
+                        ],
+                    )
                 ),
                 provider=s.price.provider if s.price else None,
                 serving=serving_config(spec, s),

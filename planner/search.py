@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from planner import perf
 from planner.capacity import Sized, size_exact, with_replicas, workload_of
+from planner.corrections import NO_CORRECTIONS, Corrections, apply_corrections
 from planner.perf_types import Arrival, Prediction
 from planner.spec import DeploymentSpec
 from planner.types import ArrivalKind, Engine
@@ -26,6 +28,7 @@ CHEAPEST_EVALS = 10
 LIKELY_FIRST = 2
 ACCURATE_EVALS = 2
 FASTEST_EVALS = 2
+CorrectionsFn = Callable[[str, str], Corrections]  # (model id, GPU id) -> corrections from outcomes
 RateCache = dict[tuple[object, ...], Any]  # per-replica rates and screening bounds, reused across what-ifs
 
 
@@ -38,6 +41,7 @@ class Scored:
     ttft_ms: float
     tpot_ms: float
     e2e_ms: float
+    correction_note: str = ""  # how observed outcomes changed the predicted latencies, if they did
 
     def meets(self, spec: DeploymentSpec) -> bool:
         s = spec.slo
@@ -74,7 +78,13 @@ def others(feasible: list[Sized], taken: set[int], *, cheapest_usd: float) -> li
 
 
 def predict_at_peak(
-    spec: DeploymentSpec, s: Sized, *, params: perf.PerfParams, engine: Engine, precise: bool
+    spec: DeploymentSpec,
+    s: Sized,
+    *,
+    params: perf.PerfParams,
+    engine: Engine,
+    precise: bool,
+    corrections: CorrectionsFn | None = None,
 ) -> Scored:
     kind = (
         spec.traffic.arrival
@@ -95,14 +105,28 @@ def predict_at_peak(
         seed=0,
     )
     pct = spec.slo.percentile.value
-    return Scored(s, pred, pred.ttft_ms.at(pct), pred.tpot_ms.at(pct), pred.e2e_ms.at(pct))
+    c = corrections(s.model.id, s.gpu.id) if corrections else NO_CORRECTIONS
+    return Scored(
+        s,
+        pred,
+        apply_corrections(pred.ttft_ms.at(pct), c, "ttft"),
+        apply_corrections(pred.tpot_ms.at(pct), c, "tpot"),
+        apply_corrections(pred.e2e_ms.at(pct), c, "e2e"),
+        correction_note=c.note,
+    )
 
 
 def verify(
-    spec: DeploymentSpec, s: Sized, *, params: perf.PerfParams, engine: Engine, precise: bool
+    spec: DeploymentSpec,
+    s: Sized,
+    *,
+    params: perf.PerfParams,
+    engine: Engine,
+    precise: bool,
+    corrections: CorrectionsFn | None = None,
 ) -> Scored | Sized:
     """Predict at the planned load; add one replica if the tails miss; else return the miss with a reason."""
-    scored = predict_at_peak(spec, s, params=params, engine=engine, precise=precise)
+    scored = predict_at_peak(spec, s, params=params, engine=engine, precise=precise, corrections=corrections)
     if scored.meets(spec):
         return scored
     more = with_replicas(
@@ -113,7 +137,9 @@ def verify(
         why_zero="",
     )
     if more.feasible and more.replicas == s.replicas + 1:
-        again = predict_at_peak(spec, more, params=params, engine=engine, precise=precise)
+        again = predict_at_peak(
+            spec, more, params=params, engine=engine, precise=precise, corrections=corrections
+        )
         if again.meets(spec):
             return again
     pct = spec.slo.percentile.value
@@ -163,6 +189,7 @@ def search(
     engine: Engine = Engine.VLLM,
     precise: bool = False,
     cache: RateCache | None = None,
+    corrections: CorrectionsFn | None = None,
 ) -> tuple[list[Scored], list[Sized]]:
     """Size the promising combinations exactly: (options that meet the SLO, the sized ones that miss,
     with their reasons)."""
@@ -175,7 +202,9 @@ def search(
         taken.add(id(s))
         sized = size_exact(spec, s, params=params, engine=engine, cache=cache)
         if sized.feasible:
-            v: Scored | Sized = verify(spec, sized, params=params, engine=engine, precise=precise)
+            v: Scored | Sized = verify(
+                spec, sized, params=params, engine=engine, precise=precise, corrections=corrections
+            )
         elif sized.replicas == 0:
             v = explain_zero_rate(spec, sized, params=params, engine=engine)
         else:

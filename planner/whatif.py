@@ -23,7 +23,7 @@ from planner.plan import Option, PlanResult
 from planner.search import RateCache
 from planner.spec import MAX_USERS, DeploymentSpec, Level, Percentile, Priorities, check_spec
 from planner.traffic import traffic_profile
-from planner.types import Precision, TrafficDefaults
+from planner.types import DeploymentOutcome, Precision, TrafficDefaults
 
 KEYS: dict[str, str] = {
     "gpu": "GPU type, e.g. gpu=A100-80GB (use 'any' to drop the preference)",
@@ -213,6 +213,7 @@ def compare(
     params: PerfParams | None = None,
     top_k: int = 3,
     cache: RateCache | None = None,
+    outcomes: Sequence[DeploymentOutcome] = (),
 ) -> Comparison:
     """Plan the base spec and each scenario ('gpu=A100-80GB,ttft_ms=200'), and diff each best option
     against the base's.
@@ -223,10 +224,13 @@ def compare(
     cache = {} if cache is None else cache
     parsed = [(text, parse_changes(text)) for text in scenarios]
     variants = [(text, changes, apply_changes(spec, changes, catalog)) for text, changes in parsed]
-    base = _scenario("base", [], plan(spec, catalog, params=params, top_k=top_k, cache=cache))
+    base = _scenario(
+        "base", [], plan(spec, catalog, params=params, top_k=top_k, cache=cache, outcomes=outcomes)
+    )
     out = []
     for text, changes, variant in variants:
-        s = _scenario(text, changes, plan(variant, catalog, params=params, top_k=top_k, cache=cache))
+        result = plan(variant, catalog, params=params, top_k=top_k, cache=cache, outcomes=outcomes)
+        s = _scenario(text, changes, result)
         s.diff = _diff(base.best, s.best)
         out.append(s)
     return Comparison(base=base, scenarios=out)

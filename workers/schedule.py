@@ -44,10 +44,13 @@ class Periodic:
                 raise ValueError(f"schedule {self.name!r}: {self.cron!r} is not a cron expression")
 
 
-# The schedule. Outcome digests join here when their job exists, e.g.
-# Periodic("outcome-digest", JobKind.DIGEST, "workers.digest.send_digests", cron="0 9 * * 1-5").
+# The schedule (cron in UTC). Observations store one hourly window per deployed thread (windows do
+# not overlap, so each request counts once toward the corrections); digests post a day's figures.
+# Both do nothing without PROMETHEUS_URL.
 SCHEDULES: tuple[Periodic, ...] = (
     Periodic("cleanup", JobKind.CLEANUP, "workers.maintenance.cleanup", cron="*/15 * * * *"),
+    Periodic("outcome-observe", JobKind.DIGEST, "workers.observe.observe_all_deployments", cron="0 * * * *"),
+    Periodic("outcome-digest", JobKind.DIGEST, "workers.observe.post_all_digests", cron="0 9 * * 1-5"),
 )
 
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from planner.llm_intent import Extraction
     from planner.perf_params import PerfParams
     from planner.spec import DeploymentSpec
+    from planner.types import DeploymentOutcome
 
 NO_LLM = typer.Option(False, "--no-llm", help="use the rule-based extractor even when OLLAMA_HOST is set")
 AS_JSON = typer.Option(False, "--json", help="print JSON")
@@ -31,6 +32,15 @@ def load_inputs() -> tuple[Catalog, PerfParams]:
     from bot.cli.common import load_catalog_cached
 
     return load_catalog_cached(), load_perf_params()
+
+
+def load_outcomes() -> list[DeploymentOutcome]:
+    """Observed deployments stored by `predeploy observe` and the digest jobs (they correct predictions)."""
+    from bot.cli.common import open_session
+    from kb.repository import list_outcomes
+
+    with open_session() as session:
+        return list_outcomes(session=session)
 
 
 def load_perf_params() -> PerfParams:
@@ -198,7 +208,9 @@ def plan_command(
             "max_gpus": max_gpus,
         }
         spec = _overrides(ex.spec, catalog, flags)
-        result = plan(spec, catalog, params=params, top_k=max(top, 10), precise=precise)
+        result = plan(
+            spec, catalog, params=params, top_k=max(top, 10), precise=precise, outcomes=load_outcomes()
+        )
         _say_extractor(ex, to_stderr=as_json)
         if plot is not None:
             _write_chart(result, plot, to_stderr=as_json)
@@ -236,7 +248,7 @@ def compare_command(
     with user_errors():
         catalog, params = load_inputs()
         ex = _extract(text, [], catalog, no_llm=no_llm)
-        comparison = compare(ex.spec, vs, catalog, params=params, top_k=top)
+        comparison = compare(ex.spec, vs, catalog, params=params, top_k=top, outcomes=load_outcomes())
         _say_extractor(ex, to_stderr=as_json)
         if as_json:
             print_json(comparison.model_dump(mode="json"))

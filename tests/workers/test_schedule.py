@@ -49,14 +49,12 @@ def test_cron_scheduler_gets_every_schedule() -> None:
     import redis
 
     scheduler = build_cron(redis.Redis())  # no command is sent until it runs
-    [job] = scheduler.get_jobs()
-    assert (job.name, job.queue_name, job.cron, job.args) == (
-        "predeploy-cleanup",
-        "scheduled",
-        "*/15 * * * *",
-        ("cleanup",),
-    )
-    assert job.func_name == "workers.schedule.launch"
+    jobs = {job.name: job for job in scheduler.get_jobs()}
+    assert set(jobs) == {"predeploy-cleanup", "predeploy-outcome-observe", "predeploy-outcome-digest"}
+    cleanup = jobs["predeploy-cleanup"]
+    assert (cleanup.queue_name, cleanup.cron, cleanup.args) == ("scheduled", "*/15 * * * *", ("cleanup",))
+    assert jobs["predeploy-outcome-observe"].cron == "0 * * * *"
+    assert all(job.func_name == "workers.schedule.launch" for job in jobs.values())
 
 
 @pytest.mark.redis
