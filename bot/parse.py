@@ -126,24 +126,28 @@ def is_positive(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
 
 
-def rescale_traffic(spec: dict[str, Any], old_users: Any, *, peak_edited: bool) -> None:
-    """Keep the traffic consistent with the users: the same per-user rate, or the stated peak."""
-    traffic = spec.get("traffic") or {}
-    peak_factor = float(traffic.get("peak_factor") or 1.0)
-    if peak_edited:
-        traffic["qps_given"] = True
-        traffic["mean_qps"] = traffic["peak_qps"] / peak_factor
-        traffic["derivation"] = f"peak {traffic['peak_qps']:g} req/s as stated; mean = peak ÷ {peak_factor:g}"
-    elif not traffic.get("qps_given") and is_positive(old_users) and is_positive(spec.get("user_count")):
-        scale = spec["user_count"] / old_users
-        traffic["mean_qps"] = traffic["mean_qps"] * scale
-        traffic["peak_qps"] = traffic["peak_qps"] * scale
-        traffic["derivation"] = (
-            f"{spec['user_count']:,} users × {traffic.get('active_fraction', 0):.0%} active × "
-            f"{traffic.get('requests_per_active_user_per_min', 0):g} req/min ÷ 60 = "
-            f"{traffic['mean_qps']:.3g} req/s mean; × {peak_factor:g} peak factor = "
-            f"{traffic['peak_qps']:.3g} req/s"
-        )
+def retraffic(edited: dict[str, Any], current: Mapping[str, Any], catalog: Catalog | None) -> dict[str, str]:
+    """Re-derive the traffic when the users or the peak rate changed (planner.whatif's arithmetic).
+
+    Returns errors by block id; `edited["traffic"]` keeps any typed token lengths.
+    """
+    from planner.whatif import apply_changes
+
+    changes = []
+    if edited.get("user_count") != current.get("user_count") and is_positive(edited.get("user_count")):
+        changes.append(("users", str(edited["user_count"])))
+    peak = get_path(edited, "traffic.peak_qps")
+    if peak != get_path(current, "traffic.peak_qps") and is_positive(peak):
+        changes.append(("qps", str(peak)))
+    if not changes:
+        return {}
+    try:
+        derived = apply_changes(DeploymentSpec.model_validate(current), changes, catalog or Catalog((), ()))
+    except (PlannerError, ValidationError) as exc:
+        return {"user_count": str(exc)[:2000]}
+    typed = {k: edited["traffic"][k] for k in ("input_tokens_mean", "output_tokens_mean")}
+    edited["traffic"] = {**derived.traffic.model_dump(mode="json"), **typed}
+    return {}
 
 
 def apply_spec_edits(
@@ -173,8 +177,7 @@ def apply_spec_edits(
             _set_path(edited, field.path, _convert(field, raw, catalog))
         except (ValueError, PlannerError) as exc:  # both carry a message for the user
             errors[field.path] = str(exc)[:2000]
-    peak_edited = get_path(edited, "traffic.peak_qps") != get_path(current, "traffic.peak_qps")
-    rescale_traffic(edited, current.get("user_count"), peak_edited=peak_edited)
+    errors = {**retraffic(edited, current, catalog), **errors}
     if catalog is not None and catalog.templates and "use_case" not in errors:
         try:
             edited["use_case"] = catalog.template(str(edited["use_case"])).use_case

@@ -9,11 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bot.parse import rescale_traffic
 from planner.catalog import Catalog
-from planner.errors import InvalidInputError
 from planner.plan import Option, PlanResult
-from planner.spec import DeploymentSpec, check_spec
+from planner.spec import DeploymentSpec
 
 Progress = Callable[[int, int, str], None]
 Rows = tuple[tuple[str, tuple[str, ...]], ...]
@@ -34,37 +32,19 @@ def run_pipeline(
     return result
 
 
+WHATIF_KEYS = {"user_count": "users"}  # the conversation's change names → planner.whatif's
+
+
 def apply_changes(spec: DeploymentSpec, changes: dict[str, Any], catalog: Catalog) -> DeploymentSpec:
-    """The spec with what-if changes applied.
+    """The spec with what-if changes applied (planner.whatif: traffic re-derived, names resolved).
 
     Raises:
         PlannerError: an unknown GPU or model (with suggestions), or a value out of range.
     """
-    data = spec.model_dump(mode="json")
-    for key, value in changes.items():
-        if key == "gpu":
-            data["preferred_gpu_types"] = [catalog.gpu(str(value)).id]
-            data["excluded_gpu_types"] = [
-                g for g in data["excluded_gpu_types"] if g != data["preferred_gpu_types"][0]
-            ]
-        elif key == "model":
-            data["preferred_models"] = [catalog.model(str(value)).id]
-        elif key == "user_count":
-            old = data["user_count"]
-            data["user_count"] = int(value)
-            rescale_traffic(data, old, peak_edited=False)
-        elif key == "qps":
-            data["traffic"]["peak_qps"] = float(value)
-            rescale_traffic(data, data["user_count"], peak_edited=True)
-        elif key in ("ttft_ms", "tpot_ms", "e2e_ms"):
-            data["slo"][key] = float(value)
-        elif key in ("budget_usd_month", "precision", "max_gpus"):
-            data[key] = value
-        else:
-            raise InvalidInputError(
-                f"cannot change {key!r} in a what-if; change gpu, model, users, qps or an SLO"
-            )
-    return check_spec(data)
+    from planner.whatif import apply_changes as apply
+
+    pairs = [(WHATIF_KEYS.get(key, key), str(value)) for key, value in changes.items()]
+    return apply(spec, pairs, catalog)
 
 
 def _cells(option: Option | None) -> tuple[str, ...]:
