@@ -202,10 +202,19 @@ class Conversation:
             self._move(S.PRESENTING_OPTIONS, tolerate=True)
 
     def changes_from_text(self, text: str) -> dict[str, Any]:
-        """The what-if changes a sentence asks for ("what if we use A100s and 5000 users?")."""
-        from planner.intent import parse_intent
+        """The what-if changes a sentence asks for ("what if we use A100s and 5000 users?", or
+        "what if gpu=A100-80GB, ttft_ms=200" as on the command line).
 
-        intent = parse_intent(_WHATIF.sub("", text), catalog=self.services.catalog())
+        Raises:
+            InvalidInputError: nothing to change could be read (the message gives examples).
+        """
+        from planner.intent import parse_intent
+        from planner.whatif import parse_changes
+
+        question = _WHATIF.sub("", text).strip().rstrip("?").strip()
+        if "=" in question:
+            return dict(parse_changes(question))
+        intent = parse_intent(question, catalog=self.services.catalog())
         changes: dict[str, Any] = {}
         if intent.preferred_gpu_types:
             changes["gpu"] = intent.preferred_gpu_types[0]

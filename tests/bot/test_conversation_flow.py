@@ -230,3 +230,16 @@ def test_the_whole_path_on_postgresql(pg_url: str, stub: SlackStub, monkeypatch:
         services.close()
         forget_services()
         forget_records()
+
+
+def test_whatif_messages_in_words_or_as_key_value(user: SlackUser, stub: SlackStub) -> None:
+    root, _ = start_and_plan(user, stub)
+    user.say("what if gpu=L40S, ttft_ms=300?", ts="1700000500.000001", thread_ts=root.ts)
+    _wait(lambda: whatifs(stub) == 1)
+    assert "gpu=L40S, ttft_ms=300" in text_of(
+        next(c for c in stub.of("chat.postMessage") if "What if" in text_of(c))
+    )
+    user.say("what if colour=blue", ts="1700000500.000002", thread_ts=root.ts)
+    _wait(lambda: any("unknown what-if key" in text_of(c) for c in stub.of("chat.postMessage")))
+    user.say("what if it were nicer?", ts="1700000500.000003", thread_ts=root.ts)
+    _wait(lambda: any("could not tell what to change" in text_of(c) for c in stub.of("chat.postMessage")))
