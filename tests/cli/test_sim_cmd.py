@@ -100,6 +100,18 @@ def test_loadtest_human_table_chat(sim_url: str) -> None:
     assert "TTFT" in result.stdout and "requests/s" in result.stdout  # type: ignore[attr-defined]
 
 
+def test_loadtest_sweep_json(sim_url: str) -> None:
+    result = invoke(
+        "loadtest", "--url", sim_url, "--model", "sim-m", "--input-tokens", "16", "--output-tokens", "3",
+        "--sweep", "--sweep-points", "1", "--max-concurrency", "4", "--duration", "0.25", "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    points = json.loads(result.stdout)  # type: ignore[attr-defined]
+    assert [p["stage"].split("@")[0] for p in points] == ["synchronous", "throughput", "constant"]
+    assert all(set(REPORT_KEYS) <= set(p) for p in points)
+    assert points[0]["concurrency"] == 1 and points[1]["concurrency"] == 4 and points[2]["rate_per_s"] > 0
+
+
 def test_loadtest_all_failing_exits_1(sim_url: str) -> None:
     result = invoke(
         "loadtest", "--url", sim_url, "--model", "other", "--input-tokens", "8", "--output-tokens", "2",
