@@ -254,7 +254,7 @@ def bench_predict(quick: bool, *, model: str = "llama-3.1-8b", gpu: str = "h100"
     isl, osl, seed = 512, 128, 7
     catalog, params = load_catalog_cached(), load_params()
     spec_m, spec_g = catalog.model(model), catalog.gpu(gpu)
-    profile = profile_from_catalog(model, gpu, tp=1, precision="bf16", max_model_len=None)
+    profile, _ = profile_from_catalog(model, gpu, tp=1, precision="bf16", max_model_len=None)
     workload = Workload(input_tokens=isl, output_tokens=osl)
 
     def predicted(rate: float) -> Any:

@@ -16,8 +16,9 @@ DEFAULT_MAX_MODEL_LEN = 32_768  # when the catalog model's context is longer: ke
 
 def profile_from_catalog(
     model: str, gpu: str, *, tp: int | None, precision: str, max_model_len: int | None
-) -> Any:
-    """The simulator's LatencyProfile for a catalog model on a GPU, from the (calibrated) performance model.
+) -> tuple[Any, int]:
+    """The simulator's LatencyProfile for a catalog model on a GPU, from the (calibrated) performance
+    model, and the context length (max_model_len) it was sized for.
 
     Raises:
         PlannerError: unknown names, a bad precision, or a model that does not fit.
@@ -49,7 +50,7 @@ def profile_from_catalog(
             )
     step = step_profile(spec, card, tp=tp, precision=prec, params=params, max_model_len=length)
     try:
-        return profile_from_dict(dataclasses.asdict(step))
+        return profile_from_dict(dataclasses.asdict(step)), length
     except ProfileError as exc:
         raise DoesNotFitError(
             f"{spec.id} at {prec.value} on {tp} x {card.id} leaves no usable KV cache ({exc})."
@@ -94,9 +95,10 @@ def register(app: typer.Typer) -> None:
                 prof = load_profile(profile)
             else:
                 with user_errors():
-                    prof = profile_from_catalog(
+                    prof, context = profile_from_catalog(
                         model, gpu, tp=tp, precision=precision, max_model_len=max_model_len
                     )
+                max_model_len = max_model_len or context  # as vLLM: the model's context by default
             if print_profile:
                 print_json(prof.to_dict())
                 return

@@ -64,6 +64,23 @@ def test_profile_from_the_performance_model(seeded_env: str) -> None:
     assert json.loads(bigger.stdout)["weights_read_ms"] > prof.weights_read_ms  # type: ignore[attr-defined]
 
 
+def test_served_context_is_the_models(seeded_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.cli.sim_cmd as sim_cmd
+    import simulator.server
+
+    seen = {}
+
+    async def fake_serve(config: ServerConfig, **kw: object) -> None:
+        seen["config"] = config
+
+    monkeypatch.setattr(simulator.server, "serve", fake_serve)
+    result = invoke("simulate", "--model", "llama-3.1-8b", "--gpu", "h100", "--port", "0")
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    config = seen["config"]
+    assert isinstance(config, ServerConfig) and config.model_name == "llama-3.1-8b"
+    assert config.context_limit == sim_cmd.DEFAULT_MAX_MODEL_LEN  # Llama 3.1's 128k context, capped
+
+
 @pytest.mark.parametrize(
     "args,message",
     [
