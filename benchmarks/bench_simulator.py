@@ -29,10 +29,10 @@ from typing import Any
 
 from simulator import aio
 from simulator.config import LatencyProfile
-from simulator.engine import FinishedRequest, SeqRequest
 from simulator.loadgen import LoadSpec, run_load
 from simulator.loadstats import LoadReport, summarize_ms
 from simulator.replay import replay
+from simulator.seq import FinishedRequest, SeqRequest
 
 PIN = "--pin" in sys.argv  # pin the simulator to CPU 0 and the load generator to CPU 1 (an idle machine)
 

@@ -14,7 +14,6 @@ import asyncio
 import json
 import math
 import random
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -24,9 +23,9 @@ from urllib.parse import urlsplit
 from simulator.errors import SimulatorError
 from simulator.httpstream import Pool, Target
 from simulator.loadstats import LoadReport, RequestSample, build_report
+from simulator.sse import EventTimes
 
 ProgressFn = Callable[[float, int, int], None]  # (elapsed_s, finished, errors)
-_CONTENT = re.compile(rb'"(?:text|content)"\s*:\s*"(?!")')  # a chunk that carries some text
 
 
 class Endpoint(StrEnum):
@@ -159,7 +158,7 @@ class _Client:
         return RequestSample(ok=False, sent_s=start - self.started, error=error)
 
     async def _stream(self, body: bytes, start: float) -> RequestSample:
-        events = _EventTimes()
+        events = EventTimes()
 
         def on_body(data: bytes, now: float) -> None:
             events.feed(data, now - start)
@@ -178,38 +177,6 @@ class _Client:
             output_tokens=events.usage_tokens if events.usage_tokens is not None else len(times),
             chunk_times_s=tuple(times),
         )
-
-
-class _EventTimes:
-    """Server-sent events of one response, parsed cheaply: a regex finds non-empty text; only the
-    usage chunk is decoded as JSON."""
-
-    __slots__ = ("buffer", "token_times", "usage_tokens", "done_s")
-
-    def __init__(self) -> None:
-        self.buffer = b""
-        self.token_times: list[float] = []
-        self.usage_tokens: int | None = None
-        self.done_s: float | None = None
-
-    def feed(self, data: bytes, now_s: float) -> None:
-        if b"\r" in data:
-            data = data.replace(b"\r\n", b"\n")
-        *events, self.buffer = (self.buffer + data).split(b"\n\n")
-        for event in events:
-            for line in event.split(b"\n"):
-                if line.startswith(b"data:"):
-                    self._data(line[5:].strip(), now_s)
-
-    def _data(self, payload: bytes, now_s: float) -> None:
-        if payload == b"[DONE]":
-            self.done_s = now_s
-        elif _CONTENT.search(payload):
-            self.token_times.append(now_s)
-        if b'"completion_tokens"' in payload:
-            usage = json.loads(payload).get("usage")
-            if isinstance(usage, dict) and isinstance(usage.get("completion_tokens"), int):
-                self.usage_tokens = usage["completion_tokens"]
 
 
 async def _open_loop(client: _Client, spec: LoadSpec, rate_per_s: float) -> None:

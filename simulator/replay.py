@@ -9,7 +9,8 @@ from collections.abc import Sequence
 
 from simulator.clock import ManualClock
 from simulator.config import LatencyProfile
-from simulator.engine import Engine, FinishedRequest, SeqRequest
+from simulator.engine import Engine
+from simulator.seq import FinishedRequest, SeqRequest
 
 
 def replay(profile: LatencyProfile, arrivals: Sequence[tuple[float, SeqRequest]]) -> list[FinishedRequest]:

@@ -14,14 +14,16 @@ from aiohttp import web
 
 from simulator.clock import Clock, LoopClock
 from simulator.config import ServerConfig
-from simulator.engine import Engine, FinishedRequest, SeqRequest
+from simulator.engine import Engine
 from simulator.errors import RequestError
 from simulator.latency import draw_output_tokens
 from simulator.metrics import CONTENT_TYPE, Metrics
 from simulator.protocol import DONE, EndpointKind, GenerationParams, StreamFormat, error_body, full_response
 from simulator.protocol import parse_request as parse_body
+from simulator.seq import FinishedRequest, SeqRequest
 from simulator.text import TOKEN_JSON, response_text, text_seed, token_index
 
+MAX_BODY_BYTES = 64 * 1024 * 1024  # long prompts are fine (aiohttp's default is 1 MiB)
 VERSION = "0.33.0+sim"  # the vLLM version whose API and metrics the simulator follows
 
 
@@ -114,6 +116,8 @@ async def _generate(request: web.Request, kind: EndpointKind) -> web.StreamRespo
         params = parse_body(await request.json(), kind=kind, max_model_len=state.config.context_limit)
     except json.JSONDecodeError as exc:
         return _error(400, f"the request body is not JSON: {exc.msg}", kind="BadRequestError")
+    except ValueError:
+        return _error(400, "the request body is not UTF-8 JSON", kind="BadRequestError")
     except RequestError as exc:
         return _error(400, str(exc), kind="BadRequestError", param=exc.param)
     if params.model != state.config.model_name:
@@ -233,7 +237,7 @@ async def _stream(
 
 def build_app(config: ServerConfig, *, clock: Clock | None = None) -> web.Application:
     """The aiohttp application; the engine task runs while the app does."""
-    app = web.Application()
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
     the_clock = clock or LoopClock()
     metrics_ = Metrics(config.model_name, max_model_len=config.context_limit)
     engine = Engine(config.profile, clock=the_clock, on_finished=metrics_.record)

@@ -9,9 +9,10 @@ import pytest
 
 from simulator.clock import ManualClock
 from simulator.config import LatencyProfile
-from simulator.engine import Engine, FinishedRequest, SeqRequest
+from simulator.engine import Engine
 from simulator.latency import decode_itl_ms, solo_prefill_ms, step_time_ms
 from simulator.replay import replay, replay_closed
+from simulator.seq import FinishedRequest, SeqRequest
 
 PROFILE = LatencyProfile(
     step_overhead_ms=1.0,

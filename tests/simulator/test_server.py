@@ -179,6 +179,13 @@ def test_body_that_is_not_json() -> None:
     status, out = serve(body)
     assert status == 400 and "not JSON" in out["error"]["message"]
 
+    async def latin1(client: TestClient[Any, Any]) -> tuple[int, Any]:
+        resp = await client.post("/v1/completions", data=b'{"prompt": "\xff"}')
+        return resp.status, await resp.json()
+
+    status, out = serve(latin1)
+    assert status == 400 and "UTF-8" in out["error"]["message"]
+
 
 def test_metrics_exposition_after_traffic() -> None:
     async def body(client: TestClient[Any, Any]) -> str:
