@@ -14,6 +14,7 @@ from bot.services import open_services
 from bot.settings import BotSettings
 from tests.bot.harness import SECRET, TOKEN, SlackUser
 from tests.bot.slack_stub import SlackStub
+from workers.enqueue import forget_inline
 
 
 def wait_for_inline_jobs(timeout_s: float = 60.0) -> None:
@@ -25,6 +26,7 @@ def wait_for_inline_jobs(timeout_s: float = 60.0) -> None:
 
 @pytest.fixture
 def stub() -> Iterator[SlackStub]:
+    forget_inline()  # job ids repeat across tests' databases (plan 1 of each); forget earlier runs
     s = SlackStub(usergroups={"SADMINS": ["U_GROUP_ADMIN"]}).start()
     yield s
     wait_for_inline_jobs()

@@ -58,7 +58,12 @@ def decide(body: dict[str, Any], client: WebClient, context: BoltContext, *, app
         client.chat_update(channel=click.channel, ts=click.message_ts, **message)
         if approve:
             submit(
-                context, JobKind.DEPLOY, "workers.jobs.deploy_approved", plan_id, rank, key=(plan_id, rank)
+                context,
+                JobKind.DEPLOY,
+                "workers.jobs.deploy_approved",
+                plan_id,
+                rank,
+                key=(decision.thread_id, plan_id, rank),
             )
     except Exception as exc:
         report_error(client, channel=click.channel, thread_ts=click.thread_ts, exc=exc)
