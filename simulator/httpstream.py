@@ -32,9 +32,10 @@ class Target:
     port: int
     tls: bool
     path: str
+    bearer_token: str | None = None  # sent as "Authorization: Bearer ..." (vLLM --api-key, OpenAI)
 
     @classmethod
-    def parse(cls, url: str) -> Target:
+    def parse(cls, url: str, *, bearer_token: str | None = None) -> Target:
         """Split an http(s) URL.
 
         Raises:
@@ -44,13 +45,16 @@ class Target:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: {url!r}")
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        return cls(parts.hostname, port, parts.scheme == "https", parts.path or "/")
+        if bearer_token is not None and any(c in bearer_token for c in "\r\n"):
+            raise ValueError("the API key must be one line")
+        return cls(parts.hostname, port, parts.scheme == "https", parts.path or "/", bearer_token)
 
     def request_head(self, content_length: int) -> bytes:
         host = self.host if ":" not in self.host else f"[{self.host}]"
+        auth = f"Authorization: Bearer {self.bearer_token}\r\n" if self.bearer_token else ""
         return (
             f"POST {self.path} HTTP/1.1\r\nHost: {host}:{self.port}\r\nContent-Type: application/json\r\n"
-            f"Accept: text/event-stream\r\nContent-Length: {content_length}\r\n\r\n"
+            f"Accept: text/event-stream\r\n{auth}Content-Length: {content_length}\r\n\r\n"
         ).encode()
 
 

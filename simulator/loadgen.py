@@ -51,6 +51,7 @@ class LoadSpec:
     max_requests: int = 1_000_000
     timeout_s: float = 120.0
     seed: int = 0
+    api_key: str | None = None  # sent as a bearer token
 
     def __post_init__(self) -> None:
         if (self.rate_per_s is None) == (self.concurrency is None):
@@ -63,6 +64,10 @@ class LoadSpec:
             (rate is None or 0 < rate <= 100_000, f"rate must be in (0, 100000] requests/s, got {rate}"),
             (conc is None or 1 <= conc <= 10_000, f"concurrency must be in [1, 10000], got {conc}"),
             (self.max_requests >= 1 and self.timeout_s > 0, "max requests and the timeout must be positive"),
+            (
+                not self.api_key or self.api_key.isprintable(),
+                "the API key must be one line of printable text",
+            ),
         ]
         for ok, message in checks:
             if not ok:
@@ -129,7 +134,7 @@ class _Client:
 
     def __init__(self, spec: LoadSpec, started: float) -> None:
         self.spec = spec
-        self.pool = Pool(Target.parse(endpoint_url(spec.url, spec.endpoint)))
+        self.pool = Pool(Target.parse(endpoint_url(spec.url, spec.endpoint), bearer_token=spec.api_key))
         self.head, self.tail = _payload_parts(spec)
         self.started = started
         self.sent = 0

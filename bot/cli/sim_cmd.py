@@ -145,6 +145,7 @@ def register(app: typer.Typer) -> None:
         sweep_points: int = typer.Option(4, help="rates between the sweep's lowest and highest"),
         max_concurrency: int = typer.Option(128, help="the sweep's throughput run"),
         seed: int = typer.Option(0, help="seed for Poisson arrivals"),
+        api_key: str = typer.Option(None, help="bearer token, if the server wants one (vLLM --api-key)"),
         as_json: bool = typer.Option(False, "--json", help="print JSON (the keys of predict --json)"),
     ) -> None:
         """Stream requests at a server and report TTFT, ITL, TPOT and e2e percentiles and throughput."""
@@ -173,6 +174,7 @@ def register(app: typer.Typer) -> None:
                 max_requests=max_requests,
                 timeout_s=timeout,
                 seed=seed,
+                api_key=api_key or None,
             )
             if sweep:
                 _sweep(spec, points=sweep_points, max_concurrency=max_concurrency, as_json=as_json)

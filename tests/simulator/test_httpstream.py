@@ -70,6 +70,10 @@ def test_target_and_request_head() -> None:
     assert t.request_head(5).startswith(b"POST /v1/completions HTTP/1.1\r\nHost: example.org:443\r\n")
     with pytest.raises(ValueError):
         Target.parse("ftp://x")
+    authed = Target.parse("http://h:1/v1/chat/completions", bearer_token="sk-1")
+    assert b"\r\nAuthorization: Bearer sk-1\r\n" in authed.request_head(2)
+    with pytest.raises(ValueError, match="one line"):
+        Target.parse("http://h:1/", bearer_token="a\r\nX-Evil: 1")
 
 
 def test_connection_refused_is_a_connect_error() -> None:

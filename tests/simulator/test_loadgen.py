@@ -126,6 +126,7 @@ def test_sweep_rates() -> None:
         ({"rate_per_s": 1, "input_tokens": 0}, "input tokens"),
         ({"rate_per_s": 1, "duration_s": -1}, "duration"),
         ({"rate_per_s": 1, "url": "localhost:8000"}, "URL"),
+        ({"rate_per_s": 1, "api_key": "a\nb"}, "API key"),
     ],
 )
 def test_bad_specs(kw: dict[str, Any], match: str) -> None:
