@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import select
 import subprocess
 import sys
 import threading
@@ -184,6 +185,8 @@ def test_simulate_serves_from_a_real_process(tmp_path: Path) -> None:
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stderr is not None
+        ready, _, _ = select.select([proc.stderr], [], [], 60)
+        assert ready, "predeploy simulate printed nothing in 60 s"
         line = proc.stderr.readline()
         assert "serving 'proc-m' on http://127.0.0.1:" in line, line
         base = line.split(" on ")[1].split()[0]

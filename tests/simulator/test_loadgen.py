@@ -67,7 +67,7 @@ def test_rate_mode_reports_predict_keys() -> None:
     assert out["output_tokens_per_s"] == pytest.approx(6 * out["requests_per_s"], rel=1e-3)
     # one request alone on the engine: ITL is a lone decode step
     assert report.itl_ms.p50 == pytest.approx(
-        decode_itl_ms(PROFILE, batch_size=1, mean_context_len=53), rel=0.25
+        decode_itl_ms(PROFILE, batch_size=1, mean_context_len=53), rel=0.4
     )
 
 
