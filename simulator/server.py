@@ -28,22 +28,20 @@ VERSION = "0.33.0+sim"  # the vLLM version whose API and metrics the simulator f
 
 
 class _Sink:
-    """Hands one request's tokens from the engine task to its HTTP handler."""
+    """Wakes a non-streamed request's handler once, when the engine has finished it."""
 
-    __slots__ = ("produced", "event", "result")
+    __slots__ = ("done", "result")
 
     def __init__(self) -> None:
-        self.produced = 0
-        self.event = asyncio.Event()
+        self.done = asyncio.Event()
         self.result: FinishedRequest | None = None
 
-    def on_token(self, now_s: float) -> None:  # noqa: ARG002
-        self.produced += 1
-        self.event.set()
+    def on_token(self, now_s: float) -> None:
+        pass  # the whole text goes out at the end
 
     def on_finish(self, result: FinishedRequest) -> None:
         self.result = result
-        self.event.set()
+        self.done.set()
 
 
 @dataclass
@@ -157,10 +155,10 @@ async def _run(request: web.Request, state: _State, params: GenerationParams) ->
             return await _stream(request, state, seq, fmt, words)
         sink = _Sink()
         state.engine.submit(seq, sink)
-        while sink.result is None:
-            await sink.event.wait()
-            sink.event.clear()
+        await sink.done.wait()
         result = sink.result
+        if result is None:  # cannot happen: done is set only with a result
+            raise RuntimeError(f"request {request_id} ended without a result")
         text = response_text(words, result.output_tokens)
         body = full_response(
             params,
