@@ -148,8 +148,13 @@ class Conversation:
         number, spec = self.spec()
         self._enter_planning()
         try:
+            services = self.services
             result = run_pipeline(
-                spec, self.services.catalog(), params=self.services.perf_params(), progress=progress
+                spec,
+                services.catalog(),
+                params=services.perf_params(),
+                outcomes=services.outcomes(),
+                progress=progress,
             )
         except Exception:
             self._move(S.FAILED, tolerate=True)
@@ -196,7 +201,10 @@ class Conversation:
         self._move(S.INTERACTIVE_EXPLORATION, tolerate=True)
         try:
             catalog, params = self.services.catalog(), self.services.perf_params()
-            title, rows = compare_option(base.result, rank, changes, catalog, params=params)
+            outcomes = self.services.outcomes()
+            title, rows = compare_option(
+                base.result, rank, changes, catalog, params=params, outcomes=outcomes
+            )
             return Comparison(self.thread_id, title, rows)
         finally:
             self._move(S.PRESENTING_OPTIONS, tolerate=True)

@@ -6,19 +6,25 @@ qps, ttft_ms, tpot_ms, e2e_ms, budget_usd_month, precision.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from planner.catalog import Catalog
 from planner.plan import Option, PlanResult
 from planner.spec import DeploymentSpec
+from planner.types import DeploymentOutcome
 
 Progress = Callable[[int, int, str], None]
 Rows = tuple[tuple[str, tuple[str, ...]], ...]
 
 
 def run_pipeline(
-    spec: DeploymentSpec, catalog: Catalog, *, params: Any, progress: Progress | None = None
+    spec: DeploymentSpec,
+    catalog: Catalog,
+    *,
+    params: Any,
+    outcomes: Sequence[DeploymentOutcome] = (),
+    progress: Progress | None = None,
 ) -> PlanResult:
     """Plan a spec; `progress(done, total, what)` hears about each stage."""
     from planner.pipeline import plan
@@ -27,7 +33,7 @@ def run_pipeline(
     report = progress or (lambda _done, _total, _what: None)
     candidates, _rejected = candidate_models(spec, catalog)
     report(1, 3, f"steps: traffic profile done, {len(candidates)} candidate models")
-    result = plan(spec, catalog, params=params)
+    result = plan(spec, catalog, params=params, outcomes=outcomes)
     report(3, 3, f"steps: {len(candidates)} models sized, {len(result.options)} options ranked")
     return result
 
@@ -63,12 +69,18 @@ def _cells(option: Option | None) -> tuple[str, ...]:
 
 
 def compare_option(
-    base: PlanResult, rank: int, changes: dict[str, Any], catalog: Catalog, *, params: Any
+    base: PlanResult,
+    rank: int,
+    changes: dict[str, Any],
+    catalog: Catalog,
+    *,
+    params: Any,
+    outcomes: Sequence[DeploymentOutcome] = (),
 ) -> tuple[str, Rows]:
     """Re-plan with the changes and put option `rank` of the base next to the best new option."""
     spec = DeploymentSpec.model_validate(base.spec)
     chosen = next((o for o in base.options if o.rank == rank), base.options[0] if base.options else None)
-    scenario = run_pipeline(apply_changes(spec, changes, catalog), catalog, params=params)
+    scenario = run_pipeline(apply_changes(spec, changes, catalog), catalog, params=params, outcomes=outcomes)
     best = scenario.options[0] if scenario.options else None
     pct = spec.slo.percentile.value
     labels = ("Model", "GPUs", "Layout", f"TTFT {pct}", f"TPOT {pct}", "Cost/month", "Meets SLO")

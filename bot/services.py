@@ -15,6 +15,7 @@ from kb import threads as kb_threads
 from planner.catalog import Catalog
 from planner.spec import DeploymentSpec
 from planner.thread import ThreadState
+from planner.types import DeploymentOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,13 @@ class Services:
                 self._cache["params"] = _load_perf_params(self.sessions)
             return self._cache["params"]
 
+    def outcomes(self) -> list[DeploymentOutcome]:
+        """Observed deployments (they correct predictions); read per plan, since digests add them."""
+        from kb.repository import list_outcomes
+
+        with self.sessions() as session:
+            return list_outcomes(session=session)
+
     def extract(
         self, text: str, history: list[str], *, extractor: Extractor | None = None
     ) -> tuple[DeploymentSpec, list[str]]:
@@ -71,7 +79,7 @@ def _load_perf_params(sessions: sessionmaker[Session]) -> Any:
 
     try:
         return load_params()
-    except (ValueError, TypeError, KeyError):  # a malformed calibration file must not stop planning
+    except (OSError, ValueError, TypeError, KeyError):  # a broken calibration file must not stop planning
         logger.exception("cannot read %s; planning with the default performance parameters", CALIBRATION_PATH)
         return default_params()
 
