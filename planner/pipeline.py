@@ -173,7 +173,10 @@ def _rank(spec: DeploymentSpec, good: list[Scored], *, top_k: int, view: View) -
     pareto = pareto_flags(metrics)
     best_in = {i: [v.value for v in View if view_order(metrics, score, v)[0] == i] for i in range(len(good))}
     options = []
-    for rank, i in enumerate(_top(view_order(metrics, score, view), best_in, top_k), start=1):
+    pairs = [(x.sized.model.id, x.sized.gpu.id) for x in good]
+    # The balanced view puts each view's winner first; a view the user asked for keeps its own order.
+    picks = {i: best_in[i] if view is View.BALANCED else [] for i in best_in}
+    for rank, i in enumerate(_top(view_order(metrics, score, view), picks, top_k, pairs), start=1):
         x, s = good[i], good[i].sized
         options.append(
             Option(
@@ -224,12 +227,21 @@ def _rank(spec: DeploymentSpec, good: list[Scored], *, top_k: int, view: View) -
     return options
 
 
-def _top(order: list[int], best_in: dict[int, list[str]], k: int) -> list[int]:
-    """The first k of `order`, making room for every view's winner (kept in `order`'s order)."""
-    winners = [i for i in order if best_in[i]][:k]
-    rest = [i for i in order if not best_in[i]][: k - len(winners)]
-    keep = set(winners + rest)
-    return [i for i in order if i in keep]
+MAX_PER_MODEL = 2  # options of one model in a short list; more would crowd out other choices
+
+
+def _top(order: list[int], best_in: dict[int, list[str]], k: int, pairs: list[tuple[str, str]]) -> list[int]:
+    """Up to k options: each view's winner first (in `order`'s order), then the rest, with one option
+    per model × GPU and at most MAX_PER_MODEL per model, so the list shows real choices. Winners come
+    first so that any prefix a front end shows (the top 3 in Slack, say) still holds the cheapest,
+    the fastest and the most accurate."""
+    keep = [i for i in order if best_in[i]][:k]  # a view's winner is always shown
+    for i in [i for i in order if not best_in[i]]:
+        same_pair = any(pairs[j] == pairs[i] for j in keep)
+        same_model = sum(pairs[j][0] == pairs[i][0] for j in keep)
+        if len(keep) < k and not same_pair and same_model < MAX_PER_MODEL:
+            keep.append(i)
+    return keep
 
 
 def _finite(x: float) -> float | None:

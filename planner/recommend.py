@@ -25,8 +25,8 @@ TASK_BENCHMARKS: dict[str, tuple[str, ...]] = {
     "translation": ("mmlu", "mmlupro", "ifeval"),
     "writing": ("ifeval", "mmlu", "mmlupro"),
 }
-TIER_ORDER = ("small", "medium", "large", "frontier")
-TIER_QUALITY = {"small": 0.55, "medium": 0.65, "large": 0.75, "frontier": 0.85}
+TIER_ORDER = ("tiny", "small", "medium", "large", "frontier")
+TIER_QUALITY = {"tiny": 0.45, "small": 0.55, "medium": 0.65, "large": 0.75, "frontier": 0.85}
 # Tasks implied by use-case ids when the template does not name them.
 USE_CASE_TASKS = {
     "code": ("code",),

@@ -30,10 +30,20 @@ def test_options_meet_the_slo_and_are_ranked(chat_plan):
         assert o.predicted.ttft_ms <= slo["ttft_ms"] and o.predicted.tpot_ms <= slo["tpot_ms"]
         assert o.predicted.max_qps >= chat_plan.spec["traffic"]["peak_qps"]
         assert o.cost_per_month_usd > 0 and o.explanation.startswith(o.model_id.split("/")[-1])
-    scores = [o.score for o in chat_plan.options]
-    assert scores == sorted(scores, reverse=True)
+    # each view's winner comes first (the balanced one at rank 1), then the rest by score
+    winners = [o for o in chat_plan.options if o.best_in]
+    rest = [o.score for o in chat_plan.options if not o.best_in]
+    assert chat_plan.options[: len(winners)] == winners and "balanced" in winners[0].best_in
+    assert rest == sorted(rest, reverse=True)
     assert any(o.pareto for o in chat_plan.options)
     assert {v for o in chat_plan.options for v in o.best_in} >= {"balanced", "cheapest"}
+
+
+def test_short_list_shows_real_choices(chat_plan):
+    pairs = [(o.model_id, o.gpu_type) for o in chat_plan.options]
+    assert len(pairs) == len(set(pairs)), "one option per model × GPU"
+    per_model = [sum(p[0] == m for p in pairs) for m, _ in pairs]
+    assert max(per_model) <= 2
 
 
 def test_serving_config_is_filled_for_the_deploy_renderer(chat_plan):
