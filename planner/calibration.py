@@ -106,6 +106,9 @@ def predict_cases(arrays: CaseArrays, params: PerfParams) -> dict[str, np.ndarra
         + (arrays.hw.moe_layers > 0) * params.moe_request_overhead_ms,
         queue_factor=params.queue_factor,
         closed_loop_wave=_lookup(arrays.engine, params.closed_loop_wave, 0.3),
+        first_token_steps=_lookup(arrays.engine, params.first_token_steps, 1.0),
+        closed_loop_overhead_ms=_lookup(arrays.engine, params.closed_loop_overhead_ms, 30.0),
+        kv_output_reserve=_lookup(arrays.engine, params.kv_output_reserve, 1.0),
     )
     r = mean_value(coefs, arrays.load, limits)
     return {
@@ -133,7 +136,13 @@ def _free(arrays: CaseArrays) -> list[tuple[str, str]]:
     fams, engs = set(arrays.family.tolist()), set(arrays.engine.tolist())
     links = {str(k) for k, tp in zip(arrays.link, arrays.hw.allreduces_per_step, strict=True) if tp > 0}
     free = [("mbu", f) for f in FAMILIES if f in fams] + [("mfu", f) for f in FAMILIES if f in fams]
-    groups = ("step_overhead_ms", "request_overhead_ms", "closed_loop_wave")
+    groups = (
+        "step_overhead_ms",
+        "request_overhead_ms",
+        "closed_loop_wave",
+        "first_token_steps",
+        "closed_loop_overhead_ms",
+    )
     free += [(g, e) for g in groups for e in ENGINES if e in engs]
     free += [("engine_speed", e) for e in ENGINES if e in engs and e != "tensorrt-llm"]
     free += [(g, k) for g in ("allreduce_latency_us", "allreduce_bw_eff") for k in LINKS if k in links]

@@ -97,6 +97,14 @@ class PerfParams:
     queue_factor: float = 1.0
     # closed loops at fixed lengths: share of the other users whose prompts arrive in the same wave
     closed_loop_wave: dict[str, float] = field(default_factory=lambda: _per(ENGINES, 0.3))
+    # decode steps between a prompt's last prefill chunk and its first token reaching the client
+    # (overlap schedulers emit a step late; streaming and detokenisation add about a step more)
+    first_token_steps: dict[str, float] = field(default_factory=lambda: _per(ENGINES, 1.0))
+    closed_loop_overhead_ms: dict[str, float] = field(default_factory=lambda: _per(ENGINES, 30.0))
+    # share of a sequence's output KV the scheduler holds for it: TensorRT-LLM's default capacity policy
+    # (guaranteed no evict) reserves the whole output; vLLM and SGLang allocate blocks as tokens come
+    # (and preempt when full), so a running sequence holds half its output on average
+    kv_output_reserve: dict[str, float] = field(default_factory=lambda: _per(ENGINES, 0.5, tensorrt_llm=1.0))
     # KV-cache budget: share of GPU memory (vLLM, SGLang) or of memory left after weights (TensorRT-LLM)
     kv_memory_fraction: dict[str, float] = field(
         default_factory=lambda: {"vllm": 0.9, "tensorrt-llm": 0.9, "sglang": 0.85, "tgi": 0.9}
@@ -151,6 +159,8 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "allreduce_latency_us": (2.0, 80.0),
     "allreduce_bw_eff": (0.1, 0.95),
     "closed_loop_wave": (0.0, 1.0),
+    "first_token_steps": (0.0, 12.0),
+    "closed_loop_overhead_ms": (0.0, 300.0),
     "tp_loss": (0.0, 0.6),
     "kv_read_eff": (0.3, 1.0),
     "moe_layer_overhead_us": (0.0, 400.0),

@@ -25,6 +25,9 @@ def limits_for(engine: Engine, params: PerfParams, kv_tokens: int, *, is_moe: bo
         request_overhead_ms=request_overhead_ms(params, e, is_moe=is_moe),
         queue_factor=params.queue_factor,
         closed_loop_wave=params.closed_loop_wave.get(e, 0.3),
+        first_token_steps=params.first_token_steps.get(e, 1.0),
+        closed_loop_overhead_ms=params.closed_loop_overhead_ms.get(e, 30.0),
+        kv_output_reserve=params.kv_output_reserve.get(e, 1.0),
     )
 
 

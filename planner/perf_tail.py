@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from planner.perf_model import Num, StepCoefs, step_ms
-from planner.serving import RATE, Limits, Load, MeanResult, _decode, shape_of
+from planner.serving import CLOSED_LOOP, RATE, Limits, Load, MeanResult, _decode, shape_of
 
 Z = {"p50": 0.0, "p90": 1.2816, "p95": 1.6449, "p99": 2.3263}
 Q = {"p50": 0.5, "p90": 0.9, "p95": 0.95, "p99": 0.99}
@@ -62,7 +62,9 @@ def _tail(
     finite = np.isfinite(queue)
     pf_scale = np.maximum(sh.computed + z * input_std, 1.0) / sh.computed
     waits = np.where(queue > 0, _queue_quantile(np.where(finite, queue, 0.0), rho, q), 0.0)
-    ttft = limits.request_overhead_ms + q * r.tpot_ms + r.prefill_ms * pf_scale + waits
+    closed = np.asarray(load.mode) == CLOSED_LOOP
+    front = np.where(closed, limits.closed_loop_overhead_ms + limits.first_token_steps * r.tpot_ms, 0.0)
+    ttft = limits.request_overhead_ms + front + q * r.tpot_ms + r.prefill_ms * pf_scale + waits
     ttft = np.where(finite, ttft, np.inf)
     b_p = np.where(open_loop, r.batch + z * np.sqrt(np.maximum(r.batch, 0.0)), r.batch)
     tpot = np.where(q > 0.5, np.maximum(_decode(coefs, b_p, sh), r.tpot_ms), _decode(coefs, b_p, sh))

@@ -46,6 +46,9 @@ class Limits:
     request_overhead_ms: Num
     queue_factor: float = 1.0
     closed_loop_wave: Num = 0.0
+    first_token_steps: Num = 0.0  # decode steps between a prompt's last prefill step and its first token
+    closed_loop_overhead_ms: Num = 0.0  # benchmark client/front-end time in closed-loop TTFT
+    kv_output_reserve: Num = 1.0  # share of the output's KV an admitted sequence holds on average
 
 
 @dataclass(frozen=True)
@@ -121,9 +124,11 @@ def _prefill(coefs: StepCoefs, batch: Num, sh: Shape, budget: Num, ahead: Num) -
     work = sh.computed + ahead
     steps = np.ceil(work / room)
     chunk = np.minimum(work, room)
-    pairs = batch * sh.ctx + chunk * sh.pf_pairs
-    one = step_ms(coefs, batched_tokens=batch + chunk, kv_tokens=batch * sh.ctx, token_pairs=pairs)
-    return steps, one, steps * one
+    last = work - (steps - 1.0) * room  # the final chunk is only what is left
+    kv = batch * sh.ctx
+    one = step_ms(coefs, batched_tokens=batch + chunk, kv_tokens=kv, token_pairs=kv + chunk * sh.pf_pairs)
+    end = step_ms(coefs, batched_tokens=batch + last, kv_tokens=kv, token_pairs=kv + last * sh.pf_pairs)
+    return steps, one, (steps - 1.0) * one + end
 
 
 def max_batch(load: Load, limits: Limits) -> Num:
@@ -132,7 +137,7 @@ def max_batch(load: Load, limits: Limits) -> Num:
 
 
 def _max_batch(sh: Shape, limits: Limits) -> Num:
-    by_kv = np.floor(limits.kv_cache_tokens / (sh.isl + sh.osl))
+    by_kv = np.floor(limits.kv_cache_tokens / (sh.isl + limits.kv_output_reserve * sh.osl))
     by_budget = limits.max_num_batched_tokens * sh.osl / (sh.osl + sh.computed)
     return np.maximum(np.minimum(np.minimum(limits.max_num_seqs, by_kv), by_budget), 1.0)
 
@@ -203,7 +208,11 @@ def _mean_value(coefs: StepCoefs, load: Load, limits: Limits) -> MeanResult:
     q_closed = np.maximum(conc - batch, 0.0) / np.maximum(batch / run, 1e-12)
     queue = np.where(is_rate, q_open + q_prefill, q_closed)
     queue = np.where(saturated, np.inf, queue)
-    ttft = limits.request_overhead_ms + 0.5 * t_dec + t_pf + queue
+    # closed-loop clients see their front end and the first token's trip out of the engine
+    # (a step or two with overlap scheduling and streaming) on top of the engine's own TTFT
+    closed = mode == CLOSED_LOOP
+    front = np.where(closed, limits.closed_loop_overhead_ms + limits.first_token_steps * t_dec, 0.0)
+    ttft = limits.request_overhead_ms + front + 0.5 * t_dec + t_pf + queue
     e2e = ttft + (sh.osl - 1.0) * t_dec
     return MeanResult(
         ttft_ms=ttft,

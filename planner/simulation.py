@@ -79,7 +79,7 @@ def simulate(
     """Simulate n requests; returns per-request ttft/tpot/e2e (ms) and ITL samples with weights."""
     st, users = _state(load, workload, seed=seed, n=n)
     prefix = float(workload.prefix_tokens)
-    need = st.isl + st.osl - prefix  # KV tokens reserved per request
+    need = st.isl + float(limits.kv_output_reserve) * st.osl - prefix  # KV tokens held per request
     seqs, budget = int(limits.max_num_seqs), int(limits.max_num_batched_tokens)
     kv_cap = float(limits.kv_cache_tokens)
     waiting: deque[int] = deque()
@@ -115,7 +115,7 @@ def simulate(
             new = min(gone.size, n - spawn) if users else 0
             st.arrival[spawn : spawn + new] = t  # closed loop: each finished user sends the next request
             spawn += new
-    return _results(st, limits)
+    return _results(st, limits, closed=users > 0)
 
 
 def _step(coefs: StepCoefs, st: _State, dec: np.ndarray, pre: np.ndarray, budget: int, t: float) -> float:
@@ -157,10 +157,11 @@ def _jump(coefs: StepCoefs, st: _State, run: np.ndarray, t: float, until: float)
     return float(ends[steps - 1])
 
 
-def _results(st: _State, limits: Limits) -> dict[str, np.ndarray]:
+def _results(st: _State, limits: Limits, *, closed: bool) -> dict[str, np.ndarray]:
     ok = np.isfinite(st.done) & np.isfinite(st.first) & np.isfinite(st.arrival)
     ok &= np.arange(st.arrival.size) >= st.arrival.size // 10  # drop the first tenth: an empty engine
-    ttft = st.first[ok] - st.arrival[ok] + float(limits.request_overhead_ms)
+    front = float(limits.closed_loop_overhead_ms) if closed else 0.0
+    ttft = st.first[ok] - st.arrival[ok] + float(limits.request_overhead_ms) + front
     decode = st.done[ok] - st.first[ok]
     itl = np.concatenate([*st.itl_ms, np.array(st.step_itl)])
     weights = np.concatenate(
