@@ -1,0 +1,110 @@
+"""Serving means: the partial last prefill chunk, closed-loop client overheads, KV held per engine."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from planner.perf import Arrival, Workload, default_params, predict
+from planner.perf_model import hardware_costs, step_coefs, step_ms
+from planner.perf_setup import limits_for
+from planner.serving import CLOSED_LOOP, MAX_THROUGHPUT, RATE, Limits, Load, max_batch, mean_value, shape_of
+from planner.types import ArrivalKind, Engine, Precision
+from tests.planner.perf_specs import H100, LLAMA_8B
+
+P = default_params()
+COEFS = step_coefs(
+    hardware_costs(LLAMA_8B, H100, tp=1, precision=Precision.BF16, engine=Engine.VLLM, params=P), P
+)
+BASE = Limits(max_num_seqs=256, max_num_batched_tokens=8192, kv_cache_tokens=400_000, request_overhead_ms=5.0)
+
+
+def _load(isl: float, osl: float = 128.0, mode: int = CLOSED_LOOP, value: float = 1.0) -> Load:
+    return Load(input_tokens=isl, output_tokens=osl, prefix_tokens=0.0, mode=mode, value=value)
+
+
+@pytest.mark.parametrize(
+    ("isl", "full_steps"),
+    [
+        (1024, 0),  # fits in one step
+        (8190, 1),  # with the 1/128 share of a prompt queued ahead, just over the room of 8191
+        (12000, 1),
+        (20000, 2),
+    ],
+)
+def test_prefill_time_is_full_chunks_plus_the_partial_last_one(isl, full_steps):
+    """A prompt just over the token budget costs one full step and a small one, not two full steps."""
+    load = _load(isl)
+    r = mean_value(COEFS, load, BASE)
+    sh = shape_of(load)
+    work = isl * (1.0 + 1.0 / 128.0)  # own prompt + one arrival per 128 steps queued ahead (batch 1)
+    last_chunk = work - full_steps * 8191.0
+
+    def step(chunk: float) -> float:
+        kv = float(sh.ctx)
+        return float(
+            step_ms(COEFS, batched_tokens=1.0 + chunk, kv_tokens=kv, token_pairs=kv + chunk * sh.pf_pairs)
+        )
+
+    assert float(r.prefill_steps) == full_steps + 1
+    assert float(r.prefill_ms) == pytest.approx(full_steps * step(8191.0) + step(last_chunk), rel=1e-9)
+
+
+def test_prefill_time_grows_smoothly_past_the_budget():
+    """No jump at the budget: 8193 tokens cost a few % more than 8191, not twice as much."""
+    below = float(mean_value(COEFS, _load(8191), BASE).prefill_ms)
+    above = float(mean_value(COEFS, _load(8193), BASE).prefill_ms)
+    assert 1.0 < above / below < 1.1
+
+
+@pytest.mark.parametrize(
+    ("mode", "value", "extra_expected"),
+    [
+        (CLOSED_LOOP, 4.0, True),
+        (RATE, 0.5, False),
+        (MAX_THROUGHPUT, 0.0, False),
+    ],
+)
+def test_client_front_end_and_first_token_steps_apply_to_closed_loops_only(mode, value, extra_expected):
+    plain = replace(BASE, closed_loop_overhead_ms=0.0, first_token_steps=0.0)
+    extra = replace(BASE, closed_loop_overhead_ms=40.0, first_token_steps=2.0)
+    load = _load(1024, 256, mode, value)
+    a, b = mean_value(COEFS, load, plain), mean_value(COEFS, load, extra)
+    added = float(b.ttft_ms - a.ttft_ms)
+    if extra_expected:
+        assert added == pytest.approx(40.0 + 2.0 * float(b.tpot_ms), rel=1e-9)
+    else:
+        assert added == pytest.approx(0.0, abs=1e-9)
+    assert float(b.tpot_ms) == pytest.approx(float(a.tpot_ms))  # decoding is not touched
+
+
+@pytest.mark.parametrize(("reserve", "expected"), [(1.0, 400_000 // 9000), (0.5, 400_000 // 5000)])
+def test_kv_capacity_counts_the_output_share_the_engine_holds(reserve, expected):
+    """TensorRT-LLM reserves prompt + whole output; vLLM/SGLang hold half the output on average."""
+    limits = replace(BASE, max_num_seqs=1024, kv_output_reserve=reserve, max_num_batched_tokens=1e9)
+    assert float(max_batch(_load(1000, 8000), limits)) == expected
+
+
+@pytest.mark.parametrize(
+    ("engine", "reserve"), [(Engine.VLLM, 0.5), (Engine.SGLANG, 0.5), (Engine.TENSORRT_LLM, 1.0)]
+)
+def test_engine_limits_carry_the_fitted_closed_loop_terms(engine, reserve):
+    lim = limits_for(engine, P, 100_000, is_moe=False)
+    assert lim.kv_output_reserve == reserve
+    assert lim.closed_loop_overhead_ms == P.closed_loop_overhead_ms[engine.value]
+    assert lim.first_token_steps == P.first_token_steps[engine.value]
+
+
+def test_predicted_closed_loop_ttft_includes_the_front_end_and_percentiles_stay_ordered():
+    wl = Workload(input_tokens=1024, output_tokens=256)
+    arrival = Arrival(ArrivalKind.CLOSED_LOOP, concurrency=8)
+    kw = dict(tp=1, precision=Precision.BF16, workload=wl, arrival=arrival, percentiles=True)
+    quiet = replace(P, closed_loop_overhead_ms=dict.fromkeys(P.closed_loop_overhead_ms, 0.0))
+    loud = replace(P, closed_loop_overhead_ms=dict.fromkeys(P.closed_loop_overhead_ms, 50.0))
+    a, b = predict(LLAMA_8B, H100, params=quiet, **kw), predict(LLAMA_8B, H100, params=loud, **kw)
+    assert b.ttft_ms.mean - a.ttft_ms.mean == pytest.approx(50.0, rel=1e-6)
+    for s in (b.ttft_ms, b.tpot_ms, b.e2e_ms):
+        values = [s.p50, s.p90, s.p95, s.p99]
+        assert values == sorted(values) and np.isfinite(values).all()
