@@ -11,6 +11,7 @@ import re
 
 from planner.catalog import Catalog, normalise_name
 from planner.intent_words import is_demoted, is_negated
+from planner.types import GpuSpec
 
 _TOKEN_RE = re.compile(r"[a-z0-9][a-z0-9.\-:_/]*[a-z0-9]|[a-z0-9]|[,.;!?()]")
 
@@ -101,9 +102,15 @@ def _by_family_and_size(
 
 
 def _by_architecture(t: str, catalog: Catalog, wanted: list[str], excluded: list[str]) -> None:
-    """'on Hopper GPUs': the catalog's first GPU of that architecture."""
-    for m in re.finditer(r"\b(hopper|ampere|blackwell|ada lovelace)\b", t):
-        gpu = next((g for g in catalog.gpus if m.group(1) in g.architecture.lower()), None)
+    """'on Hopper GPUs': the architecture's most widely offered GPU (most priced providers, then the
+    fastest memory), e.g. Hopper -> H100 SXM, Ampere -> A100 80GB."""
+
+    def reach(g: GpuSpec) -> tuple[int, float]:
+        return len(catalog.prices_for(g.id)), g.memory_bandwidth_gb_s
+
+    for m in re.finditer(r"\b(hopper|ampere|blackwell|ada lovelace|ada)\b", t):
+        family = [g for g in catalog.gpus if m.group(1) in g.architecture.lower()]
+        gpu = max(family, key=reach, default=None)
         if gpu is None or gpu.id in wanted or gpu.id in excluded:
             continue
         (excluded if is_negated(t, m.start()) else wanted).append(gpu.id)
