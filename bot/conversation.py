@@ -45,6 +45,7 @@ logger = logging.getLogger(__name__)
 S = ThreadStatus
 _WHATIF = re.compile(r"^\W*(what\s+if|what\s+about|how\s+about|suppose|and\s+if|compare)\b", re.I)
 PRE_PLAN = {S.CONTEXT_COLLECTION, S.SPECIFICATION_REVIEW, S.SPECIFICATION_EDITING}
+DEPLOYABLE = {S.CONFIGURATION_FINALIZED, S.DEPLOYMENT_EXECUTION, S.FAILED}
 
 
 def is_whatif(text: str) -> bool:
@@ -268,15 +269,49 @@ class Conversation:
         with self.services.sessions() as session:
             return kb_threads.get_approval(session=session, plan_id=plan_id, rank=rank)
 
-    def deploying(self) -> None:
-        """An approved option is being deployed."""
-        self._move(S.DEPLOYMENT_EXECUTION)
+    def start_deployment(self, plan_id: int, rank: int) -> None:
+        """Move to DeploymentExecution for the thread's approved choice (a retried job continues it).
+
+        Raises:
+            InvalidInputError: the thread has moved on (another choice, a new spec): nothing to deploy.
+        """
+        state = self.state()
+        if (state.plan_id, state.chosen_rank) != (plan_id, rank) or state.status not in DEPLOYABLE:
+            raise InvalidInputError(
+                f"option {rank} of plan {plan_id} is no longer the thread's choice awaiting deployment "
+                f"({state.status}, latest choice: option {state.chosen_rank or '-'}); nothing was deployed"
+            )
+        if state.status == S.FAILED:  # a retry after a transient cluster failure
+            self._move(S.CONFIGURATION_FINALIZED)
+        if state.status != S.DEPLOYMENT_EXECUTION:  # not a job resumed after its worker died
+            self._move(S.DEPLOYMENT_EXECUTION)
 
     def deployed(self, *, ok: bool) -> None:
-        """The deployment ended: validated and observed (Success), or Failed (approve again to retry)."""
+        """The deployment ended: validated and observed (Success), or Failed (choose and approve again)."""
         steps = (S.POST_DEPLOYMENT_VALIDATION, S.OBSERVABILITY_SETUP, S.SUCCESS) if ok else (S.FAILED,)
         for step in steps:
             self._move(step)
+
+    def refused(self, plan_id: int, rank: int, *, user_id: str, action: str) -> bool:
+        """Store a non-admin's refused attempt to approve or reject on the option's approval record
+        (its `reason` keeps one line per attempt). False when the option has no approval request."""
+        at = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+        with self.services.sessions.begin() as session:
+            found = kb_threads.get_approval(session=session, plan_id=plan_id, rank=rank)
+            if found is None:
+                return False
+            line = f"refused: <@{user_id}> tried to {action} at {at} (not an admin)"
+            kb_threads.record_approval(
+                session=session,
+                plan_id=plan_id,
+                rank=rank,
+                requested_by=found["requested_by"],
+                decided_by=found["decided_by"],
+                decision=found["decision"],
+                reason="\n".join(r for r in (found["reason"], line) if r),
+                at=found["at"],
+            )
+        return True
 
     def decide(self, plan_id: int, rank: int, *, user_id: str, approve: bool) -> Decision:
         """Record an admin's decision on a chosen option (the caller checked that user_id is an admin).
@@ -299,6 +334,7 @@ class Conversation:
                 requested_by=request["requested_by"],
                 decided_by=user_id,
                 decision=decision,
+                reason=request.get("reason") or "",
                 at=at,
             )
         if not approve:

@@ -26,16 +26,15 @@ def run_pipeline(
     outcomes: Sequence[DeploymentOutcome] = (),
     progress: Progress | None = None,
 ) -> PlanResult:
-    """Plan a spec; `progress(done, total, what)` hears about each stage."""
+    """Plan a spec; `progress(done, total, what)` hears about each model as it is sized, with `what`
+    like "models: Llama-3.1-8B-Instruct on H100-SXM" (callers throttle their own updates)."""
     from planner.pipeline import plan
-    from planner.recommend import candidate_models
 
-    report = progress or (lambda _done, _total, _what: None)
-    candidates, _rejected = candidate_models(spec, catalog)
-    report(1, 3, f"steps: traffic profile done, {len(candidates)} candidate models")
-    result = plan(spec, catalog, params=params, outcomes=outcomes)
-    report(3, 3, f"steps: {len(candidates)} models sized, {len(result.options)} options ranked")
-    return result
+    def per_model(done: int, total: int, label: str) -> None:
+        if progress is not None:
+            progress(done, total, f"models: {label}")
+
+    return plan(spec, catalog, params=params, outcomes=outcomes, progress=per_model)
 
 
 WHATIF_KEYS = {"user_count": "users"}  # the conversation's change names → planner.whatif's

@@ -104,7 +104,8 @@ class TerminalChat:
         return self._message(line)
 
     def _progress(self, done: int, total: int, what: str) -> None:
-        self.write(f"  planning… {done} of {total} {what}")
+        if done == total:  # the search reports every model; the terminal shows where it ended
+            self.write(f"  planning… {done} of {total} {what}")
 
     def _message(self, text: str) -> str:
         conversation = self.conversation

@@ -21,7 +21,7 @@ from planner.explain import explain_option, headroom_note, relax_advice
 from planner.plan import Infeasible, Option, PlanResult, Predicted, ServingConfig
 from planner.rank import Metrics, View, pareto_flags, scores, view_order, weights_for
 from planner.recommend import candidate_models, context_need_tokens
-from planner.search import RateCache, Scored, search
+from planner.search import ProgressFn, RateCache, Scored, search
 from planner.spec import DeploymentSpec
 from planner.types import DeploymentOutcome, Engine, Precision
 
@@ -94,6 +94,7 @@ def plan(
     precise: bool = False,
     cache: RateCache | None = None,
     outcomes: Sequence[DeploymentOutcome] = (),
+    progress: ProgressFn | None = None,
 ) -> PlanResult:
     """Ranked options that meet the spec's SLO at its peak load, infeasible combinations with reasons,
     and (when none meets it) the closest miss and what to relax.
@@ -101,13 +102,22 @@ def plan(
     `precise=True` takes percentiles from the discrete-event simulation (~130 ms per option) instead
     of the closed-form tails; `cache` memoises per-replica rates across calls (what-if scenarios);
     `outcomes` (observed deployments) correct the predicted latencies of the same model and GPU family.
+    `progress(done, total, label)` hears about each model as the search sizes it ("3 of 5 models",
+    label "<model> on <GPU>"), at most once per model plus once at the start and the end.
     """
     params = params or perf.default_params()
     corrections = (lambda m, g: corrections_for(outcomes, model_id=m, gpu_id=g)) if outcomes else None
     candidates, rejected = candidate_models(spec, catalog)
     screened = screen(spec, catalog, candidates, params=params, engine=engine, cache=cache)
     good, misses = search(
-        spec, screened, params=params, engine=engine, precise=precise, cache=cache, corrections=corrections
+        spec,
+        screened,
+        params=params,
+        engine=engine,
+        precise=precise,
+        cache=cache,
+        corrections=corrections,
+        progress=progress,
     )
     misses = [s for s in screened if not s.feasible] + misses
     result = _rank(spec, good, top_k=top_k, view=view)

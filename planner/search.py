@@ -29,6 +29,7 @@ LIKELY_FIRST = 2
 ACCURATE_EVALS = 2
 FASTEST_EVALS = 2
 CorrectionsFn = Callable[[str, str], Corrections]  # (model id, GPU id) -> corrections from outcomes
+ProgressFn = Callable[[int, int, str], None]  # (models done, models in all, "<model> on <GPU>")
 RateCache = dict[tuple[object, ...], Any]  # per-replica rates and screening bounds, reused across what-ifs
 
 
@@ -190,16 +191,23 @@ def search(
     precise: bool = False,
     cache: RateCache | None = None,
     corrections: CorrectionsFn | None = None,
+    progress: ProgressFn | None = None,
 ) -> tuple[list[Scored], list[Sized]]:
     """Size the promising combinations exactly: (options that meet the SLO, the sized ones that miss,
-    with their reasons)."""
+    with their reasons).
+
+    `progress(done, total, label)` hears about each model as its first combination is sized (total:
+    the models with a combination that passed screening), then `(total, total, ...)` at the end: the
+    models never sized were ruled out by the cost bound."""
     feasible = [s for s in screened if s.feasible]
     good: list[Scored] = []
     misses: list[Sized] = []
     taken: set[int] = set()
+    tracker = _ModelProgress(progress, feasible)
 
     def evaluate(s: Sized) -> Scored | None:
         taken.add(id(s))
+        tracker.sizing(s)
         sized = size_exact(spec, s, params=params, engine=engine, cache=cache)
         if sized.feasible:
             v: Scored | Sized = verify(
@@ -232,4 +240,28 @@ def search(
     if not good:  # every guess missed: size the next cheapest ones before giving up
         for s in [s for s in cheapest_first(feasible) if id(s) not in taken][:CHEAPEST_EVALS]:
             evaluate(s)
+    tracker.done(len(good))
     return good, misses
+
+
+class _ModelProgress:
+    """Calls the progress callback once per newly sized model (a few dozen calls at most), then once
+    at the end; the caller throttles its own updates (e.g. one Slack edit per 0.5 s)."""
+
+    def __init__(self, progress: ProgressFn | None, feasible: list[Sized]) -> None:
+        self._progress = progress
+        self._total = len({s.model.id for s in feasible})
+        self._seen: set[str] = set()
+        if progress is not None:
+            progress(0, self._total, f"{len(feasible)} combinations passed screening")
+
+    def sizing(self, s: Sized) -> None:
+        if self._progress is None or s.model.id in self._seen:
+            return
+        self._seen.add(s.model.id)
+        label = f"{s.model.id.rsplit('/', 1)[-1]} on {s.gpu.id}"
+        self._progress(min(len(self._seen), self._total), self._total, label)
+
+    def done(self, good: int) -> None:
+        if self._progress is not None:
+            self._progress(self._total, self._total, f"{good} combinations meet the SLO")

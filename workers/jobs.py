@@ -65,7 +65,9 @@ def plan_thread(thread_id: str, spec_version: int, status_ts: str) -> int | None
     Returns the plan id, or None when the spec could not be planned (the thread says why).
     """
     ctx = context_for(thread_id)
-    progress = ProgressMessage.start(ctx.poster, f"Planning spec v{spec_version}…", ts=status_ts)
+    progress = ProgressMessage.start(
+        ctx.poster, f"Planning spec v{spec_version}…", ts=status_ts, every_s=ctx.settings.progress_every_s
+    )
     with answered(ctx.poster, "plan this spec", on_user_error=lambda t: progress.finish(blocks.notice(t))):
         reply = ctx.conversation.plan(progress=progress.step)
         progress.finish(blocks.options_message(reply.result, plan_id=reply.plan_id))
@@ -110,12 +112,15 @@ def spec_thread(thread_id: str, message_ts: str) -> None:
     del message_ts  # part of the job id only: one extraction per message
 
 
-def deploy_approved(plan_id: int, rank: int) -> None:
+def deploy_approved(plan_id: int, rank: int) -> str | None:
     """Deploy an option an admin approved (checked here again), or say that deployment is not configured.
 
-    Transient cluster failures propagate so that the job system retries them; any other deployment
-    error is answered in the thread, and the thread goes to Failed (it can be approved again).
+    Each step is posted in the thread (`workers.deploy_job`). Transient cluster failures propagate
+    so that the job system retries them; any other deployment error is answered in the thread, and
+    the thread goes to Failed. Returns the outcome in a line (the job record's result), or None.
     """
+    from workers.deploy_job import deploy
+
     settings = load_settings()
     ctx = context_for(_thread_of_plan(services_for(settings.database_url), plan_id), settings)
     with answered(ctx.poster, f"deploy option {rank}"):
@@ -124,44 +129,12 @@ def deploy_approved(plan_id: int, rank: int) -> None:
             ctx.poster.post(
                 blocks.notice(f"Option {rank} of plan {plan_id} is not approved; nothing was deployed.")
             )
-            return
+            return None
         if not settings.kubeconfig:
             ctx.poster.post(blocks.notice(NOT_CONFIGURED.format(rank=rank, plan_id=plan_id)))
-            return
-        _deploy(ctx, plan_id, rank)
-
-
-def _deploy(ctx: JobContext, plan_id: int, rank: int) -> None:
-    from deploy.apply import api_client_from_kubeconfig, deploy_option
-    from deploy.errors import DeployError, TransientDeployError
-    from deploy.render_settings import RenderSettings
-
-    conversation = ctx.conversation
-    reply = conversation.load_plan(plan_id)
-    option, _ = conversation.option(plan_id, rank)
-    progress = ProgressMessage.start(
-        ctx.poster, f"Deploying option {rank} ({option.model_id} on {option.gpu_type})…"
-    )
-    render = RenderSettings(plan_id=f"plan-{plan_id}", thread_id=conversation.thread_id)
-    conversation.deploying()
-    try:
-        api = api_client_from_kubeconfig(None, config_file=ctx.settings.kubeconfig)
-        result = deploy_option(
-            reply.result,
-            option_rank=rank,
-            gpu=conversation.services.catalog().gpu(option.gpu_type),
-            settings=render,
-            api_client=api,
-            progress=lambda p: progress.poster.update(progress.ts, blocks.progress_message(p.message)),
-        )
-    except TransientDeployError:
-        raise
-    except DeployError as exc:
-        conversation.deployed(ok=False)
-        progress.finish(blocks.notice(f"Deployment of option {rank} failed: {exc}"))
-        return
-    conversation.deployed(ok=result.ready)
-    progress.finish(blocks.notice(f"Deployed option {rank}: {result.summary()}"))
+            return None
+        return deploy(ctx.conversation, ctx.poster, settings, plan_id=plan_id, rank=rank)
+    return None
 
 
 NOT_CONFIGURED = (

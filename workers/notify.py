@@ -72,21 +72,26 @@ class ProgressMessage:
     _last: float = field(default=0.0, repr=False)
 
     @classmethod
-    def start(cls, poster: ThreadPoster, text: str, *, ts: str = "") -> ProgressMessage:
+    def start(cls, poster: ThreadPoster, text: str, *, ts: str = "", every_s: float = 0.5) -> ProgressMessage:
         """Reuse the message `ts` when given, else post a new one."""
         message = blocks.progress_message(text)
         if ts:
             poster.update(ts, message)
         else:
             ts = poster.post(message)
-        return cls(poster, ts, _last=time.monotonic())
+        return cls(poster, ts, every_s=every_s, _last=time.monotonic())
 
     def step(self, done: int, total: int, what: str) -> None:
+        """ "Planning… 3 of 42 models: Llama-3.1-8B-Instruct on H100-SXM"; the last step always shows."""
+        self.show(f"Planning… {done} of {total} {what}", force=done >= total)
+
+    def show(self, text: str, *, force: bool = False) -> None:
+        """Replace the message's text, unless the last edit was under `every_s` ago (and not `force`)."""
         now = time.monotonic()
-        if done < total and now - self._last < self.every_s:
+        if not force and now - self._last < self.every_s:
             return
         self._last = now
-        self.poster.update(self.ts, blocks.progress_message(f"Planning… {done} of {total} {what}"))
+        self.poster.update(self.ts, blocks.progress_message(text))
 
     def finish(self, message: Message) -> None:
         self.poster.update(self.ts, message)

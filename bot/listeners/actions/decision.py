@@ -40,6 +40,7 @@ def decide(body: dict[str, Any], client: WebClient, context: BoltContext, *, app
             logger.warning(
                 "refused: %s tried to %s %s", click.user_id, "approve" if approve else "reject", click.value
             )
+            _store_refusal(context, click, approve=approve)
             client.chat_postEphemeral(
                 channel=click.channel, user=click.user_id, thread_ts=click.thread_ts, text=refusal(admins)
             )
@@ -63,7 +64,18 @@ def decide(body: dict[str, Any], client: WebClient, context: BoltContext, *, app
                 "workers.jobs.deploy_approved",
                 plan_id,
                 rank,
-                key=(decision.thread_id, plan_id, rank),
+                key=(decision.thread_id, plan_id, rank, decision.at),  # approving again redeploys
             )
     except Exception as exc:
         report_error(client, channel=click.channel, thread_ts=click.thread_ts, exc=exc)
+
+
+def _store_refusal(context: BoltContext, click: Any, *, approve: bool) -> None:
+    """Keep the refused attempt on the option's approval record (the log line above stays the fallback)."""
+    try:
+        plan_id, rank = (int(p) for p in split_value(click.value, 2))
+        conversation_of_plan(context, click).refused(
+            plan_id, rank, user_id=click.user_id, action="approve" if approve else "reject"
+        )
+    except Exception:
+        logger.exception("could not store the refused attempt of %s on %s", click.user_id, click.value)
