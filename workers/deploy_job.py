@@ -114,7 +114,7 @@ def deploy(
                 progress=steps,
             )
         finally:
-            api.close()
+            api.close()  # type: ignore[no-untyped-call]
     except TransientDeployError as exc:
         _end(conversation, progress, f":warning: The cluster API failed ({exc}). The job will try again.")
         raise
