@@ -157,6 +157,7 @@ SCALARS = (
     "moe_request_overhead_ms",
     "moe_compute_eff",
     "low_bit_compute_eff",
+    "fp4_eff",
     "expert_spread",
 )
 

@@ -50,6 +50,7 @@ class HardwareCosts:
     tp: int = 1
     moe_layers: int = 0  # layers with routed experts (0 for dense models)
     attn_tflops: float = 0.0  # attention (FlashAttention) runs in 16 bit whatever the weight precision
+    fp4_tensor_cores: float = 0.0  # 1.0 for 4-bit weights on Blackwell (FP4 MMA at twice FP8's rate)
 
 
 def kv_bytes_per_token(model: ModelSpec, *, kv_dtype_bytes: float = 2.0) -> float:
@@ -100,7 +101,7 @@ def compute_tflops(gpu: GpuSpec, precision: Precision) -> float:
     if precision in (Precision.FP8, Precision.INT8) and gpu.fp8_tflops > 0:
         return gpu.fp8_tflops
     if precision == Precision.INT4 and gpu_family(gpu) == "blackwell" and gpu.fp8_tflops > 0:
-        return gpu.fp8_tflops
+        return 2.0 * gpu.fp8_tflops  # FP4 tensor cores (NVFP4/MXFP4) double the FP8 rate
     return gpu.bf16_tflops
 
 
@@ -140,6 +141,7 @@ def hardware_costs(
         tp=tp,
         moe_layers=model.num_layers if model.is_moe else 0,
         attn_tflops=gpu.bf16_tflops,
+        fp4_tensor_cores=1.0 if precision == Precision.INT4 and gpu_family(gpu) == "blackwell" else 0.0,
     )
 
 
@@ -172,6 +174,7 @@ class Efficiency:
     moe_compute_eff: float = 1.0  # grouped expert GEMMs (few tokens per expert) reach this share of mfu
     expert_spread: float = 1.0  # distinct expert draws per routed token (< 1: popular experts repeat)
     low_bit_compute_eff: float = 1.0  # fp8/fp4 GEMMs reach this share of mfu against their higher peak
+    fp4_eff: float = 1.0  # FP4 GEMMs reach this share of their doubled peak (block scales, kernel maturity)
 
 
 def step_coefs_from(hw: Any, eff: Efficiency) -> StepCoefs:
@@ -180,7 +183,8 @@ def step_coefs_from(hw: Any, eff: Efficiency) -> StepCoefs:
     bw = hw.bandwidth_gb_s * 1e6 * np.minimum(eff.mbu, 1.0) / shard  # bytes per ms
     moe = np.where(hw.moe_layers > 0, eff.moe_compute_eff, 1.0)
     low_bit = np.where(hw.tflops > hw.attn_tflops, eff.low_bit_compute_eff, 1.0)  # fp8/fp4 tensor cores
-    flops = hw.tflops * 1e9 * np.minimum(eff.mfu, 1.0) * moe * low_bit / shard  # flops per ms
+    fp4 = np.where(hw.fp4_tensor_cores > 0, eff.fp4_eff, 1.0)
+    flops = hw.tflops * 1e9 * np.minimum(eff.mfu, 1.0) * moe * low_bit * fp4 / shard  # flops per ms
     attn_flops = (
         np.where(hw.attn_tflops > 0, hw.attn_tflops, hw.tflops) * 1e9 * np.minimum(eff.mfu, 1.0) / shard
     )
@@ -214,6 +218,7 @@ def efficiency(params: PerfParams, *, family: Any, engine: Any, link: Any, looku
         moe_compute_eff=params.moe_compute_eff,
         expert_spread=params.expert_spread,
         low_bit_compute_eff=params.low_bit_compute_eff,
+        fp4_eff=params.fp4_eff,
     )
 
 

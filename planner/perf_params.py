@@ -73,6 +73,7 @@ class PerfParams:
     moe_compute_eff: float = 0.6  # grouped expert GEMMs reach this share of mfu
     expert_spread: float = 0.6  # distinct expert draws per routed token (routing favours popular experts)
     low_bit_compute_eff: float = 0.75  # fp8/fp4 GEMMs get ~1.5x, not 2x, over 16 bit
+    fp4_eff: float = 0.75  # Blackwell FP4 GEMMs reach this share of their 2x-FP8 peak (~1.5x FP8)
     moe_request_overhead_ms: float = 20.0  # extra fixed TTFT of large MoE serving stacks (fitted)
     # engine scheduling limits (vLLM: max_num_seqs / max_num_batched_tokens)
     # (TensorRT-LLM: trtllm-bench picks the batch; 512 fits its published throughput rows best of
@@ -168,4 +169,5 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "moe_compute_eff": (0.1, 1.0),
     "expert_spread": (0.05, 1.0),
     "low_bit_compute_eff": (0.3, 1.0),
+    "fp4_eff": (0.5, 1.0),
 }

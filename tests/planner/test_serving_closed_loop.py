@@ -108,3 +108,27 @@ def test_predicted_closed_loop_ttft_includes_the_front_end_and_percentiles_stay_
     for s in (b.ttft_ms, b.tpot_ms, b.e2e_ms):
         values = [s.p50, s.p90, s.p95, s.p99]
         assert values == sorted(values) and np.isfinite(values).all()
+
+
+@pytest.mark.parametrize(
+    ("gpu_id", "precision", "fp4"),
+    [
+        ("B200", Precision.INT4, True),  # NVFP4/MXFP4 on Blackwell: FP4 tensor cores
+        ("B200", Precision.FP8, False),
+        ("H100-SXM", Precision.INT4, False),  # Hopper has no FP4 MMA: weight-only, 16-bit compute
+    ],
+)
+def test_fp4_compute_on_blackwell_is_faster_than_fp8_but_below_twice(gpu_id, precision, fp4):
+    b200 = replace(
+        H100, id="B200", name="B200", architecture="blackwell", bf16_tflops=2250.0, fp8_tflops=4500.0
+    )
+    gpu = b200 if gpu_id == "B200" else H100
+    hw = hardware_costs(LLAMA_8B, gpu, tp=1, precision=precision, engine=Engine.VLLM, params=P)
+    fp8 = hardware_costs(LLAMA_8B, gpu, tp=1, precision=Precision.FP8, engine=Engine.VLLM, params=P)
+    assert hw.fp4_tensor_cores == (1.0 if fp4 else 0.0)
+    speedup = step_coefs(fp8, P).compute_ms_per_token / step_coefs(hw, P).compute_ms_per_token
+    if fp4:
+        assert speedup == pytest.approx(2.0 * P.fp4_eff)
+        assert 1.0 < speedup < 2.0
+    elif precision == Precision.FP8:
+        assert speedup == pytest.approx(1.0)
