@@ -40,7 +40,7 @@ NEXT_STEP: dict[JobKind, str] = {
     JobKind.PLAN: "Your spec is kept: press Retry or ask me to plan again.",
     JobKind.WHATIF: "Ask for the comparison again in this thread.",
     JobKind.DEPLOY: "Nothing more will be applied automatically: check what is running in the cluster "
-    "(kubectl get inferenceservice), then approve the option again to retry.",
+    "(kubectl get inferenceservice), then choose the option and have an admin approve it again to retry.",
     JobKind.DIGEST: "The next digest runs on schedule.",
     JobKind.CLEANUP: "It runs again on schedule.",
 }
