@@ -9,7 +9,8 @@ in it, and computes `batched_tokens` tokens plus attention over `token_pairs` (q
 Token pairs of a prefill chunk = chunk_len x (tokens before the chunk + chunk_len / 2), the causal
 average; of a decode sequence = its context. Tensor-parallel all-reduce is folded in: its latency
 (2 per layer) into the overhead, its bandwidth into the per-token compute. For mixture-of-experts
-models the expert weights read per step grow with the tokens in the step (`expert_fraction`).
+models the expert weights read per step grow with the tokens in the step (`expert_fraction`), and
+each MoE layer adds a routing/dispatch overhead proportional to the experts a token visits (top-k).
 
 Every function here works on floats and on numpy arrays alike, so the calibration can evaluate
 thousands of benchmark rows in one call with the same code the predictions use.
@@ -49,6 +50,7 @@ class HardwareCosts:
     link: str
     tp: int = 1
     moe_layers: int = 0  # layers with routed experts (0 for dense models)
+    experts_per_token: float = 0.0  # routed experts each token visits (top-k)
     attn_tflops: float = 0.0  # attention (FlashAttention) runs in 16 bit whatever the weight precision
     fp4_tensor_cores: float = 0.0  # 1.0 for 4-bit weights on Blackwell (FP4 MMA at twice FP8's rate)
 
@@ -140,6 +142,7 @@ def hardware_costs(
         link=gpu.interconnect.value,
         tp=tp,
         moe_layers=model.num_layers if model.is_moe else 0,
+        experts_per_token=float(model.num_experts_active) if model.is_moe else 0.0,
         attn_tflops=gpu.bf16_tflops,
         fp4_tensor_cores=1.0 if precision == Precision.INT4 and gpu_family(gpu) == "blackwell" else 0.0,
     )
@@ -170,7 +173,7 @@ class Efficiency:
     allreduce_bw_eff: Num = 0.7
     tp_loss: float = 0.0  # efficiency / (1 + tp_loss x log2 TP): smaller shards run less efficiently
     kv_read_eff: float = 1.0  # attention kernels' share of the bandwidth weight reads reach
-    moe_layer_overhead_us: float = 0.0  # router, dispatch and grouped-GEMM launches per MoE layer
+    moe_layer_overhead_us: float = 0.0  # router, dispatch and combine per MoE layer at top-4 (x top-k / 4)
     moe_compute_eff: float = 1.0  # grouped expert GEMMs (few tokens per expert) reach this share of mfu
     expert_spread: float = 1.0  # distinct expert draws per routed token (< 1: popular experts repeat)
     low_bit_compute_eff: float = 1.0  # fp8/fp4 GEMMs reach this share of mfu against their higher peak
@@ -191,7 +194,9 @@ def step_coefs_from(hw: Any, eff: Efficiency) -> StepCoefs:
     link = hw.link_gb_s * 1e6 * eff.allreduce_bw_eff
     comm_ms = hw.allreduces_per_step * eff.allreduce_latency_us / 1000.0
     return StepCoefs(
-        overhead_ms=eff.overhead_ms + comm_ms + hw.moe_layers * eff.moe_layer_overhead_us / 1000.0,
+        overhead_ms=eff.overhead_ms
+        + comm_ms
+        + hw.moe_layers * eff.moe_layer_overhead_us * np.maximum(hw.experts_per_token, 1.0) / 4000.0,
         dense_read_ms=hw.dense_read_bytes / bw,
         expert_read_ms=hw.expert_read_bytes / bw,
         expert_fraction=hw.experts_per_token_fraction,

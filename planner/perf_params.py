@@ -69,7 +69,9 @@ class PerfParams:
     )
     tp_loss: float = 0.05  # efficiency / (1 + tp_loss x log2 TP)
     kv_read_eff: float = 0.85  # attention kernels reach this share of the weight-read bandwidth
-    moe_layer_overhead_us: float = 30.0  # router, dispatch and expert launches per MoE layer per step
+    # router, token permute/dispatch and combine per MoE layer per step, at top-4 routing: the work
+    # scales with the experts each token visits (top-k copies permuted, k grouped-GEMM segments)
+    moe_layer_overhead_us: float = 30.0
     moe_compute_eff: float = 0.6  # grouped expert GEMMs reach this share of mfu
     expert_spread: float = 0.6  # distinct expert draws per routed token (routing favours popular experts)
     low_bit_compute_eff: float = 0.75  # fp8/fp4 GEMMs get ~1.5x, not 2x, over 16 bit

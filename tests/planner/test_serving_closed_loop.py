@@ -132,3 +132,15 @@ def test_fp4_compute_on_blackwell_is_faster_than_fp8_but_below_twice(gpu_id, pre
         assert 1.0 < speedup < 2.0
     elif precision == Precision.FP8:
         assert speedup == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(("top_k", "ratio"), [(2, 0.5), (4, 1.0), (8, 2.0)])
+def test_moe_layer_overhead_scales_with_the_experts_each_token_visits(top_k, ratio):
+    from tests.planner.perf_specs import MIXTRAL
+
+    model = replace(MIXTRAL, num_experts=64, num_experts_active=top_k)
+    hw = hardware_costs(model, H100, tp=2, precision=Precision.BF16, engine=Engine.VLLM, params=P)
+    with_moe = float(step_coefs(hw, P).overhead_ms)
+    without = float(step_coefs(hw, replace(P, moe_layer_overhead_us=0.0)).overhead_ms)
+    per_layer_us = (with_moe - without) * 1000.0 / model.num_layers
+    assert per_layer_us == pytest.approx(P.moe_layer_overhead_us * ratio)
