@@ -103,7 +103,10 @@ def predict_cases(arrays: CaseArrays, params: PerfParams) -> dict[str, np.ndarra
         max_num_batched_tokens=arrays.max_num_batched_tokens,
         kv_cache_tokens=arrays.kv_cache_tokens,
         request_overhead_ms=_lookup(arrays.engine, params.request_overhead_ms, 8.0)
-        + (arrays.hw.moe_layers > 0) * params.moe_request_overhead_ms,
+        + (arrays.hw.moe_layers > 0)
+        * params.moe_request_overhead_ms
+        * np.maximum(arrays.hw.experts_per_token, 1.0)
+        / 4.0,
         queue_factor=params.queue_factor,
         closed_loop_wave=_lookup(arrays.engine, params.closed_loop_wave, 0.3),
         first_token_steps=_lookup(arrays.engine, params.first_token_steps, 1.0),

@@ -130,7 +130,9 @@ def _breakdown(
         prefill_ms=max(float(r.prefill_ms) - per_step * float(r.prefill_steps), 0.0),
         decode_ms=max((osl - 1.0) * (float(r.tpot_ms) - per_step), 0.0),
         comm_ms=comm_step * steps,
-        overhead_ms=request_overhead_ms(params, hw.engine, is_moe=hw.moe_layers > 0)
+        overhead_ms=request_overhead_ms(
+            params, hw.engine, is_moe=hw.moe_layers > 0, top_k=hw.experts_per_token
+        )
         + engine_ovh * steps
         + 0.5 * float(r.tpot_ms),
         queue_ms=queue,
@@ -178,7 +180,9 @@ def predict(
     if not plan.fits:
         return _not_fitting(plan, tp=tp, replicas=replicas, precision=precision, engine=engine, notes=notes)
     coefs = step_coefs(hw, params)
-    limits = limits_for(engine, params, plan.kv_cache_tokens, is_moe=model.is_moe)
+    limits = limits_for(
+        engine, params, plan.kv_cache_tokens, is_moe=model.is_moe, top_k=model.num_experts_active
+    )
     load = load_for(workload, arrival, replicas)
     r = mean_value(coefs, load, limits)
     columns = tail(

@@ -76,7 +76,7 @@ class PerfParams:
     expert_spread: float = 0.6  # distinct expert draws per routed token (routing favours popular experts)
     low_bit_compute_eff: float = 0.75  # fp8/fp4 GEMMs get ~1.5x, not 2x, over 16 bit
     fp4_eff: float = 0.75  # Blackwell FP4 GEMMs reach this share of their 2x-FP8 peak (~1.5x FP8)
-    moe_request_overhead_ms: float = 20.0  # extra fixed TTFT of large MoE serving stacks (fitted)
+    moe_request_overhead_ms: float = 20.0  # extra fixed TTFT of MoE serving stacks at top-4 (x top-k / 4)
     # engine scheduling limits (vLLM: max_num_seqs / max_num_batched_tokens)
     # (TensorRT-LLM: trtllm-bench picks the batch; 512 fits its published throughput rows best of
     # 256/384/512/768/1024/2048 -- a calibrated engine setting, chosen on all rows)
@@ -142,9 +142,14 @@ class PerfParams:
         return replace(base, **kwargs)
 
 
-def request_overhead_ms(params: PerfParams, engine: str, *, is_moe: bool) -> float:
-    """Fixed per-request time outside the engine steps (HTTP, tokenizer; MoE stacks add more)."""
-    return params.request_overhead_ms.get(engine, 8.0) + (params.moe_request_overhead_ms if is_moe else 0.0)
+def request_overhead_ms(params: PerfParams, engine: str, *, is_moe: bool, top_k: float = 4.0) -> float:
+    """Fixed per-request time outside the engine steps (HTTP, tokenizer; MoE stacks add more).
+
+    The MoE part is `moe_request_overhead_ms` at top-4 routing, in proportion to top-k (fitted: a
+    model whose tokens visit 8 experts pays twice a top-4 model's fixed TTFT).
+    """
+    moe = params.moe_request_overhead_ms * max(top_k, 1.0) / 4.0 if is_moe else 0.0
+    return params.request_overhead_ms.get(engine, 8.0) + moe
 
 
 def default_params() -> PerfParams:

@@ -15,14 +15,16 @@ def max_model_len(model: ModelSpec, workload: Workload) -> int:
     return int(min(max(need, 1), max(model.max_context_tokens, need)))
 
 
-def limits_for(engine: Engine, params: PerfParams, kv_tokens: int, *, is_moe: bool) -> Limits:
+def limits_for(
+    engine: Engine, params: PerfParams, kv_tokens: int, *, is_moe: bool, top_k: float = 4.0
+) -> Limits:
     """Engine limits of one replica with `kv_tokens` of KV cache."""
     e = engine.value
     return Limits(
         max_num_seqs=float(params.max_num_seqs.get(e, 256)),
         max_num_batched_tokens=float(params.max_num_batched_tokens.get(e, 8192)),
         kv_cache_tokens=float(max(kv_tokens, 1)),
-        request_overhead_ms=request_overhead_ms(params, e, is_moe=is_moe),
+        request_overhead_ms=request_overhead_ms(params, e, is_moe=is_moe, top_k=top_k),
         queue_factor=params.queue_factor,
         closed_loop_wave=params.closed_loop_wave.get(e, 0.3),
         first_token_steps=params.first_token_steps.get(e, 1.0),

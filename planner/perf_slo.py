@@ -45,7 +45,7 @@ def max_rate_under_slo(
         return 0.0
     coefs, limits = (
         step_coefs(hw, params),
-        limits_for(engine, params, plan.kv_cache_tokens, is_moe=model.is_moe),
+        limits_for(engine, params, plan.kv_cache_tokens, is_moe=model.is_moe, top_k=model.num_experts_active),
     )
     pct = slo.percentile if slo.percentile in Q else "p95"
     probe = load_for(workload, Arrival(ArrivalKind.POISSON, rate_rps=1e-6), 1)

@@ -144,3 +144,13 @@ def test_moe_layer_overhead_scales_with_the_experts_each_token_visits(top_k, rat
     without = float(step_coefs(hw, replace(P, moe_layer_overhead_us=0.0)).overhead_ms)
     per_layer_us = (with_moe - without) * 1000.0 / model.num_layers
     assert per_layer_us == pytest.approx(P.moe_layer_overhead_us * ratio)
+
+
+@pytest.mark.parametrize(("is_moe", "top_k", "moe_part"), [(False, 8, 0.0), (True, 2, 0.5), (True, 8, 2.0)])
+def test_moe_fixed_ttft_scales_with_top_k(is_moe, top_k, moe_part):
+    from planner.perf_params import request_overhead_ms
+
+    got = request_overhead_ms(P, "vllm", is_moe=is_moe, top_k=top_k)
+    assert got == pytest.approx(P.request_overhead_ms["vllm"] + moe_part * P.moe_request_overhead_ms)
+    lim = limits_for(Engine.VLLM, P, 100_000, is_moe=is_moe, top_k=top_k)
+    assert lim.request_overhead_ms == pytest.approx(got)
