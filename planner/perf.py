@@ -126,15 +126,14 @@ def _breakdown(
     engine_ovh = float(coefs.overhead_ms) - lat
     per_step = engine_ovh + comm_step
     queue = float(r.queue_ms)
+    request = request_overhead_ms(params, hw.engine, is_moe=hw.moe_layers > 0, top_k=hw.experts_per_token)
+    # closed loops: the client's front end and the first token's trip out of the engine
+    front = max(float(r.ttft_ms) - request - 0.5 * float(r.tpot_ms) - float(r.prefill_ms) - queue, 0.0)
     return Breakdown(
         prefill_ms=max(float(r.prefill_ms) - per_step * float(r.prefill_steps), 0.0),
         decode_ms=max((osl - 1.0) * (float(r.tpot_ms) - per_step), 0.0),
         comm_ms=comm_step * steps,
-        overhead_ms=request_overhead_ms(
-            params, hw.engine, is_moe=hw.moe_layers > 0, top_k=hw.experts_per_token
-        )
-        + engine_ovh * steps
-        + 0.5 * float(r.tpot_ms),
+        overhead_ms=request + front + engine_ovh * steps + 0.5 * float(r.tpot_ms),
         queue_ms=queue,
     )
 

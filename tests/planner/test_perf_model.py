@@ -113,8 +113,12 @@ def test_percentiles_are_ordered_and_seeded(kind):
     assert a.e2e_ms.p99 > a.e2e_ms.p50
 
 
-def test_breakdown_adds_up_to_e2e():
-    p = _predict(arrival=Arrival(ArrivalKind.POISSON, rate_rps=5.0))
+@pytest.mark.parametrize(
+    "arrival",
+    [Arrival(ArrivalKind.POISSON, rate_rps=5.0), Arrival(ArrivalKind.CLOSED_LOOP, concurrency=16)],
+)
+def test_breakdown_adds_up_to_e2e(arrival):
+    p = _predict(arrival=arrival)
     assert p.breakdown.total_ms == pytest.approx(p.e2e_ms.mean, rel=0.02)
 
 
