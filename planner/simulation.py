@@ -1,15 +1,22 @@
 """A seeded discrete-event simulation of one continuous-batching replica, for latency distributions.
 
-Each iteration schedules like vLLM: running decodes first, then prefill chunks in arrival order
-within `max_num_batched_tokens`, admitting waiting requests while `max_num_seqs` and the KV cache
-(prompt + output reserved, a shared prefix stored once) allow. The step takes
-`perf_model.step_ms`. Stretches of pure decoding between events are advanced in one vectorised
-jump, so a couple of hundred requests cost milliseconds. The shapes of the simulated
-distributions (percentile / mean) are then applied to the calibrated means of `planner.serving`.
+Each iteration schedules like vLLM (and like `simulator.engine`): every decoding sequence gets one
+token, running prefills their next chunk in admission order, then waiting requests are admitted
+first come, first served while the token budget (`max_num_batched_tokens`), `max_num_seqs` and the
+KV cache (prompt + output reserved, a shared prefix stored once) allow. A step takes
+`perf_model.step_ms` of its batched tokens, KV tokens read (each sequence's context once the step
+is done) and attention pairs; a prompt's last chunk also yields its first token.
+
+Decoding sequences are kept as aggregates (count, KV sum, a heap of finishing decode-step numbers),
+so one step costs a few Python operations, and stretches of pure decoding between events are
+advanced in one vectorised jump. Open-loop runs start from a warm batch (the mean-value batch,
+spread over their outputs) so that a few hundred requests reach the steady state. ITL samples are
+the step times weighted by the sequences decoding in them: exactly the per-token gaps.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -19,8 +26,9 @@ from planner.perf_model import StepCoefs, step_ms
 from planner.perf_types import PERCENTILES, Workload
 from planner.serving import CLOSED_LOOP, Limits, Load, MeanResult
 
-N_REQUESTS = 160
-MAX_ITERATIONS = 4000
+N_REQUESTS = 320
+WARMUP_SHARE = 0.15  # requests (and the steps before the last of them arrives) left out of the figures
+MAX_ITERATIONS = 20_000
 QS = np.array([50.0, 90.0, 95.0, 99.0])
 
 
@@ -32,20 +40,26 @@ def _lengths(rng: np.random.Generator, mean: int, std: int, n: int, low: int) ->
 
 @dataclass
 class _State:
-    """Per-request arrays of one simulation (mutable: the event loop's working state)."""
+    """The event loop's working state (mutable): per-request arrays and the running aggregates."""
 
     arrival: np.ndarray
     isl: np.ndarray
     osl: np.ndarray
-    todo: np.ndarray  # prefill tokens still to compute
-    ctx: np.ndarray  # tokens in the KV cache
-    left: np.ndarray  # output tokens still to produce
+    need: np.ndarray  # KV tokens a request holds while admitted
     first: np.ndarray
     done: np.ndarray
+    t: float = 0.0
+    steps: int = 0  # decode steps so far (every decoding sequence advances one token per step)
+    n_dec: int = 0
+    kv_dec: float = 0.0  # sum over decoding sequences of their context in the next step
+    kv_used: float = 0.0
+    warm_ctx: float = 0.0  # context of a warm-start sequence at its last step
+    warm_need: float = 0.0
+    finishing: list[tuple[int, int]] = field(default_factory=list)  # heap of (last decode step, request)
+    prefill: list[list[float]] = field(default_factory=list)  # [request, tokens to compute, cached]
     itl_ms: list[np.ndarray] = field(default_factory=list)
-    itl_weight: list[int] = field(default_factory=list)
-    step_itl: list[float] = field(default_factory=list)  # single mixed steps (cheaper than arrays)
-    step_weight: list[int] = field(default_factory=list)
+    itl_weight: list[float] = field(default_factory=list)
+    itl_t: list[float] = field(default_factory=list)  # start time of each ITL block
 
 
 def _arrivals(rng: np.random.Generator, load: Load, n: int) -> tuple[np.ndarray, int]:
@@ -56,120 +70,182 @@ def _arrivals(rng: np.random.Generator, load: Load, n: int) -> tuple[np.ndarray,
         return arrival, users
     mean_gap = 1000.0 / float(load.value)
     gaps = rng.exponential(mean_gap, n) if float(load.arrival_cv2) > 0 else np.full(n, mean_gap)
-    return np.cumsum(gaps), 0
+    return np.cumsum(gaps) - gaps[0], 0
 
 
-def _state(load: Load, workload: Workload, *, seed: int, n: int) -> tuple[_State, int]:
+def _state(load: Load, limits: Limits, workload: Workload, *, seed: int, n: int) -> tuple[_State, int]:
     rng = np.random.default_rng(seed)
     isl = _lengths(rng, workload.input_tokens, workload.input_tokens_std, n, workload.prefix_tokens + 1)
     osl = _lengths(rng, workload.output_tokens, workload.output_tokens_std, n, 1)
     arrival, users = _arrivals(rng, load, n)
-    prefix = workload.prefix_tokens
-    todo = isl - prefix
-    todo[0] += prefix  # the first request computes the shared prefix; later ones read it from cache
-    ctx = np.full(n, float(prefix))
-    ctx[0] = 0.0
+    need = isl + float(limits.kv_output_reserve) * osl - workload.prefix_tokens
     nan = np.full(n, np.nan)
-    return _State(arrival, isl, osl, todo, ctx, osl.copy(), nan, nan.copy()), users
+    st = _State(arrival, isl, osl, need, nan, nan.copy(), kv_used=float(workload.prefix_tokens))
+    return st, users
+
+
+def _warm(st: _State, batch: float, workload: Workload, limits: Limits) -> None:
+    """Start an open loop mid-stream: `batch` sequences already decoding, spread over their outputs."""
+    osl = float(workload.output_tokens)
+    b = int(min(round(batch), float(limits.max_num_seqs)))
+    if b < 1 or osl < 2:
+        return
+    left = np.maximum(np.rint((np.arange(b) + 0.5) / b * (osl - 1.0)), 1.0)
+    st.n_dec = b
+    st.kv_dec = float((workload.input_tokens + osl - left).sum())
+    st.warm_ctx = workload.input_tokens + osl
+    st.warm_need = workload.input_tokens + float(limits.kv_output_reserve) * osl - workload.prefix_tokens
+    st.kv_used += b * st.warm_need
+    st.finishing = [(int(k), -1 - j) for j, k in enumerate(left)]  # negative ids: not measured
+    heapq.heapify(st.finishing)
+    st.itl_ms.append(np.zeros(0))  # keeps the ITL block lists aligned
+    st.itl_weight.append(0.0)
+    st.itl_t.append(0.0)
 
 
 def simulate(
-    coefs: StepCoefs, load: Load, limits: Limits, workload: Workload, *, seed: int, n: int = N_REQUESTS
+    coefs: StepCoefs,
+    load: Load,
+    limits: Limits,
+    workload: Workload,
+    *,
+    seed: int,
+    n: int = N_REQUESTS,
+    warm_batch: float = 0.0,
 ) -> dict[str, np.ndarray]:
-    """Simulate n requests; returns per-request ttft/tpot/e2e (ms) and ITL samples with weights."""
-    st, users = _state(load, workload, seed=seed, n=n)
-    prefix = float(workload.prefix_tokens)
-    need = st.isl + float(limits.kv_output_reserve) * st.osl - prefix  # KV tokens held per request
-    seqs, budget = int(limits.max_num_seqs), int(limits.max_num_batched_tokens)
-    kv_cap = float(limits.kv_cache_tokens)
+    """Simulate n requests; per-request ttft/tpot/e2e (ms) and ITL samples with weights.
+
+    `warm_batch` (open loops) starts the replica with that many sequences mid-decode.
+    """
+    st, users = _state(load, limits, workload, seed=seed, n=n)
+    if not users:
+        _warm(st, warm_batch, workload, limits)
     waiting: deque[int] = deque()
-    run = np.zeros(0, dtype=np.int64)
-    kv_used, nxt, t, spawn = prefix, 0, 0.0, users
+    nxt, spawn = 0, users
+    prefix = float(workload.prefix_tokens)
     for _ in range(MAX_ITERATIONS):
-        while nxt < n and st.arrival[nxt] <= t:
+        while nxt < n and st.arrival[nxt] <= st.t:
             waiting.append(nxt)
             nxt += 1
-        admitted: list[int] = []
-        while waiting and run.size + len(admitted) < seqs and kv_used + need[waiting[0]] <= kv_cap:
-            i = waiting.popleft()
-            admitted.append(i)
-            kv_used += need[i]
-        if admitted:
-            run = np.concatenate((run, np.array(admitted, dtype=np.int64)))
-        if run.size == 0:
+        room = _admit(st, waiting, limits, prefix)
+        if nxt >= n and not waiting and not st.prefill:
+            break  # every request has its first token; what follows is a draining engine
+        if st.n_dec == 0 and not st.prefill:
             if nxt >= n or not np.isfinite(st.arrival[nxt]):
                 break
-            t = max(t, float(st.arrival[nxt]))
+            st.t = max(st.t, float(st.arrival[nxt]))
             continue
-        pending = st.todo[run] > 0
-        if not waiting and not pending.any():
-            t = _jump(coefs, st, run, t, float(st.arrival[nxt]) if nxt < n else np.inf)
+        if st.prefill:
+            _step(coefs, st, room)
         else:
-            t = _step(coefs, st, run[~pending], run[pending], budget, t)
-        finished = (st.left[run] <= 0) & (st.todo[run] <= 0)
-        if finished.any():
-            gone = run[finished]
-            st.done[gone] = t
-            kv_used -= float(need[gone].sum())
-            run = run[~finished]
-            new = min(gone.size, n - spawn) if users else 0
-            st.arrival[spawn : spawn + new] = t  # closed loop: each finished user sends the next request
-            spawn += new
+            blocked = bool(waiting)  # the head waits for memory: nothing changes before a completion
+            _jump(coefs, st, np.inf if blocked or nxt >= n else float(st.arrival[nxt]))
+        gone = _complete(st)
+        new = min(gone, n - spawn) if users else 0
+        st.arrival[spawn : spawn + new] = st.t  # closed loop: each finished user sends the next request
+        spawn += new
     return _results(st, limits, closed=users > 0)
 
 
-def _step(coefs: StepCoefs, st: _State, dec: np.ndarray, pre: np.ndarray, budget: int, t: float) -> float:
-    """One mixed iteration: every decode, then prefill chunks in arrival order within the budget."""
-    todo = st.todo[pre]
-    before = np.cumsum(todo) - todo  # tokens of earlier prompts scheduled first
-    chunks = np.minimum(todo, np.maximum(budget - dec.size - before, 0.0))
-    kv = float(st.ctx[dec].sum())
-    pre_ctx = st.ctx[pre]
-    pairs = kv + float((chunks * (pre_ctx + chunks / 2)).sum())
-    batched = dec.size + float(chunks.sum())
-    dt = float(step_ms(coefs, batched_tokens=batched, kv_tokens=kv + float(pre_ctx.sum()), token_pairs=pairs))
-    t += dt
-    if dec.size:
-        st.step_itl.append(dt)
-        st.step_weight.append(dec.size)
-        st.ctx[dec] += 1
-        st.left[dec] -= 1
-    st.todo[pre] -= chunks
-    st.ctx[pre] += chunks
-    first = pre[(st.todo[pre] <= 0) & (chunks > 0)]
-    st.first[first] = t
-    st.left[first] -= 1  # the prefill step also produces the first token
-    return t
+def _admit(st: _State, waiting: deque[int], limits: Limits, prefix: float) -> float:
+    """Admit waiting requests FCFS; returns the token budget left for running prefill chunks."""
+    room = float(limits.max_num_batched_tokens) - st.n_dec - sum(p[1] for p in st.prefill)
+    seqs, cap = int(limits.max_num_seqs), float(limits.kv_cache_tokens)
+    while waiting and room > 0 and st.n_dec + len(st.prefill) < seqs:
+        i = waiting[0]
+        if st.kv_used + st.need[i] > cap:
+            break
+        waiting.popleft()
+        st.kv_used += st.need[i]
+        cached = prefix if i > 0 else 0.0  # the first request computes the shared prefix
+        st.prefill.append([float(i), float(st.isl[i]) - cached, cached])
+        room -= float(st.isl[i]) - cached
+    return float(limits.max_num_batched_tokens) - st.n_dec
 
 
-def _jump(coefs: StepCoefs, st: _State, run: np.ndarray, t: float, until: float) -> float:
-    """Advance a pure-decode batch to the next completion or arrival in one vectorised step."""
-    k = int(st.left[run].min())
-    kv = float(st.ctx[run].sum()) + run.size * np.arange(k)
-    dts = step_ms(coefs, batched_tokens=float(run.size), kv_tokens=kv, token_pairs=kv)
-    ends = t + np.cumsum(dts)
+def _step(coefs: StepCoefs, st: _State, room: float) -> None:
+    """One step with prefill chunks: every decode, then chunks in admission order within the budget."""
+    batched, kv, pairs = float(st.n_dec), st.kv_dec, st.kv_dec
+    chunks = []
+    for _, todo, cached in st.prefill:
+        c = min(todo, max(room, 0.0))
+        room -= c
+        chunks.append(c)
+        batched += c
+        kv += cached + c
+        pairs += c * (cached + c / 2.0)
+    dt = float(step_ms(coefs, batched_tokens=batched, kv_tokens=kv, token_pairs=pairs))
+    if st.n_dec:
+        st.itl_ms.append(np.array([dt]))
+        st.itl_weight.append(float(st.n_dec))
+        st.itl_t.append(st.t)
+        st.steps += 1
+        st.kv_dec += st.n_dec
+    st.t += dt
+    still = []
+    for p, c in zip(st.prefill, chunks, strict=True):
+        p[1] -= c
+        p[2] += c
+        if p[1] > 0:
+            still.append(p)
+            continue
+        i = int(p[0])
+        st.first[i] = st.t
+        st.n_dec += 1
+        st.kv_dec += st.isl[i] + 1.0
+        heapq.heappush(st.finishing, (st.steps + int(st.osl[i]) - 1, i))
+    st.prefill = still
+
+
+def _jump(coefs: StepCoefs, st: _State, until: float) -> None:
+    """Advance pure decoding to the next completion, or to the step during which `until` falls."""
+    k = max(st.finishing[0][0] - st.steps, 1)
+    kv = st.kv_dec + st.n_dec * np.arange(k)
+    dts = step_ms(coefs, batched_tokens=float(st.n_dec), kv_tokens=kv, token_pairs=kv)
+    ends = st.t + np.cumsum(dts)
     steps = int(np.searchsorted(ends, until)) + 1 if np.isfinite(until) else k
     steps = max(min(steps, k), 1)
     st.itl_ms.append(dts[:steps])
-    st.itl_weight.append(run.size)
-    st.ctx[run] += steps
-    st.left[run] -= steps
-    return float(ends[steps - 1])
+    st.itl_weight.append(float(st.n_dec))
+    st.itl_t.append(st.t)
+    st.steps += steps
+    st.kv_dec += st.n_dec * steps
+    st.t = float(ends[steps - 1])
+
+
+def _complete(st: _State) -> int:
+    """Retire the sequences whose last token came out in the step that just ended; returns how many."""
+    gone = 0
+    while st.finishing and st.finishing[0][0] <= st.steps:
+        _, i = heapq.heappop(st.finishing)
+        st.n_dec -= 1
+        if i >= 0:
+            st.kv_dec -= st.isl[i] + st.osl[i]
+            st.kv_used -= st.need[i]
+            st.done[i] = st.t
+            gone += 1
+        else:  # a warm-start sequence (mean lengths)
+            st.kv_dec -= st.warm_ctx
+            st.kv_used -= st.warm_need
+    return gone
 
 
 def _results(st: _State, limits: Limits, *, closed: bool) -> dict[str, np.ndarray]:
+    n = st.arrival.size
+    skip = int(n * WARMUP_SHARE)
     ok = np.isfinite(st.done) & np.isfinite(st.first) & np.isfinite(st.arrival)
-    ok &= np.arange(st.arrival.size) >= st.arrival.size // 10  # drop the first tenth: an empty engine
+    ok &= np.arange(n) >= skip  # the first requests meet an engine still filling up
     front = float(limits.closed_loop_overhead_ms) if closed else 0.0
     ttft = st.first[ok] - st.arrival[ok] + float(limits.request_overhead_ms) + front
     decode = st.done[ok] - st.first[ok]
-    itl = np.concatenate([*st.itl_ms, np.array(st.step_itl)])
-    weights = np.concatenate(
-        [
-            np.repeat(np.array(st.itl_weight, dtype=float), [a.size for a in st.itl_ms]),
-            np.array(st.step_weight, dtype=float),
-        ]
-    )
+    arrived = st.arrival[np.isfinite(st.arrival)]
+    since = float(st.arrival[skip]) if skip < n and np.isfinite(st.arrival[skip]) else 0.0
+    until = float(arrived.max()) if arrived.size else np.inf  # steps after the last arrival: draining
+    blocks = [
+        (a, w) for a, w, t in zip(st.itl_ms, st.itl_weight, st.itl_t, strict=True) if since <= t < until
+    ]
+    itl = np.concatenate([a for a, _ in blocks]) if blocks else np.zeros(0)
+    weights = np.repeat(np.array([w for _, w in blocks]), [a.size for a, _ in blocks])
     return {
         "ttft": ttft,
         "tpot": decode / np.maximum(st.osl[ok] - 1, 1),
@@ -196,24 +272,32 @@ def simulated_shapes(
     seed: int,
     fallback: dict[str, dict[str, float]],
 ) -> dict[str, dict[str, float]]:
-    """Percentiles: the simulation's percentile/mean ratios applied to the calibrated means."""
-    sim = simulate(coefs, load, limits, workload, seed=seed)
-    means = {
-        "ttft": float(r.ttft_ms),
-        "tpot": float(r.tpot_ms),
-        "itl": float(r.tpot_ms),
-        "e2e": float(r.e2e_ms),
-    }
+    """Percentiles from the simulation.
+
+    ITL and TPOT are the simulated per-token gaps and per-request decode times themselves: the
+    step function is the calibrated part, and the simulation applies it step by step, so pure-decode
+    and prefill-carrying steps keep their own durations (scaling a bimodal distribution by a mean
+    would put its median below the pure-decode step). Under open arrivals TTFT and e2e are the
+    simulated ones too (the simulation queues as the engine does). In closed loops the calibrated
+    means carry what the simulation leaves out (client waves, the first token's trip out of the
+    engine), so TTFT and e2e there keep the simulated percentile / mean ratios on those means.
+    """
+    closed = int(load.mode) == CLOSED_LOOP
+    rho = 0.0 if closed else min(float(r.requests_per_s) / max(float(r.capacity_rps), 1e-9), 1.0)
+    n = int(N_REQUESTS * (1.0 + 2.0 * rho * rho))  # near capacity the queue settles slowly
+    warm = 0.0 if closed else float(r.batch)
+    sim = simulate(coefs, load, limits, workload, seed=seed, n=n, warm_batch=warm)
     out: dict[str, dict[str, float]] = {}
-    for key, mean in means.items():
+    for key, mean in (("ttft", r.ttft_ms), ("tpot", r.tpot_ms), ("itl", r.tpot_ms), ("e2e", r.e2e_ms)):
         samples = sim[key]
-        if samples.size < 20 or not np.isfinite(mean) or samples.mean() <= 0:
+        if samples.size < 20 or not np.isfinite(float(mean)) or samples.mean() <= 0:
             out[key] = fallback[key]
             continue
         if key == "itl":
-            w = sim["itl_weight"]
-            ratios = _weighted_percentiles(samples, w) / (float((samples * w).sum()) / float(w.sum()))
+            values = _weighted_percentiles(samples, sim["itl_weight"])
         else:
-            ratios = np.percentile(samples, QS) / samples.mean()
-        out[key] = {p: float(mean * x) for p, x in zip(PERCENTILES, ratios, strict=True)}
+            values = np.percentile(samples, QS)
+            if int(load.mode) == CLOSED_LOOP and key in ("ttft", "e2e"):
+                values = values * float(mean) / float(samples.mean())
+        out[key] = {p: float(x) for p, x in zip(PERCENTILES, values, strict=True)}
     return out
