@@ -18,8 +18,10 @@ from typing import Any
 from planner import perf
 from planner.catalog import Catalog
 from planner.perf_types import Workload
+from planner.rate_cache import max_rate
 from planner.recommend import Candidate, context_need_tokens
-from planner.screen import Bound, GpuTerms, ModelTerms, bound, gpu_terms, model_terms
+from planner.screen import Bound, Fit, GpuTerms, ModelTerms, fit, gpu_terms, model_terms
+from planner.screen_batch import bounds_under
 from planner.spec import DeploymentSpec
 from planner.types import Engine, GpuPrice, GpuSpec, ModelSpec, Precision, SloTargets
 
@@ -148,10 +150,53 @@ def screen(
     """Every candidate × priced GPU × precision × TP (from the smallest that fits up to 4× it),
     sized with the screening bound (`planner.screen`). GPUs without a price get one row each.
 
-    `cache` (the caller's, shared with `size_exact`) keeps the bounds, which depend on the workload
-    and SLO but not on the load, budget or GPU limits: what-ifs on those only redo the arithmetic."""
+    `cache` (the caller's, shared with `size_exact`) keeps the memory and step-time terms, which
+    depend on the workload only, and the bounds, which depend on the workload and SLO but not on the
+    load, budget or GPU limits: a what-if on those only redoes the replica arithmetic, and one on the
+    SLO the bounds (vectorised, `planner.screen_batch`)."""
     workload, slo, need = workload_of(spec), slo_of(spec), context_need_tokens(spec)
-    out: list[Sized] = []
+    out, gpus = _priced_gpus(spec, catalog, candidates)
+    fits_of = _part(cache, ("fits", engine, workload))  # by (model, GPU, precision, context length)
+    bounds_of = _part(cache, ("bounds", engine, workload, slo))
+    gterms: dict[tuple[str, Precision], GpuTerms] = {}
+    combos: list[tuple[tuple[str, str, Precision, int], ModelSpec, GpuSpec, GpuPrice, float]] = []
+    for cand in candidates:
+        max_len = min(need, cand.model.max_context_tokens)
+        for precision in (spec.precision,) if spec.precision else tuple(PRECISIONS):
+            mt: ModelTerms | None = None
+            for gpu, price in gpus:
+                if not is_precision_allowed(spec, cand.model, gpu, precision):
+                    continue
+                key = (cand.model.id, gpu.id, precision, max_len)
+                if key not in fits_of:
+                    mt = mt or model_terms(cand.model, precision, params=params, engine=engine)
+                    gt = gterms.get((gpu.id, precision)) or gpu_terms(
+                        gpu, precision, params=params, engine=engine
+                    )
+                    gterms[(gpu.id, precision)] = gt
+                    fits_of[key] = _fits(mt, gt, workload, max_len, params)
+                quality = max(0.0, cand.quality - QUALITY_COST.get(precision, 0.0))
+                combos.append((key, cand.model, gpu, price, quality))
+    _fill_bounds(bounds_of, fits_of, [c[0] for c in combos], workload, slo)
+    for key, model, gpu, price, quality in combos:
+        rows = _sized_rows(
+            spec, bounds_of[key], model=model, gpu=gpu, precision=key[2], price=price, quality=quality
+        )
+        out.extend(rows)
+    return out
+
+
+def _part(cache: dict[tuple[object, ...], Any] | None, key: tuple[object, ...]) -> dict[Any, Any]:
+    """One part of the caller's cache (a fresh dict without one): the inner keys skip re-hashing the
+    workload and SLO for each of thousands of combinations."""
+    return cache.setdefault(key, {}) if cache is not None else {}
+
+
+def _priced_gpus(
+    spec: DeploymentSpec, catalog: Catalog, candidates: list[Candidate]
+) -> tuple[list[Sized], list[tuple[GpuSpec, GpuPrice]]]:
+    """(one row per allowed GPU without a price, the allowed GPUs with their cheapest price)."""
+    rows: list[Sized] = []
     gpus: list[tuple[GpuSpec, GpuPrice]] = []
     for gpu in gpus_for(spec, catalog):
         price = cheapest_price(spec, catalog, gpu.id)
@@ -160,41 +205,23 @@ def screen(
         elif candidates:
             where = "".join(f" {w} {v}" for w, v in (("at", spec.provider), ("in", spec.region)) if v)
             reason = f"no price for {gpu.id}{where}"
-            out.append(Sized(candidates[0].model, gpu, Precision.BF16, 1, 0.0, None, reason=reason))
-    gterms: dict[tuple[str, Precision], GpuTerms] = {}
-    for cand in candidates:
-        max_len = min(need, cand.model.max_context_tokens)
-        for precision in (spec.precision,) if spec.precision else tuple(PRECISIONS):
-            mt = model_terms(cand.model, precision, params=params, engine=engine)
-            for gpu, price in gpus:
-                if not is_precision_allowed(spec, cand.model, gpu, precision):
-                    continue
-                key = (gpu.id, precision)
-                if key not in gterms:
-                    gterms[key] = gpu_terms(gpu, precision, params=params, engine=engine)
-                quality = max(0.0, cand.quality - QUALITY_COST.get(precision, 0.0))
-                bkey = ("bound", cand.model.id, gpu.id, precision, engine, workload, slo, max_len)
-                bounds = cache.get(bkey) if cache is not None else None
-                if bounds is None:
-                    bounds = _bounds(mt, gterms[key], workload, slo, max_len, params)
-                    if cache is not None:
-                        cache[bkey] = bounds
-                out.extend(_sized_rows(spec, mt, gpu, price, quality, bounds))
-    return out
+            rows.append(Sized(candidates[0].model, gpu, Precision.BF16, 1, 0.0, None, reason=reason))
+    return rows, gpus
 
 
-def _bounds(
-    mt: ModelTerms, gt: GpuTerms, workload: Workload, slo: SloTargets, max_len: int, params: perf.PerfParams
-) -> list[tuple[int, Bound]]:
-    """Bounds at each TP from the smallest that fits up to 4× it; (top TP, not-fitting bound) if none fits."""
+def _fits(
+    mt: ModelTerms, gt: GpuTerms, workload: Workload, max_len: int, params: perf.PerfParams
+) -> list[tuple[int, Fit]]:
+    """Fits at each TP from the smallest that fits up to 4× it; (top TP, not-fitting) if none fits.
+    Independent of the SLO: a what-if on the SLO reuses them."""
     top = min(gt.gpu.max_tensor_parallel, gt.gpu.gpus_per_node)
-    out: list[tuple[int, Bound]] = []
-    last: Bound | None = None
+    out: list[tuple[int, Fit]] = []
+    last: Fit | None = None
     smallest = 0
     for tp in TP_DEGREES:
         if tp > top or (smallest and tp > 4 * smallest):
             break
-        last = bound(mt, gt, tp=tp, params=params, workload=workload, slo=slo, max_model_len=max_len)
+        last = fit(mt, gt, tp=tp, params=params, workload=workload, max_model_len=max_len)
         if last.fits:
             smallest = smallest or tp
             out.append((tp, last))
@@ -203,20 +230,38 @@ def _bounds(
     return out
 
 
+def _fill_bounds(
+    bounds_of: dict[Any, list[tuple[int, Bound]]],
+    fits_of: dict[Any, list[tuple[int, Fit]]],
+    keys: list[Any],
+    workload: Workload,
+    slo: SloTargets,
+) -> None:
+    """Bounds under the SLO of every combination that lacks them, in one vectorised pass."""
+    todo = [k for k in keys if k not in bounds_of]
+    flat = [f for k in todo for _, f in fits_of[k]]
+    bounds = iter(bounds_under(flat, workload=workload, slo=slo))
+    for k in todo:
+        bounds_of[k] = [(tp, next(bounds)) for tp, _ in fits_of[k]]
+
+
 def _sized_rows(
     spec: DeploymentSpec,
-    mt: ModelTerms,
+    bounds: list[tuple[int, Bound]],
+    *,
+    model: ModelSpec,
     gpu: GpuSpec,
+    precision: Precision,
     price: GpuPrice,
     quality: float,
-    bounds: list[tuple[int, Bound]],
 ) -> list[Sized]:
-    precision, peak, per_gpu = mt.precision, spec.traffic.peak_qps, price.monthly_usd_per_gpu
+    """The screened rows of one model × GPU × precision: replicas for the peak and the limits' reasons."""
+    peak, per_gpu = spec.traffic.peak_qps, price.monthly_usd_per_gpu
     rows: list[Sized] = []
     for tp, b in bounds:
         if not b.fits:
             reason = f"does not fit on up to {tp} × {gpu.id} at {precision.value}: {b.why}"
-            rows.append(Sized(mt.model, gpu, precision, tp, quality, price, reason=reason))
+            rows.append(Sized(model, gpu, precision, tp, quality, price, reason=reason))
             continue
         replicas = replicas_for(peak, b.rate_rps)
         if replicas:
@@ -226,7 +271,7 @@ def _sized_rows(
         likely = replicas_for(peak, b.likely_rate_rps) * tp * per_gpu
         rows.append(
             Sized(
-                mt.model,
+                model,
                 gpu,
                 precision,
                 tp,
@@ -256,12 +301,16 @@ def size_exact(
     """Re-size one screened combination with the performance model's SLO-bounded rate.
 
     `cache` (owned by the caller, e.g. across what-if scenarios) memoises rates by combination,
-    workload and SLO.
+    workload and SLO, and the latency curves behind them by combination and workload
+    (`planner.rate_cache`): a what-if on the SLO only compares them with the new targets.
     """
     workload, slo = workload_of(spec), slo_of(spec)
-    key = (s.model.id, s.gpu.id, s.tp, s.precision, engine, workload, slo)
-    rate = cache.get(key) if cache is not None else None
-    if rate is None:
+    combo = (s.model.id, s.gpu.id, s.tp, s.precision, engine, workload)
+    key = (*combo, slo)
+    cached: float | None = cache.get(key) if cache is not None else None
+    if cached is not None:
+        rate = cached
+    elif cache is None:
         rate = perf.max_rate_under_slo(
             s.model,
             s.gpu,
@@ -272,7 +321,17 @@ def size_exact(
             slo=slo,
             params=params,
         )
-        if cache is not None:
-            cache[key] = rate
+    else:
+        rate = cache[key] = max_rate(
+            s.model,
+            s.gpu,
+            tp=s.tp,
+            precision=s.precision,
+            engine=engine,
+            workload=workload,
+            slo=slo,
+            params=params,
+            curves=cache.setdefault(("curves", *combo), {}),
+        )
     fresh = replace(s, reason="", replicas=0, rate_per_replica_rps=0.0)
     return with_replicas(spec, fresh, rate, exact=True, why_zero="")

@@ -103,17 +103,26 @@ def model_terms(model: ModelSpec, precision: Precision, *, params: PerfParams, e
     )
 
 
-def bound(
-    m: ModelTerms,
-    g: GpuTerms,
-    *,
-    tp: int,
-    params: PerfParams,
-    workload: Workload,
-    slo: SloTargets,
-    max_model_len: int,
-) -> Bound:
-    """The screening bound of one combination at tensor parallelism `tp` (see the module docstring)."""
+@dataclass(frozen=True)
+class Fit:
+    """The SLO-independent side of one combination at a TP: memory, step-time terms, latency floors.
+
+    Depends on the model, GPU, precision, TP, workload and context length only, so what-ifs that change
+    the SLO keep it (`capacity.screen` caches it) and redo only `bound_under`."""
+
+    fits: bool
+    kv_cache_tokens: int
+    why: str  # why it does not fit, or ''
+    costs: _Costs | None = None
+    floor_ttft_ms: float = 0.0
+    floor_tpot_ms: float = 0.0
+    request_overhead_ms: float = 0.0  # the engine's per-request overhead on this GPU
+
+
+def fit(
+    m: ModelTerms, g: GpuTerms, *, tp: int, params: PerfParams, workload: Workload, max_model_len: int
+) -> Fit:
+    """Memory and step-time terms of one combination at tensor parallelism `tp`."""
     non_torch = params.non_torch_gib_tp1 if tp == 1 else params.non_torch_gib_tpn
     kv_gib = g.kv_budget_gib - m.weights_gib / tp - m.fixed_gib - non_torch
     kv_per_token = m.kv_bytes_per_token / min(tp, m.kv_split_max)
@@ -124,7 +133,7 @@ def bound(
             f"{kv_tokens:,} KV tokens of the {max_model_len:,} one request needs "
             f"on a {g.gpu.memory_gib:g} GiB {g.gpu.id}"
         )
-        return Bound(False, kv_tokens, 0.0, 0.0, 0.0, why)
+        return Fit(False, kv_tokens, why)
     base = (
         g.step_overhead_ms
         + m.active_bytes / tp / g.bytes_per_ms
@@ -139,13 +148,19 @@ def bound(
         kv_tokens,
     )
     w = workload
-    floor_ttft, floor_tpot = (
-        c.prefill_ms(w.input_tokens, w.prefix_tokens),
-        c.step_ms(1, w.input_tokens + w.output_tokens / 2),
-    )
+    floor_ttft = c.prefill_ms(w.input_tokens, w.prefix_tokens)
+    floor_tpot = c.step_ms(1, w.input_tokens + w.output_tokens / 2)
+    return Fit(True, kv_tokens, "", c, floor_ttft, floor_tpot, g.request_overhead_ms)
+
+
+def bound_under(f: Fit, *, workload: Workload, slo: SloTargets) -> Bound:
+    """The screening bound of a fitted combination under an SLO (microseconds: no memory arithmetic)."""
+    if not f.fits or f.costs is None:
+        return Bound(False, f.kv_cache_tokens, 0.0, 0.0, 0.0, f.why)
+    c, w = f.costs, workload
     rate, why = _rate(c, slo, w.input_tokens, w.output_tokens, w.prefix_tokens, overhead_ms=0.0)
     if rate <= 0:
-        return Bound(True, kv_tokens, floor_ttft, floor_tpot, 0.0, why)
+        return Bound(True, f.kv_cache_tokens, f.floor_ttft_ms, f.floor_tpot_ms, 0.0, why)
     z = Z.get(slo.percentile, 1.645)
     likely, _ = _rate(
         c,
@@ -153,10 +168,25 @@ def bound(
         round(w.input_tokens + z * w.input_tokens_std),
         round(w.output_tokens + z * w.output_tokens_std),
         w.prefix_tokens,
-        overhead_ms=g.request_overhead_ms,
+        overhead_ms=f.request_overhead_ms,
         queueing=True,
     )
-    return Bound(True, kv_tokens, floor_ttft, floor_tpot, OPTIMISM * rate, "", likely)
+    return Bound(True, f.kv_cache_tokens, f.floor_ttft_ms, f.floor_tpot_ms, OPTIMISM * rate, "", likely)
+
+
+def bound(
+    m: ModelTerms,
+    g: GpuTerms,
+    *,
+    tp: int,
+    params: PerfParams,
+    workload: Workload,
+    slo: SloTargets,
+    max_model_len: int,
+) -> Bound:
+    """The screening bound of one combination at tensor parallelism `tp` (see the module docstring)."""
+    f = fit(m, g, tp=tp, params=params, workload=workload, max_model_len=max_model_len)
+    return bound_under(f, workload=workload, slo=slo)
 
 
 # z-scores of the SLO percentiles, for the request lengths at that percentile

@@ -20,7 +20,7 @@ from typing import Any
 from planner import perf
 from planner.capacity import Sized, size_exact, with_replicas, workload_of
 from planner.corrections import NO_CORRECTIONS, Corrections, apply_corrections
-from planner.perf_types import Arrival, Prediction
+from planner.perf_types import Arrival, Prediction, Workload
 from planner.spec import DeploymentSpec
 from planner.types import ArrivalKind, Engine
 
@@ -78,6 +78,40 @@ def others(feasible: list[Sized], taken: set[int], *, cheapest_usd: float) -> li
     return list(picked.values())
 
 
+def _predict(
+    s: Sized,
+    *,
+    replicas: int,
+    arrival: Arrival,
+    workload: Workload,
+    params: perf.PerfParams,
+    engine: Engine,
+    precise: bool,
+    cache: RateCache | None,
+) -> Prediction:
+    """`perf.predict` of a combination, memoised in `cache`: the prediction does not depend on the SLO,
+    budget or GPU limits, so what-ifs on those reuse it."""
+    key = ("predict", s.model.id, s.gpu.id, s.tp, replicas, s.precision, engine, workload, arrival, precise)
+    pred: Prediction | None = cache.get(key) if cache is not None else None
+    if pred is None:
+        pred = perf.predict(
+            s.model,
+            s.gpu,
+            tp=s.tp,
+            replicas=replicas,
+            precision=s.precision,
+            engine=engine,
+            workload=workload,
+            arrival=arrival,
+            params=params,
+            percentiles=precise,
+            seed=0,
+        )
+        if cache is not None:
+            cache[key] = pred
+    return pred
+
+
 def predict_at_peak(
     spec: DeploymentSpec,
     s: Sized,
@@ -86,24 +120,22 @@ def predict_at_peak(
     engine: Engine,
     precise: bool,
     corrections: CorrectionsFn | None = None,
+    cache: RateCache | None = None,
 ) -> Scored:
     kind = (
         spec.traffic.arrival
         if spec.traffic.arrival in (ArrivalKind.POISSON, ArrivalKind.CONSTANT)
         else (ArrivalKind.POISSON)
     )
-    pred = perf.predict(
-        s.model,
-        s.gpu,
-        tp=s.tp,
+    pred = _predict(
+        s,
         replicas=s.replicas,
-        precision=s.precision,
-        engine=engine,
-        workload=workload_of(spec),
         arrival=Arrival(kind, rate_rps=spec.traffic.peak_qps),
+        workload=workload_of(spec),
         params=params,
-        percentiles=precise,
-        seed=0,
+        engine=engine,
+        precise=precise,
+        cache=cache,
     )
     pct = spec.slo.percentile.value
     c = corrections(s.model.id, s.gpu.id) if corrections else NO_CORRECTIONS
@@ -125,9 +157,16 @@ def verify(
     engine: Engine,
     precise: bool,
     corrections: CorrectionsFn | None = None,
+    cache: RateCache | None = None,
 ) -> Scored | Sized:
     """Predict at the planned load; add one replica if the tails miss; else return the miss with a reason."""
-    scored = predict_at_peak(spec, s, params=params, engine=engine, precise=precise, corrections=corrections)
+
+    def at_peak(x: Sized) -> Scored:
+        return predict_at_peak(
+            spec, x, params=params, engine=engine, precise=precise, corrections=corrections, cache=cache
+        )
+
+    scored = at_peak(s)
     if scored.meets(spec):
         return scored
     more = with_replicas(
@@ -138,9 +177,7 @@ def verify(
         why_zero="",
     )
     if more.feasible and more.replicas == s.replicas + 1:
-        again = predict_at_peak(
-            spec, more, params=params, engine=engine, precise=precise, corrections=corrections
-        )
+        again = at_peak(more)
         if again.meets(spec):
             return again
     pct = spec.slo.percentile.value
@@ -153,21 +190,25 @@ def verify(
     )
 
 
-def explain_zero_rate(spec: DeploymentSpec, s: Sized, *, params: perf.PerfParams, engine: Engine) -> Sized:
+def explain_zero_rate(
+    spec: DeploymentSpec,
+    s: Sized,
+    *,
+    params: perf.PerfParams,
+    engine: Engine,
+    cache: RateCache | None = None,
+) -> Sized:
     """A combination that misses the SLO even at low load, with the latencies it has there."""
     lone = replace(s, replicas=1, reason="")
-    pred = perf.predict(
-        s.model,
-        s.gpu,
-        tp=s.tp,
+    pred = _predict(
+        lone,
         replicas=1,
-        precision=s.precision,
-        engine=engine,
-        workload=workload_of(spec),
         arrival=Arrival(ArrivalKind.POISSON, rate_rps=0.01),
+        workload=workload_of(spec),
         params=params,
-        percentiles=False,
-        seed=0,
+        engine=engine,
+        precise=False,
+        cache=cache,
     )
     slo, pct = spec.slo, spec.slo.percentile.value
     got = {
@@ -211,10 +252,16 @@ def search(
         sized = size_exact(spec, s, params=params, engine=engine, cache=cache)
         if sized.feasible:
             v: Scored | Sized = verify(
-                spec, sized, params=params, engine=engine, precise=precise, corrections=corrections
+                spec,
+                sized,
+                params=params,
+                engine=engine,
+                precise=precise,
+                corrections=corrections,
+                cache=cache,
             )
         elif sized.replicas == 0:
-            v = explain_zero_rate(spec, sized, params=params, engine=engine)
+            v = explain_zero_rate(spec, sized, params=params, engine=engine, cache=cache)
         else:
             v = sized
         if isinstance(v, Scored):

@@ -92,9 +92,25 @@ def test_exact_sizing_uses_and_fills_the_cache(catalog):
     row = next(r for r in rows if r.feasible)
     cache: dict = {}
     exact = size_exact(spec, row, params=PARAMS, cache=cache)
-    assert exact.exact and len(cache) == 1
+    assert exact.exact and exact == size_exact(spec, row, params=PARAMS)  # same rate as without a cache
     assert exact.replicas == replicas_for(spec.traffic.peak_qps, exact.rate_per_replica_rps)
+    rates = [k for k in cache if k[0] != "curves"]
+    assert len(rates) == 1 and cache[rates[0]] == exact.rate_per_replica_rps
     assert size_exact(spec, row, params=PARAMS, cache=cache) == exact
+
+
+def test_an_slo_what_if_reuses_the_latency_curves_and_sizes_as_without_them(catalog):
+    spec, rows = _screen(catalog, "chatbot for 1000 users on h100 with llama 3.1 8b")
+    row = next(r for r in rows if r.feasible)
+    cache: dict = {}
+    size_exact(spec, row, params=PARAMS, cache=cache)
+    (curves,) = [v for k, v in cache.items() if k[0] == "curves"]
+    grids = len(curves)
+    for ttft_ms in (spec.slo.ttft_ms * 0.5, spec.slo.ttft_ms * 0.9, spec.slo.ttft_ms * 3):
+        tighter = spec.model_copy(update={"slo": spec.slo.model_copy(update={"ttft_ms": ttft_ms})})
+        assert size_exact(tighter, row, params=PARAMS, cache=cache) == size_exact(tighter, row, params=PARAMS)
+    assert len([k for k in cache if k[0] == "curves"]) == 1  # the same combination's curves, grown
+    assert grids < len(curves) <= grids + 3  # at most one new 12-rate grid per new SLO
 
 
 @pytest.mark.parametrize(
