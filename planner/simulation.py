@@ -26,7 +26,8 @@ from planner.perf_model import StepCoefs, step_ms
 from planner.perf_types import PERCENTILES, Workload
 from planner.serving import CLOSED_LOOP, Limits, Load, MeanResult
 
-N_REQUESTS = 320
+N_REQUESTS = 200
+MAX_REQUESTS = 1200
 WARMUP_SHARE = 0.15  # requests (and the steps before the last of them arrives) left out of the figures
 MAX_ITERATIONS = 20_000
 QS = np.array([50.0, 90.0, 95.0, 99.0])
@@ -53,6 +54,10 @@ class _State:
     n_dec: int = 0
     kv_dec: float = 0.0  # sum over decoding sequences of their context in the next step
     kv_used: float = 0.0
+    isl_l: list[float] = field(default_factory=list)  # Python copies: scalar reads in the event loop
+    osl_l: list[float] = field(default_factory=list)
+    need_l: list[float] = field(default_factory=list)
+    arrival_l: list[float] = field(default_factory=list)
     warm_ctx: float = 0.0  # context of a warm-start sequence at its last step
     warm_need: float = 0.0
     finishing: list[tuple[int, int]] = field(default_factory=list)  # heap of (last decode step, request)
@@ -69,7 +74,13 @@ def _arrivals(rng: np.random.Generator, load: Load, n: int) -> tuple[np.ndarray,
         arrival[: min(users, n)] = 0.0
         return arrival, users
     mean_gap = 1000.0 / float(load.value)
-    gaps = rng.exponential(mean_gap, n) if float(load.arrival_cv2) > 0 else np.full(n, mean_gap)
+    if float(load.arrival_cv2) > 0:
+        # exponential gaps from stratified uniforms in random order: independent-looking bursts, but
+        # a run of a few hundred requests sees the nominal rate (a chance lull would bias every tail)
+        u = (rng.permutation(n) + rng.random(n)) / n
+        gaps = -mean_gap * np.log1p(-u)
+    else:
+        gaps = np.full(n, mean_gap)
     return np.cumsum(gaps) - gaps[0], 0
 
 
@@ -81,6 +92,7 @@ def _state(load: Load, limits: Limits, workload: Workload, *, seed: int, n: int)
     need = isl + float(limits.kv_output_reserve) * osl - workload.prefix_tokens
     nan = np.full(n, np.nan)
     st = _State(arrival, isl, osl, need, nan, nan.copy(), kv_used=float(workload.prefix_tokens))
+    st.isl_l, st.osl_l, st.need_l, st.arrival_l = isl.tolist(), osl.tolist(), need.tolist(), arrival.tolist()
     return st, users
 
 
@@ -124,25 +136,26 @@ def simulate(
     nxt, spawn = 0, users
     prefix = float(workload.prefix_tokens)
     for _ in range(MAX_ITERATIONS):
-        while nxt < n and st.arrival[nxt] <= st.t:
+        while nxt < n and st.arrival_l[nxt] <= st.t:
             waiting.append(nxt)
             nxt += 1
         room = _admit(st, waiting, limits, prefix)
         if nxt >= n and not waiting and not st.prefill:
             break  # every request has its first token; what follows is a draining engine
         if st.n_dec == 0 and not st.prefill:
-            if nxt >= n or not np.isfinite(st.arrival[nxt]):
+            if nxt >= n or st.arrival_l[nxt] == np.inf:
                 break
-            st.t = max(st.t, float(st.arrival[nxt]))
+            st.t = max(st.t, st.arrival_l[nxt])
             continue
         if st.prefill:
             _step(coefs, st, room)
         else:
             blocked = bool(waiting)  # the head waits for memory: nothing changes before a completion
-            _jump(coefs, st, np.inf if blocked or nxt >= n else float(st.arrival[nxt]))
+            _jump(coefs, st, np.inf if blocked or nxt >= n else st.arrival_l[nxt])
         gone = _complete(st)
         new = min(gone, n - spawn) if users else 0
         st.arrival[spawn : spawn + new] = st.t  # closed loop: each finished user sends the next request
+        st.arrival_l[spawn : spawn + new] = [st.t] * new
         spawn += new
     return _results(st, limits, closed=users > 0)
 
@@ -153,13 +166,13 @@ def _admit(st: _State, waiting: deque[int], limits: Limits, prefix: float) -> fl
     seqs, cap = int(limits.max_num_seqs), float(limits.kv_cache_tokens)
     while waiting and room > 0 and st.n_dec + len(st.prefill) < seqs:
         i = waiting[0]
-        if st.kv_used + st.need[i] > cap:
+        if st.kv_used + st.need_l[i] > cap:
             break
         waiting.popleft()
-        st.kv_used += st.need[i]
+        st.kv_used += st.need_l[i]
         cached = prefix if i > 0 else 0.0  # the first request computes the shared prefix
-        st.prefill.append([float(i), float(st.isl[i]) - cached, cached])
-        room -= float(st.isl[i]) - cached
+        st.prefill.append([float(i), st.isl_l[i] - cached, cached])
+        room -= st.isl_l[i] - cached
     return float(limits.max_num_batched_tokens) - st.n_dec
 
 
@@ -192,14 +205,19 @@ def _step(coefs: StepCoefs, st: _State, room: float) -> None:
         i = int(p[0])
         st.first[i] = st.t
         st.n_dec += 1
-        st.kv_dec += st.isl[i] + 1.0
-        heapq.heappush(st.finishing, (st.steps + int(st.osl[i]) - 1, i))
+        st.kv_dec += st.isl_l[i] + 1.0
+        heapq.heappush(st.finishing, (st.steps + int(st.osl_l[i]) - 1, i))
     st.prefill = still
 
 
 def _jump(coefs: StepCoefs, st: _State, until: float) -> None:
     """Advance pure decoding to the next completion, or to the step during which `until` falls."""
     k = max(st.finishing[0][0] - st.steps, 1)
+    if np.isfinite(until):  # steps only lengthen as contexts grow: the first bounds how many fit
+        first = float(
+            step_ms(coefs, batched_tokens=float(st.n_dec), kv_tokens=st.kv_dec, token_pairs=st.kv_dec)
+        )
+        k = min(k, int(max(until - st.t, 0.0) / first) + 1)
     kv = st.kv_dec + st.n_dec * np.arange(k)
     dts = step_ms(coefs, batched_tokens=float(st.n_dec), kv_tokens=kv, token_pairs=kv)
     ends = st.t + np.cumsum(dts)
@@ -220,8 +238,8 @@ def _complete(st: _State) -> int:
         _, i = heapq.heappop(st.finishing)
         st.n_dec -= 1
         if i >= 0:
-            st.kv_dec -= st.isl[i] + st.osl[i]
-            st.kv_used -= st.need[i]
+            st.kv_dec -= st.isl_l[i] + st.osl_l[i]
+            st.kv_used -= st.need_l[i]
             st.done[i] = st.t
             gone += 1
         else:  # a warm-start sequence (mean lengths)
@@ -284,7 +302,9 @@ def simulated_shapes(
     """
     closed = int(load.mode) == CLOSED_LOOP
     rho = 0.0 if closed else min(float(r.requests_per_s) / max(float(r.capacity_rps), 1e-9), 1.0)
-    n = int(N_REQUESTS * (1.0 + 2.0 * rho * rho))  # near capacity the queue settles slowly
+    users = float(load.value) if closed else 0.0
+    n = int(N_REQUESTS + 5.0 * N_REQUESTS * rho * rho)  # near capacity the queue settles slowly
+    n = int(min(max(n, 3.0 * users), MAX_REQUESTS))  # a closed loop: several rounds of every user
     warm = 0.0 if closed else float(r.batch)
     sim = simulate(coefs, load, limits, workload, seed=seed, n=n, warm_batch=warm)
     out: dict[str, dict[str, float]] = {}
