@@ -156,7 +156,7 @@ def screen(
     SLO the bounds (vectorised, `planner.screen_batch`)."""
     workload, slo, need = workload_of(spec), slo_of(spec), context_need_tokens(spec)
     out, gpus = _priced_gpus(spec, catalog, candidates)
-    fits_of = _part(cache, ("fits", engine, workload))  # by (model, GPU, precision, context length)
+    fits_of = _part(cache, ("fits", engine))  # by (model, GPU, precision, context length)
     bounds_of = _part(cache, ("bounds", engine, workload, slo))
     gterms: dict[tuple[str, Precision], GpuTerms] = {}
     combos: list[tuple[tuple[str, str, Precision, int], ModelSpec, GpuSpec, GpuPrice, float]] = []
@@ -174,15 +174,23 @@ def screen(
                         gpu, precision, params=params, engine=engine
                     )
                     gterms[(gpu.id, precision)] = gt
-                    fits_of[key] = _fits(mt, gt, workload, max_len, params)
+                    fits_of[key] = _fits(mt, gt, max_len, params)
                 quality = max(0.0, cand.quality - QUALITY_COST.get(precision, 0.0))
                 combos.append((key, cand.model, gpu, price, quality))
     _fill_bounds(bounds_of, fits_of, [c[0] for c in combos], workload, slo)
     for key, model, gpu, price, quality in combos:
-        rows = _sized_rows(
-            spec, bounds_of[key], model=model, gpu=gpu, precision=key[2], price=price, quality=quality
+        out.extend(
+            _sized_rows(
+                spec,
+                fits_of[key],
+                bounds_of[key],
+                model=model,
+                gpu=gpu,
+                precision=key[2],
+                price=price,
+                quality=quality,
+            )
         )
-        out.extend(rows)
     return out
 
 
@@ -209,45 +217,46 @@ def _priced_gpus(
     return rows, gpus
 
 
-def _fits(
-    mt: ModelTerms, gt: GpuTerms, workload: Workload, max_len: int, params: perf.PerfParams
-) -> list[tuple[int, Fit]]:
-    """Fits at each TP from the smallest that fits up to 4× it; (top TP, not-fitting) if none fits.
-    Independent of the SLO: a what-if on the SLO reuses them."""
+def _fits(mt: ModelTerms, gt: GpuTerms, max_len: int, params: perf.PerfParams) -> tuple[Fit, ...]:
+    """Fits at each TP from the smallest that fits up to 4× it; the top TP's (not fitting) if none fits.
+    Independent of the SLO and the load: what-ifs on them reuse these."""
     top = min(gt.gpu.max_tensor_parallel, gt.gpu.gpus_per_node)
-    out: list[tuple[int, Fit]] = []
+    out: list[Fit] = []
     last: Fit | None = None
     smallest = 0
     for tp in TP_DEGREES:
         if tp > top or (smallest and tp > 4 * smallest):
             break
-        last = fit(mt, gt, tp=tp, params=params, workload=workload, max_model_len=max_len)
+        last = fit(mt, gt, tp=tp, params=params, max_model_len=max_len)
         if last.fits:
             smallest = smallest or tp
-            out.append((tp, last))
+            out.append(last)
     if not out and last is not None:
-        out.append((top, last))
-    return out
+        out.append(replace(last, tp=top))
+    return tuple(out)
 
 
 def _fill_bounds(
-    bounds_of: dict[Any, list[tuple[int, Bound]]],
-    fits_of: dict[Any, list[tuple[int, Fit]]],
+    bounds_of: dict[Any, tuple[Bound, ...]],
+    fits_of: dict[Any, tuple[Fit, ...]],
     keys: list[Any],
     workload: Workload,
     slo: SloTargets,
 ) -> None:
-    """Bounds under the SLO of every combination that lacks them, in one vectorised pass."""
+    """Bounds under the SLO (one per fit) of every combination that lacks them, in one vectorised pass."""
     todo = [k for k in keys if k not in bounds_of]
-    flat = [f for k in todo for _, f in fits_of[k]]
-    bounds = iter(bounds_under(flat, workload=workload, slo=slo))
+    bounds = bounds_under([f for k in todo for f in fits_of[k]], workload=workload, slo=slo)
+    start = 0
     for k in todo:
-        bounds_of[k] = [(tp, next(bounds)) for tp, _ in fits_of[k]]
+        end = start + len(fits_of[k])
+        bounds_of[k] = tuple(bounds[start:end])
+        start = end
 
 
 def _sized_rows(
     spec: DeploymentSpec,
-    bounds: list[tuple[int, Bound]],
+    fits: tuple[Fit, ...],
+    bounds: tuple[Bound, ...],
     *,
     model: ModelSpec,
     gpu: GpuSpec,
@@ -258,7 +267,7 @@ def _sized_rows(
     """The screened rows of one model × GPU × precision: replicas for the peak and the limits' reasons."""
     peak, per_gpu = spec.traffic.peak_qps, price.monthly_usd_per_gpu
     rows: list[Sized] = []
-    for tp, b in bounds:
+    for tp, b in zip((f.tp for f in fits), bounds, strict=True):
         if not b.fits:
             reason = f"does not fit on up to {tp} × {gpu.id} at {precision.value}: {b.why}"
             rows.append(Sized(model, gpu, precision, tp, quality, price, reason=reason))

@@ -105,104 +105,23 @@ def model_terms(model: ModelSpec, precision: Precision, *, params: PerfParams, e
 
 @dataclass(frozen=True)
 class Fit:
-    """The SLO-independent side of one combination at a TP: memory, step-time terms, latency floors.
+    """The SLO-independent side of one combination at a TP: does it fit, its step-time terms (ms).
 
     Depends on the model, GPU, precision, TP, workload and context length only, so what-ifs that change
-    the SLO keep it (`capacity.screen` caches it) and redo only `bound_under`."""
+    the SLO keep it (`capacity.screen` caches it) and redo only `bound_under`. One object per
+    combination (no nested ones): thousands stay in a what-if cache, and each costs the garbage
+    collector time."""
 
+    tp: int
     fits: bool
     kv_cache_tokens: int
-    why: str  # why it does not fit, or ''
-    costs: _Costs | None = None
-    floor_ttft_ms: float = 0.0
-    floor_tpot_ms: float = 0.0
+    why: str = ""  # why it does not fit
+    base_ms: float = 0.0  # per step: overhead, weights read, all-reduce latency
+    compute_ms_per_token: float = 0.0
+    attn_ms_per_pair: float = 0.0
+    kv_read_ms_per_token: float = 0.0
+    max_num_seqs: int = 0
     request_overhead_ms: float = 0.0  # the engine's per-request overhead on this GPU
-
-
-def fit(
-    m: ModelTerms, g: GpuTerms, *, tp: int, params: PerfParams, workload: Workload, max_model_len: int
-) -> Fit:
-    """Memory and step-time terms of one combination at tensor parallelism `tp`."""
-    non_torch = params.non_torch_gib_tp1 if tp == 1 else params.non_torch_gib_tpn
-    kv_gib = g.kv_budget_gib - m.weights_gib / tp - m.fixed_gib - non_torch
-    kv_per_token = m.kv_bytes_per_token / min(tp, m.kv_split_max)
-    kv_tokens = int(max(kv_gib, 0.0) * GIB / kv_per_token) if kv_per_token > 0 else 0
-    if kv_tokens < max_model_len:
-        why = (
-            f"weights need {m.weights_gib / tp:,.1f} GiB per GPU at TP={tp}, leaving room for "
-            f"{kv_tokens:,} KV tokens of the {max_model_len:,} one request needs "
-            f"on a {g.gpu.memory_gib:g} GiB {g.gpu.id}"
-        )
-        return Fit(False, kv_tokens, why)
-    base = (
-        g.step_overhead_ms
-        + m.active_bytes / tp / g.bytes_per_ms
-        + (2 * m.model.num_layers * g.allreduce_ms if tp > 1 else 0.0)
-    )
-    c = _Costs(
-        base,
-        m.flops_per_token / tp / g.flops_per_ms,
-        m.attn_flops_per_pair / tp / g.flops_per_ms,
-        kv_per_token / g.bytes_per_ms,
-        g.max_num_seqs,
-        kv_tokens,
-    )
-    w = workload
-    floor_ttft = c.prefill_ms(w.input_tokens, w.prefix_tokens)
-    floor_tpot = c.step_ms(1, w.input_tokens + w.output_tokens / 2)
-    return Fit(True, kv_tokens, "", c, floor_ttft, floor_tpot, g.request_overhead_ms)
-
-
-def bound_under(f: Fit, *, workload: Workload, slo: SloTargets) -> Bound:
-    """The screening bound of a fitted combination under an SLO (microseconds: no memory arithmetic)."""
-    if not f.fits or f.costs is None:
-        return Bound(False, f.kv_cache_tokens, 0.0, 0.0, 0.0, f.why)
-    c, w = f.costs, workload
-    rate, why = _rate(c, slo, w.input_tokens, w.output_tokens, w.prefix_tokens, overhead_ms=0.0)
-    if rate <= 0:
-        return Bound(True, f.kv_cache_tokens, f.floor_ttft_ms, f.floor_tpot_ms, 0.0, why)
-    z = Z.get(slo.percentile, 1.645)
-    likely, _ = _rate(
-        c,
-        slo,
-        round(w.input_tokens + z * w.input_tokens_std),
-        round(w.output_tokens + z * w.output_tokens_std),
-        w.prefix_tokens,
-        overhead_ms=f.request_overhead_ms,
-        queueing=True,
-    )
-    return Bound(True, f.kv_cache_tokens, f.floor_ttft_ms, f.floor_tpot_ms, OPTIMISM * rate, "", likely)
-
-
-def bound(
-    m: ModelTerms,
-    g: GpuTerms,
-    *,
-    tp: int,
-    params: PerfParams,
-    workload: Workload,
-    slo: SloTargets,
-    max_model_len: int,
-) -> Bound:
-    """The screening bound of one combination at tensor parallelism `tp` (see the module docstring)."""
-    f = fit(m, g, tp=tp, params=params, workload=workload, max_model_len=max_model_len)
-    return bound_under(f, workload=workload, slo=slo)
-
-
-# z-scores of the SLO percentiles, for the request lengths at that percentile
-Z = {"p50": 0.0, "p90": 1.2816, "p95": 1.6449, "p99": 2.3263}
-
-
-@dataclass(frozen=True)
-class _Costs:
-    """Step-time terms of one combination, ms."""
-
-    base_ms: float  # per step: overhead, weights read, all-reduce latency
-    compute_ms_per_token: float
-    attn_ms_per_pair: float
-    kv_read_ms_per_token: float
-    max_num_seqs: int
-    kv_cache_tokens: int
 
     def prefill_ms(self, input_tokens: float, prefix_tokens: float) -> float:
         fresh = input_tokens - prefix_tokens
@@ -219,8 +138,87 @@ class _Costs:
         return self.base_ms + batch * self.per_seq_ms(ctx)
 
 
+def fit(
+    m: ModelTerms, g: GpuTerms, *, tp: int, params: PerfParams, max_model_len: int, label_tp: int = 0
+) -> Fit:
+    """Memory and step-time terms of one combination at tensor parallelism `tp` (`label_tp`: the TP
+    the row is reported at, when not `tp`)."""
+    non_torch = params.non_torch_gib_tp1 if tp == 1 else params.non_torch_gib_tpn
+    kv_gib = g.kv_budget_gib - m.weights_gib / tp - m.fixed_gib - non_torch
+    kv_per_token = m.kv_bytes_per_token / min(tp, m.kv_split_max)
+    kv_tokens = int(max(kv_gib, 0.0) * GIB / kv_per_token) if kv_per_token > 0 else 0
+    if kv_tokens < max_model_len:
+        why = (
+            f"weights need {m.weights_gib / tp:,.1f} GiB per GPU at TP={tp}, leaving room for "
+            f"{kv_tokens:,} KV tokens of the {max_model_len:,} one request needs "
+            f"on a {g.gpu.memory_gib:g} GiB {g.gpu.id}"
+        )
+        return Fit(label_tp or tp, False, kv_tokens, why)
+    base = (
+        g.step_overhead_ms
+        + m.active_bytes / tp / g.bytes_per_ms
+        + (2 * m.model.num_layers * g.allreduce_ms if tp > 1 else 0.0)
+    )
+    return Fit(
+        label_tp or tp,
+        True,
+        kv_tokens,
+        "",
+        base,
+        m.flops_per_token / tp / g.flops_per_ms,
+        m.attn_flops_per_pair / tp / g.flops_per_ms,
+        kv_per_token / g.bytes_per_ms,
+        g.max_num_seqs,
+        g.request_overhead_ms,
+    )
+
+
+def bound_under(f: Fit, *, workload: Workload, slo: SloTargets) -> Bound:
+    """The screening bound of a fitted combination under an SLO (microseconds: no memory arithmetic)."""
+    if not f.fits:
+        return Bound(False, f.kv_cache_tokens, 0.0, 0.0, 0.0, f.why)
+    w = workload
+    floor_ttft, floor_tpot = (
+        f.prefill_ms(w.input_tokens, w.prefix_tokens),
+        f.step_ms(1, w.input_tokens + w.output_tokens / 2),
+    )
+    rate, why = _rate(f, slo, w.input_tokens, w.output_tokens, w.prefix_tokens, overhead_ms=0.0)
+    if rate <= 0:
+        return Bound(True, f.kv_cache_tokens, floor_ttft, floor_tpot, 0.0, why)
+    z = Z.get(slo.percentile, 1.645)
+    likely, _ = _rate(
+        f,
+        slo,
+        round(w.input_tokens + z * w.input_tokens_std),
+        round(w.output_tokens + z * w.output_tokens_std),
+        w.prefix_tokens,
+        overhead_ms=f.request_overhead_ms,
+        queueing=True,
+    )
+    return Bound(True, f.kv_cache_tokens, floor_ttft, floor_tpot, OPTIMISM * rate, "", likely)
+
+
+def bound(
+    m: ModelTerms,
+    g: GpuTerms,
+    *,
+    tp: int,
+    params: PerfParams,
+    workload: Workload,
+    slo: SloTargets,
+    max_model_len: int,
+) -> Bound:
+    """The screening bound of one combination at tensor parallelism `tp` (see the module docstring)."""
+    f = fit(m, g, tp=tp, params=params, max_model_len=max_model_len)
+    return bound_under(f, workload=workload, slo=slo)
+
+
+# z-scores of the SLO percentiles, for the request lengths at that percentile
+Z = {"p50": 0.0, "p90": 1.2816, "p95": 1.6449, "p99": 2.3263}
+
+
 def _rate(
-    c: _Costs,
+    c: Fit,
     slo: SloTargets,
     input_tokens: int,
     output_tokens: int,

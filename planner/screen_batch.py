@@ -23,7 +23,7 @@ from planner.types import SloTargets
 
 @dataclass(frozen=True)
 class _Terms:
-    """`screen._Costs` of many fits, one array per term."""
+    """The step-time terms of many fits, one array per term."""
 
     base_ms: np.ndarray
     compute_ms_per_token: np.ndarray
@@ -50,92 +50,59 @@ class _Terms:
 
 def bounds_under(fits: Sequence[Fit], *, workload: Workload, slo: SloTargets) -> list[Bound]:
     """`screen.bound_under` of each fit (see the module docstring)."""
-    live = [i for i, f in enumerate(fits) if f.fits and f.costs is not None]
-    out = [bound_under(f, workload=workload, slo=slo) if not f.fits else None for f in fits]
+    live = [f for f in fits if f.fits]
     if not live:
-        return [b for b in out if b is not None]
+        return [bound_under(f, workload=workload, slo=slo) for f in fits]
     rows = [
         (
-            c.base_ms,
-            c.compute_ms_per_token,
-            c.attn_ms_per_pair,
-            c.kv_read_ms_per_token,
-            c.max_num_seqs,
-            c.kv_cache_tokens,
+            f.base_ms,
+            f.compute_ms_per_token,
+            f.attn_ms_per_pair,
+            f.kv_read_ms_per_token,
+            f.max_num_seqs,
+            f.kv_cache_tokens,
         )
-        for c in (fits[i].costs for i in live)
-        if c is not None
+        for f in live
     ]
     t = _Terms(*np.array(rows, dtype=float).T)
     w = workload
-    rate, ok = _rates(
-        t, slo, w.input_tokens, w.output_tokens, w.prefix_tokens, overhead_ms=np.zeros(len(live))
-    )
+    upper = _rates(t, slo, w.input_tokens, w.output_tokens, w.prefix_tokens, overhead_ms=np.zeros(len(live)))
     z = Z.get(slo.percentile, 1.645)
-    likely, likely_ok = _rates(
+    likely = _rates(
         t,
         slo,
         round(w.input_tokens + z * w.input_tokens_std),
         round(w.output_tokens + z * w.output_tokens_std),
         w.prefix_tokens,
-        overhead_ms=np.array([fits[i].request_overhead_ms for i in live]),
+        overhead_ms=np.array([f.request_overhead_ms for f in live]),
         queueing=True,
     )
-    likely_rps = np.where(likely_ok, likely, 0.0).tolist()
-    for j, (i, good, rate_rps) in enumerate(
-        zip(live, (ok & (rate > 0)).tolist(), rate.tolist(), strict=True)
-    ):
-        f = fits[i]
-        out[i] = (
-            Bound(
-                True,
-                f.kv_cache_tokens,
-                f.floor_ttft_ms,
-                f.floor_tpot_ms,
-                OPTIMISM * rate_rps,
-                "",
-                likely_rps[j],
-            )
-            if good
+    good = (upper.ok & (upper.rate > 0)).tolist()
+    columns = zip(
+        good,
+        upper.rate.tolist(),
+        np.where(likely.ok, likely.rate, 0.0).tolist(),
+        upper.ttft_ms.tolist(),  # with no overhead: the lone prefill, the TTFT floor
+        upper.step_lone_ms.tolist(),  # the TPOT floor
+        strict=True,
+    )
+    fitted = iter(
+        [
+            Bound(True, f.kv_cache_tokens, floor_ttft, floor_tpot, OPTIMISM * rate, "", likely_rps)
+            if ok
             else bound_under(f, workload=workload, slo=slo)  # for the reason
-        )
-    return [b for b in out if b is not None]
-    rows = [
-        (
-            c.base_ms,
-            c.compute_ms_per_token,
-            c.attn_ms_per_pair,
-            c.kv_read_ms_per_token,
-            c.max_num_seqs,
-            c.kv_cache_tokens,
-        )
-        for c in (fits[i].costs for i in live)
-        if c is not None
-    ]
-    t = _Terms(*np.array(rows, dtype=float).T)
-    w = workload
-    rate, ok = _rates(
-        t, slo, w.input_tokens, w.output_tokens, w.prefix_tokens, overhead_ms=np.zeros(len(live))
+            for f, (ok, rate, likely_rps, floor_ttft, floor_tpot) in zip(live, columns, strict=True)
+        ]
     )
-    z = Z.get(slo.percentile, 1.645)
-    likely, likely_ok = _rates(
-        t,
-        slo,
-        round(w.input_tokens + z * w.input_tokens_std),
-        round(w.output_tokens + z * w.output_tokens_std),
-        w.prefix_tokens,
-        overhead_ms=np.array([fits[i].request_overhead_ms for i in live]),
-        queueing=True,
-    )
-    likely = np.where(likely_ok, likely, 0.0)
-    for j, i in enumerate(live):
-        f = fits[i]
-        if not ok[j] or not rate[j] > 0:
-            out[i] = bound_under(f, workload=workload, slo=slo)
-            continue
-        upper = OPTIMISM * float(rate[j])
-        out[i] = Bound(True, f.kv_cache_tokens, f.floor_ttft_ms, f.floor_tpot_ms, upper, "", float(likely[j]))
-    return [b for b in out if b is not None]
+    return [next(fitted) if f.fits else bound_under(f, workload=workload, slo=slo) for f in fits]
+
+
+@dataclass(frozen=True)
+class _Rates:
+    rate: np.ndarray
+    ok: np.ndarray  # a lone request holds the SLO
+    ttft_ms: np.ndarray  # a lone request's
+    step_lone_ms: np.ndarray
 
 
 def _rates(
@@ -147,8 +114,8 @@ def _rates(
     *,
     overhead_ms: np.ndarray,
     queueing: bool = False,
-) -> tuple[np.ndarray, np.ndarray]:
-    """`screen._rate` over arrays: (rates, whether a lone request holds the SLO)."""
+) -> _Rates:
+    """`screen._rate` over arrays."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         ctx = input_tokens + output_tokens / 2
         prefill = c.prefill_ms(input_tokens, prefix_tokens)
@@ -166,7 +133,9 @@ def _rates(
         fresh = input_tokens - prefix_tokens
         if not queueing:
             compute_rate = 1000.0 / ((fresh + output_tokens) * c.compute_ms_per_token)
-            return np.minimum(1000.0 * batch / (output_tokens * step), compute_rate), ok
-        k = slo.ttft_ms / ttft - 1.0
-        rate = 1000.0 / (output_tokens * step / batch + (prefill - c.base_ms))
-        return rate * k / (3.0 + k), ok
+            rate = np.minimum(1000.0 * batch / (output_tokens * step), compute_rate)
+        else:
+            k = slo.ttft_ms / ttft - 1.0
+            rate = 1000.0 / (output_tokens * step / batch + (prefill - c.base_ms))
+            rate = rate * k / (3.0 + k)
+        return _Rates(rate, ok, ttft, step_lone)

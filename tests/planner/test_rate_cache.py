@@ -66,7 +66,7 @@ def test_vectorised_bounds_equal_the_scalar_ones(catalog, text):
             mt = model_terms(model, precision, params=PARAMS, engine=Engine.VLLM)
             for gpu in catalog.gpus:
                 gt = gpu_terms(gpu, precision, params=PARAMS, engine=Engine.VLLM)
-                fits += [f for _, f in _fits(mt, gt, workload, 8192, PARAMS)]
+                fits += _fits(mt, gt, 8192, PARAMS)
     assert any(f.fits for f in fits) and any(not f.fits for f in fits)
     for slo in (slo_of(spec), *SLOS):
         expected = [bound_under(f, workload=workload, slo=slo) for f in fits]
