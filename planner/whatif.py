@@ -4,8 +4,10 @@
     apply_changes(spec, changes, catalog) -> DeploymentSpec
     compare(spec, scenarios, catalog, params=...) -> Comparison
 
-Scenarios share one rate cache, so a change that keeps the workload and SLO (users, QPS, budget,
-GPU count) re-plans without recomputing the performance model's rates.
+Scenarios share one cache (`planner.capacity`, `planner.search`): a change that keeps the workload
+and SLO (users, QPS, budget, GPU count) re-plans without recomputing the performance model's rates;
+one on the SLO keeps the memory and step-time terms, the latency-vs-rate curves behind each rate
+(`planner.rate_cache`) and the predictions at a load, and only compares them with the new targets.
 """
 
 from __future__ import annotations
