@@ -7,6 +7,7 @@ import pytest
 from planner.errors import InvalidInputError, UnknownNameError
 from planner.intent import extract
 from planner.perf import default_params
+from planner.pipeline import plan
 from planner.whatif import apply_changes, compare, parse_changes
 
 PARAMS = default_params()
@@ -78,3 +79,18 @@ def test_compare_diffs_against_the_base_and_shares_the_rate_cache(catalog):
     assert users.best.predicted.max_qps >= spec.traffic.peak_qps * 3
     assert impossible.best is None and impossible.relax and impossible.diff == {"best": "none meets the SLO"}
     assert cache  # rates computed once, reused across scenarios
+
+
+def test_what_ifs_through_a_shared_cache_plan_as_if_planned_alone(catalog):
+    """The cache keeps SLO-independent work (curves, fits, predictions) across scenarios: whatever the
+    order, each scenario's plan equals its plan without a cache."""
+    spec = extract("support chatbot for 1000 users, latency matters", catalog=catalog)
+    changes = ["ttft_ms=300", "users=3000", "tpot_ms=30", "ttft_ms=2000,e2e_ms=60000", "percentile=p99"]
+    cache: dict = {}
+    plan(spec, catalog, params=PARAMS, cache=cache)
+    for text in [*changes, *reversed(changes)]:
+        variant = apply_changes(spec, parse_changes(text), catalog)
+        assert plan(variant, catalog, params=PARAMS, cache=cache) == plan(variant, catalog, params=PARAMS), (
+            text
+        )
+    assert any(k[0] == "curves" and len(v) > 3 for k, v in cache.items())  # curves grew across SLOs
