@@ -5,9 +5,11 @@
     step_profile(...) -> StepProfile, the coefficients the vLLM simulator steps with
     memory_plan(...) -> MemoryPlan
 
-Means come from the calibrated mean-value model (`planner.serving`); percentiles from the shape of
-the latency distribution, either closed-form (`planner.perf_tail`) or, when `percentiles=True`, a
-seeded discrete-event simulation of the engine (`planner.simulation`) scaled to the same means.
+Means come from the calibrated mean-value model (`planner.serving`); percentiles either closed-form
+(`planner.perf_tail`) or, when `percentiles=True`, from a seeded discrete-event simulation of the
+engine (`planner.simulation`): ITL/TPOT percentiles are its per-token gaps (pure-decode and
+prefill-carrying steps each keep their own duration), open-loop TTFT/e2e percentiles its
+per-request times; closed-loop TTFT/e2e keep its percentile/mean ratios on the calibrated means.
 A rate beyond capacity is `saturated`: TTFT and e2e then have no steady state and are reported
 as inf (null in JSON), with a note; TPOT/ITL and throughput stay at their full-batch values.
 """
