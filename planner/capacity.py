@@ -156,12 +156,12 @@ def screen(
     SLO the bounds (vectorised, `planner.screen_batch`)."""
     workload, slo, need = workload_of(spec), slo_of(spec), context_need_tokens(spec)
     out, gpus = _priced_gpus(spec, catalog, candidates)
-    fits_of = _part(cache, ("fits", engine))  # by (model, GPU, precision, context length)
-    bounds_of = _part(cache, ("bounds", engine, workload, slo))
     gterms: dict[tuple[str, Precision], GpuTerms] = {}
-    combos: list[tuple[tuple[str, str, Precision, int], ModelSpec, GpuSpec, GpuPrice, float]] = []
-    for cand in candidates:
+    for cand in candidates:  # one model at a time: without a cache its fits and bounds die young
+        fits_of = _part(cache, ("fits", engine))  # by (model, GPU, precision, context length)
+        bounds_of = _part(cache, ("bounds", engine, workload, slo))
         max_len = min(need, cand.model.max_context_tokens)
+        combos: list[tuple[tuple[str, str, Precision, int], GpuSpec, GpuPrice]] = []
         for precision in (spec.precision,) if spec.precision else tuple(PRECISIONS):
             mt: ModelTerms | None = None
             for gpu, price in gpus:
@@ -175,22 +175,20 @@ def screen(
                     )
                     gterms[(gpu.id, precision)] = gt
                     fits_of[key] = _fits(mt, gt, max_len, params)
-                quality = max(0.0, cand.quality - QUALITY_COST.get(precision, 0.0))
-                combos.append((key, cand.model, gpu, price, quality))
-    _fill_bounds(bounds_of, fits_of, [c[0] for c in combos], workload, slo)
-    for key, model, gpu, price, quality in combos:
-        out.extend(
-            _sized_rows(
+                combos.append((key, gpu, price))
+        _fill_bounds(bounds_of, fits_of, [c[0] for c in combos], workload, slo)
+        for key, gpu, price in combos:
+            quality = max(0.0, cand.quality - QUALITY_COST.get(key[2], 0.0))
+            out += _sized_rows(
                 spec,
                 fits_of[key],
                 bounds_of[key],
-                model=model,
+                model=cand.model,
                 gpu=gpu,
                 precision=key[2],
                 price=price,
                 quality=quality,
             )
-        )
     return out
 
 
