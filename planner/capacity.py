@@ -156,12 +156,12 @@ def screen(
     SLO the bounds (vectorised, `planner.screen_batch`)."""
     workload, slo, need = workload_of(spec), slo_of(spec), context_need_tokens(spec)
     out, gpus = _priced_gpus(spec, catalog, candidates)
+    fits_of = _part(cache, ("fits", engine))  # by (model, GPU, precision, context length)
+    bounds_of = _part(cache, ("bounds", engine, workload, slo))
     gterms: dict[tuple[str, Precision], GpuTerms] = {}
-    for cand in candidates:  # one model at a time: without a cache its fits and bounds die young
-        fits_of = _part(cache, ("fits", engine))  # by (model, GPU, precision, context length)
-        bounds_of = _part(cache, ("bounds", engine, workload, slo))
+    combos: list[tuple[Candidate, tuple[str, str, Precision, int], GpuSpec, GpuPrice]] = []
+    for cand in candidates:
         max_len = min(need, cand.model.max_context_tokens)
-        combos: list[tuple[tuple[str, str, Precision, int], GpuSpec, GpuPrice]] = []
         for precision in (spec.precision,) if spec.precision else tuple(PRECISIONS):
             mt: ModelTerms | None = None
             for gpu, price in gpus:
@@ -175,20 +175,35 @@ def screen(
                     )
                     gterms[(gpu.id, precision)] = gt
                     fits_of[key] = _fits(mt, gt, max_len, params)
-                combos.append((key, gpu, price))
-        _fill_bounds(bounds_of, fits_of, [c[0] for c in combos], workload, slo)
-        for key, gpu, price in combos:
-            quality = max(0.0, cand.quality - QUALITY_COST.get(key[2], 0.0))
-            out += _sized_rows(
-                spec,
-                fits_of[key],
-                bounds_of[key],
-                model=cand.model,
-                gpu=gpu,
-                precision=key[2],
-                price=price,
-                quality=quality,
-            )
+                combos.append((cand, key, gpu, price))
+        if cache is None:  # one model at a time: uncached fits and bounds then die young (less GC work)
+            out += _rows(spec, combos, fits_of, bounds_of, workload, slo)
+            combos, fits_of, bounds_of = [], {}, {}
+    return out + _rows(spec, combos, fits_of, bounds_of, workload, slo)
+
+
+def _rows(
+    spec: DeploymentSpec,
+    combos: list[tuple[Candidate, tuple[str, str, Precision, int], GpuSpec, GpuPrice]],
+    fits_of: dict[Any, tuple[Fit, ...]],
+    bounds_of: dict[Any, tuple[Bound, ...]],
+    workload: Workload,
+    slo: SloTargets,
+) -> list[Sized]:
+    """The screened rows of these combinations (bounds filled in one vectorised pass first)."""
+    _fill_bounds(bounds_of, fits_of, [c[1] for c in combos], workload, slo)
+    out: list[Sized] = []
+    for cand, key, gpu, price in combos:
+        out += _sized_rows(
+            spec,
+            fits_of[key],
+            bounds_of[key],
+            model=cand.model,
+            gpu=gpu,
+            precision=key[2],
+            price=price,
+            quality=max(0.0, cand.quality - QUALITY_COST.get(key[2], 0.0)),
+        )
     return out
 
 
