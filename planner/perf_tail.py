@@ -68,9 +68,8 @@ def _tail(
     ttft = np.where(finite, ttft, np.inf)
     b_p = np.where(open_loop, r.batch + z * np.sqrt(np.maximum(r.batch, 0.0)), r.batch)
     tpot = np.where(q > 0.5, np.maximum(_decode(coefs, b_p, sh), r.tpot_ms), _decode(coefs, b_p, sh))
-    prefill_share = np.minimum(r.batch / sh.osl * r.prefill_steps, 1.0)
     pure = step_ms(coefs, batched_tokens=b_p, kv_tokens=b_p * sh.ctx, token_pairs=b_p * sh.ctx)
-    itl = np.where(prefill_share > 1.0 - q, r.prefill_step_ms, pure)
+    itl = np.where(_mixed_share(load, r, open_loop) > 1.0 - q, r.prefill_step_ms, pure)
     osl_p = np.maximum(sh.osl + z * output_std, 1.0)
     e2e = (
         r.ttft_ms
@@ -79,6 +78,23 @@ def _tail(
         + (tpot - r.tpot_ms) * (sh.osl - 1.0) * 0.5
     )
     return ttft, tpot, itl, np.where(np.isfinite(ttft), e2e, np.inf)
+
+
+def _mixed_share(load: Load, r: MeanResult, open_loop: Num) -> Num:
+    """Share of decode steps that carry a prompt's prefill.
+
+    Open arrivals: a step carries one when a request arrived during the step before, so pure and
+    prefill-carrying steps form a two-state chain (a carrying step is longer, hence more likely to
+    be followed by another); its stationary share of carrying steps. Closed loops: each finishing
+    request sends the next prompt, batch / output length per step.
+    """
+    sh = shape_of(load)
+    rate_per_ms = np.where(open_loop, np.asarray(load.value, dtype=float), 0.0) / 1000.0
+    after_pure = 1.0 - np.exp(-rate_per_ms * r.decode_step_ms)
+    after_mixed = 1.0 - np.exp(-rate_per_ms * r.prefill_step_ms)
+    chain = after_pure * r.prefill_steps / np.maximum(1.0 - after_mixed + after_pure, 1e-9)
+    closed = r.batch / sh.osl * r.prefill_steps
+    return np.minimum(np.where(open_loop, chain, closed), 1.0)
 
 
 def is_finite(x: float) -> bool:
