@@ -1,15 +1,18 @@
-"""`perf.max_rate_under_slo` with its SLO-independent work kept across what-if scenarios.
+"""`perf.max_rate_under_slo` with its SLO-independent work done once and kept across what-ifs.
 
     max_rate(model, gpu, tp=..., precision=..., workload=..., slo=..., params=..., curves={}) -> req/s
 
 The search in `planner.perf_slo` sets up one replica (step-time coefficients, memory, engine limits,
 capacity), then evaluates its latency percentiles at fixed grids of request rates (a lone-request
 probe, 24 rates up to capacity, then 12 rates inside the bracket where the SLO first breaks) and
-compares them with the targets. The set-up and the latencies at a grid depend on the combination,
-the workload and the percentile, not on the targets, so they are kept in `curves` (one dict per
-combination and workload, owned by the caller's cache): under a new SLO only the comparisons are
-redone, plus one 12-rate grid when the bracket moves. Same grids, same calls: the rate is identical
-to `perf.max_rate_under_slo` (tests/planner/test_rate_cache.py checks it on many combinations).
+compares them with the targets: three evaluations of ~0.85 ms each. The rates it may probe depend
+on the capacity alone, so here one evaluation (~1 ms: the cost is per call, not per rate) covers all
+of them, the 24 brackets' fine grids included, and the search only compares. The set-up and these
+curves depend on the combination, the workload and the percentile, not on the targets, so they are
+kept in `curves` (one dict per combination and workload, in the caller's cache): under a new SLO
+nothing is evaluated again. The model is elementwise over rates and the rates are computed as
+perf_slo computes them, so the rate is identical to `perf.max_rate_under_slo`
+(tests/planner/test_rate_cache.py checks it on many combinations and SLOs).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from planner.perf_types import Arrival, Workload
 from planner.serving import RATE, Limits, Load, capacity_rps, mean_value
 from planner.types import ArrivalKind, Engine, GpuSpec, ModelSpec, Precision, SloTargets
 
-Curves = dict[object, Any]  # "setup" -> _Setup | None; (percentile, lo, hi, points) -> _Curve
+Curves = dict[object, Any]  # "setup" -> _Setup | None; percentile -> _Curve
 COARSE, FINE = 24, 12  # the grids of perf_slo.max_rate_under_slo
 
 
@@ -41,8 +44,10 @@ class _Setup:
 
 @dataclass(frozen=True)
 class _Curve:
-    """Latency percentiles of one replica at a grid of Poisson arrival rates."""
+    """Latency percentiles of one replica at every rate the search may probe: the lone-request probe,
+    the coarse grid, then the fine grid inside each of the coarse grid's brackets."""
 
+    rates: np.ndarray  # 1 + COARSE + COARSE × FINE
     saturated: np.ndarray
     ttft_ms: np.ndarray
     tpot_ms: np.ndarray
@@ -81,26 +86,31 @@ def max_rate(
     if setup is None:
         return 0.0
     pct = slo.percentile if slo.percentile in Q else "p95"
-
-    def meets(lo: float, hi: float, points: int) -> np.ndarray:
-        key = (pct, lo, hi, points)
-        curve = curves.get(key)
-        if curve is None:
-            rates = np.linspace(lo, hi, points + 1)[1:] if points else np.array([lo])
-            curve = curves[key] = _curve(setup, workload, rates, pct)
-        return curve.meets(slo)
-
-    lo, hi = setup.capacity_rps * 1e-4, setup.capacity_rps
-    if not meets(lo, lo, 0)[0]:
+    curve: _Curve = curves.get(pct) or curves.setdefault(pct, _curve(setup, workload, pct))
+    ok = curve.meets(slo)
+    if not ok[0]:
         return 0.0
+    start, lo = 1, float(curve.rates[0])
     for points in (COARSE, FINE):
-        ok = meets(lo, hi, points)
-        rates = np.linspace(lo, hi, points + 1)[1:]
-        if ok.all():
+        rates, good = curve.rates[start : start + points], ok[start : start + points]
+        if good.all():
             return float(rates[-1])
-        first_bad = int(np.argmin(ok))
-        lo, hi = (float(rates[first_bad - 1]) if first_bad else lo), float(rates[first_bad])
+        first_bad = int(np.argmin(good))
+        if first_bad:
+            lo = float(rates[first_bad - 1])
+        start = 1 + COARSE + FINE * first_bad  # the fine grid inside this bracket
     return lo
+
+
+def _probe_rates(capacity: float) -> np.ndarray:
+    """Every rate perf_slo's search may probe, computed as it computes them: the lone probe, the coarse
+    grid, then each bracket's fine grid."""
+    lo = capacity * 1e-4
+    coarse = np.linspace(lo, capacity, COARSE + 1)[1:]
+    fine = [
+        np.linspace(float(coarse[j - 1]) if j else lo, float(coarse[j]), FINE + 1)[1:] for j in range(COARSE)
+    ]
+    return np.concatenate([np.array([lo]), coarse, *fine])
 
 
 def _setup(
@@ -135,7 +145,10 @@ def _setup(
     return _Setup(coefs, limits, float(capacity_rps(coefs, probe, limits)))
 
 
-def _curve(setup: _Setup, workload: Workload, rates: np.ndarray, pct: str) -> _Curve:
+def _curve(setup: _Setup, workload: Workload, pct: str) -> _Curve:
+    """One vectorised evaluation at every probe rate (elementwise, so each value is what the search's
+    own, smaller evaluations give)."""
+    rates = _probe_rates(setup.capacity_rps)
     n = rates.size
     load = Load(
         input_tokens=np.full(n, float(workload.input_tokens)),
@@ -156,4 +169,6 @@ def _curve(setup: _Setup, workload: Workload, rates: np.ndarray, pct: str) -> _C
         output_std=workload.output_tokens_std,
         percentile=pct,
     )
-    return _Curve(np.asarray(r.saturated, dtype=bool), np.asarray(ttft), np.asarray(tpot), np.asarray(e2e))
+    return _Curve(
+        rates, np.asarray(r.saturated, dtype=bool), np.asarray(ttft), np.asarray(tpot), np.asarray(e2e)
+    )
