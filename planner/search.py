@@ -3,10 +3,15 @@ model, sizing them, and checking each at its planned load.
 
     search(spec, screened, params=..., engine=..., precise=..., cache=...) -> (good, misses)
 
-Sizings (`perf.max_rate_under_slo`, ~6 ms each) are spent on: the screening's two best guesses, a
-branch-and-bound for the cheapest option (the screening bound never under-states a rate, so its
-cost never over-states the exact cost: once it reaches the cheapest option found, nothing after it
-can be cheaper), then the most accurate and the fastest combinations.
+Sizings (`perf.max_rate_under_slo`'s rate, ~1.2 ms each through `planner.rate_cache`) are spent
+on: the screening's two best guesses, a branch-and-bound for the cheapest option (the screening
+bound never under-states a rate, so its cost never over-states the exact cost: once it reaches the
+cheapest option found, nothing after it can be cheaper), then the most accurate and the fastest
+combinations.
+
+With a `cache` (what-if scenarios share one), rates, the latency curves behind them and the
+predictions at a load are kept: none depends on the budget or GPU limits, and only the rates depend
+on the SLO, so a what-if redoes just what its change touches.
 """
 
 from __future__ import annotations
