@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from planner.perf_model import StepCoefs, step_ms
+from planner.perf_tail import tail
 from planner.perf_types import Workload
 from planner.serving import RATE, Limits, Load, mean_value
 from planner.simulation import simulated_shapes
@@ -116,3 +117,17 @@ def test_percentiles_agree_with_a_plain_reference_simulation_at_half_load() -> N
         # TTFT p90 is known to run ~15% low (see the closing note of issue 8)
         rel = 0.2 if (key, p) == ("ttft", "p90") else 0.15
         assert t[key][p] == pytest.approx(want, rel=rel), (key, p, t[key][p], want)
+
+
+@pytest.mark.parametrize(("share", "median_is_pure"), [(0.25, True), (0.5, True), (0.7, True), (0.95, False)])
+def test_closed_form_itl_median_sits_on_pure_decode_until_most_steps_carry_a_prompt(
+    share: float, median_is_pure: bool
+) -> None:
+    load = _load(CAPACITY_RPS * share)
+    r = mean_value(COEFS, load, LIMITS)
+    _, _, itl, _ = tail(COEFS, load, LIMITS, r, input_std=0.0, output_std=0.0, percentile="p50")
+    simulated = _tails(CAPACITY_RPS * share)["itl"]["p50"]
+    assert (float(itl) < float(r.prefill_step_ms)) == median_is_pure
+    assert (simulated < 1.3 * float(r.decode_step_ms)) == median_is_pure  # the DES agrees on the mode
+    if median_is_pure:  # the closed form's carrying step (with prompts queued ahead) runs long
+        assert float(itl) == pytest.approx(simulated, rel=0.15)
