@@ -236,11 +236,48 @@ def poisson_arrivals(
     rate: float, *, duration_s: float, seed: int, isl: int, osl: int
 ) -> list[tuple[float, SeqRequest]]:
     """The arrival times the load generator uses for --rate R --poisson --seed S (same draws)."""
-    rng, out, t = random.Random(seed), [], 0.0
+    rng, t = random.Random(seed), 0.0
+    out: list[tuple[float, SeqRequest]] = []
     while t < duration_s - 1e-9:
         out.append((t, SeqRequest(f"r{len(out)}", prompt_tokens=isl, output_tokens=osl, max_tokens=osl)))
         t += rng.expovariate(rate)
     return out
+
+
+def replayed(
+    profile: LatencyProfile,
+    rate: float,
+    *,
+    duration_s: float,
+    seed: int,
+    overhead_ms: float,
+    isl: int = 512,
+    osl: int = 128,
+) -> dict[str, Any]:
+    """TTFT and ITL of the engine in virtual time on the load generator's Poisson arrivals."""
+    arr = poisson_arrivals(rate, duration_s=duration_s, seed=seed, isl=isl, osl=osl)
+    rep = replay(profile, [(t + overhead_ms / 1000, r) for t, r in arr])
+    return {
+        "TTFT": summarize_ms(r.ttft_s + overhead_ms / 1000 for r in rep if r.ttft_s is not None),
+        "ITL": summarize_ms(g for r in rep for g in r.itls_s),
+    }
+
+
+def seed_spread(
+    profile: LatencyProfile, rate: float, *, duration_s: float, overhead_ms: float, seeds: int = 4
+) -> str:
+    """How much the reference itself moves with the arrival draw: replay over other seeds, mean +- sd."""
+    runs = [
+        replayed(profile, rate, duration_s=duration_s, seed=s, overhead_ms=overhead_ms) for s in range(seeds)
+    ]
+    cells = []
+    for name in ("TTFT", "ITL"):
+        for p in ("p50", "p90", "p99"):
+            xs = [getattr(run[name], p) for run in runs]
+            mean = sum(xs) / len(xs)
+            sd = (sum((x - mean) ** 2 for x in xs) / len(xs)) ** 0.5
+            cells.append(f"{name} {p} {mean:.1f}+-{sd:.1f}")
+    return f"    {'':>6} replay over arrival seeds 0-{seeds - 1}: " + ", ".join(cells)
 
 
 def bench_predict(quick: bool, *, model: str = "llama-3.1-8b", gpu: str = "h100") -> bool:
@@ -285,12 +322,9 @@ def bench_predict(quick: bool, *, model: str = "llama-3.1-8b", gpu: str = "h100"
             spec = LoadSpec(url=url, model=model, input_tokens=isl, output_tokens=osl, duration_s=duration,
                             rate_per_s=rate, poisson=True, seed=seed)  # fmt: skip
             report: LoadReport = aio.run(run_load(spec))
-            arr = poisson_arrivals(rate, duration_s=duration, seed=seed, isl=isl, osl=osl)
-            rep = replay(profile, [(t + overhead_ms / 1000, r) for t, r in arr])
-            virtual = {
-                "TTFT": summarize_ms(r.ttft_s + overhead_ms / 1000 for r in rep if r.ttft_s is not None),
-                "ITL": summarize_ms(g for r in rep for g in r.itls_s),
-            }
+            virtual = replayed(
+                profile, rate, duration_s=duration, seed=seed, overhead_ms=overhead_ms, isl=isl, osl=osl
+            )
             for name, p_stats, m_stats in (
                 ("TTFT", pred.ttft_ms, report.ttft_ms),
                 ("ITL", pred.itl_ms, report.itl_ms),
@@ -306,6 +340,7 @@ def bench_predict(quick: bool, *, model: str = "llama-3.1-8b", gpu: str = "h100"
                 f"{report.output_tokens_per_s:.0f} output tokens/s; predicted {pred.output_tokens_per_s:.0f}"
             )
             print(f"    {'':>6} ({report.requests} requests, {report.errors} errors, {tps})")
+            print(seed_spread(profile, rate, duration_s=duration, overhead_ms=overhead_ms))
     ok = worst <= 0.15
     verdict = "within" if ok else "NOT within"
     print(f"    worst p50/p90 difference, sim vs predict(): {worst * 100:.1f}% ({verdict} 15%)")
