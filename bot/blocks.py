@@ -90,7 +90,7 @@ def spec_lines(spec: DeploymentSpec) -> list[str]:
     """The spec as short readable lines (shared with the terminal)."""
     t, s, p = spec.traffic, spec.slo, spec.priorities
     lines = [
-        f"*Use case:* {spec.use_case} ({spec.experience_class}, {spec.domain})",
+        f"*Use case:* {spec.use_case.replace('_', ' ')} ({spec.experience_class}, {spec.domain})",
         f"*Users:* {spec.user_count:,}   *Peak:* {t.peak_qps:.3g} req/s   *Mean:* {t.mean_qps:.3g} req/s",
         f"*Tokens:* {t.input_tokens_mean:,} in / {t.output_tokens_mean:,} out",
         f"*SLO ({s.percentile}):* TTFT ≤ {s.ttft_ms:,.0f} ms, TPOT ≤ {s.tpot_ms:,.0f} ms, "
