@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from planner.memory import memory_plan
@@ -12,6 +14,96 @@ from planner.perf_tail import Q, tail
 from planner.perf_types import Arrival, Workload
 from planner.serving import RATE, Limits, Load, capacity_rps, mean_value
 from planner.types import ArrivalKind, Engine, GpuSpec, ModelSpec, Precision, SloTargets
+
+COARSE, FINE = 24, 12  # rates probed up to capacity, then inside the bracket where the SLO first breaks
+
+
+@dataclass(frozen=True)
+class Replica:
+    """One replica's step-time coefficients, engine limits and capacity (SLO-independent)."""
+
+    coefs: StepCoefs
+    limits: Limits
+    capacity_rps: float
+
+
+@dataclass(frozen=True)
+class Latencies:
+    """Latency percentiles of one replica at a set of Poisson request rates."""
+
+    rates: np.ndarray
+    saturated: np.ndarray
+    ttft_ms: np.ndarray
+    tpot_ms: np.ndarray
+    e2e_ms: np.ndarray
+
+    def meets(self, slo: SloTargets) -> np.ndarray:
+        ok: np.ndarray = (
+            (~self.saturated)
+            & (self.ttft_ms <= slo.ttft_ms)
+            & (self.tpot_ms <= slo.itl_ms)
+            & (self.e2e_ms <= slo.e2e_ms)
+        )
+        return ok
+
+
+def replica(
+    model: ModelSpec,
+    gpu: GpuSpec,
+    *,
+    tp: int,
+    precision: Precision,
+    engine: Engine,
+    workload: Workload,
+    params: PerfParams,
+) -> Replica | None:
+    """The replica's coefficients, limits and capacity; None when the model does not fit."""
+    hw = hardware_costs(model, gpu, tp=tp, precision=precision, engine=engine, params=params)
+    plan = memory_plan(
+        model,
+        gpu,
+        tp=tp,
+        precision=precision,
+        max_model_len=max_model_len(model, workload),
+        gpu_memory_utilization=params.kv_memory_fraction.get(engine.value, 0.9),
+        params=params,
+        engine=engine,
+    )
+    if not plan.fits:
+        return None
+    coefs = step_coefs(hw, params)
+    limits = limits_for(
+        engine, params, plan.kv_cache_tokens, is_moe=model.is_moe, top_k=model.num_experts_active
+    )
+    probe = load_for(workload, Arrival(ArrivalKind.POISSON, rate_rps=1e-6), 1)
+    return Replica(coefs, limits, float(capacity_rps(coefs, probe, limits)))
+
+
+def latencies_at(rep: Replica, workload: Workload, rates: np.ndarray, pct: str) -> Latencies:
+    """Percentile latencies at each rate (elementwise: one call costs about the same for 1 or 300 rates)."""
+    n = rates.size
+    load = Load(
+        input_tokens=np.full(n, float(workload.input_tokens)),
+        output_tokens=np.full(n, float(workload.output_tokens)),
+        prefix_tokens=np.full(n, float(workload.prefix_tokens)),
+        mode=np.full(n, RATE),
+        value=rates,
+        arrival_cv2=1.0,
+        output_cv2=(workload.output_tokens_std / workload.output_tokens) ** 2,
+    )
+    r = mean_value(rep.coefs, load, rep.limits)
+    ttft, tpot, _, e2e = tail(
+        rep.coefs,
+        load,
+        rep.limits,
+        r,
+        input_std=workload.input_tokens_std,
+        output_std=workload.output_tokens_std,
+        percentile=pct,
+    )
+    return Latencies(
+        rates, np.asarray(r.saturated, dtype=bool), np.asarray(ttft), np.asarray(tpot), np.asarray(e2e)
+    )
 
 
 def max_rate_under_slo(
@@ -30,61 +122,19 @@ def max_rate_under_slo(
     Returns 0.0 when the model does not fit or even a lone request misses the SLO. Analytic and
     vectorised over a grid of rates (about a millisecond).
     """
-    hw = hardware_costs(model, gpu, tp=tp, precision=precision, engine=engine, params=params)
-    plan = memory_plan(
-        model,
-        gpu,
-        tp=tp,
-        precision=precision,
-        max_model_len=max_model_len(model, workload),
-        gpu_memory_utilization=params.kv_memory_fraction.get(engine.value, 0.9),
-        params=params,
-        engine=engine,
-    )
-    if not plan.fits:
+    rep = replica(model, gpu, tp=tp, precision=precision, engine=engine, workload=workload, params=params)
+    if rep is None:
         return 0.0
-    coefs, limits = (
-        step_coefs(hw, params),
-        limits_for(engine, params, plan.kv_cache_tokens, is_moe=model.is_moe, top_k=model.num_experts_active),
-    )
     pct = slo.percentile if slo.percentile in Q else "p95"
-    probe = load_for(workload, Arrival(ArrivalKind.POISSON, rate_rps=1e-6), 1)
-    capacity = float(capacity_rps(coefs, probe, limits))
-    if not _meets(coefs, workload, limits, np.array([capacity * 1e-4]), slo, pct)[0]:
+    capacity = rep.capacity_rps
+    if not latencies_at(rep, workload, np.array([capacity * 1e-4]), pct).meets(slo)[0]:
         return 0.0
     lo, hi = capacity * 1e-4, capacity
-    for points in (24, 12):
+    for points in (COARSE, FINE):
         rates = np.linspace(lo, hi, points + 1)[1:]
-        ok = _meets(coefs, workload, limits, rates, slo, pct)
+        ok = latencies_at(rep, workload, rates, pct).meets(slo)
         if ok.all():
             return float(rates[-1])
         first_bad = int(np.argmin(ok))
         lo, hi = (float(rates[first_bad - 1]) if first_bad else lo), float(rates[first_bad])
     return lo
-
-
-def _meets(
-    coefs: StepCoefs, workload: Workload, limits: Limits, rates: np.ndarray, slo: SloTargets, pct: str
-) -> np.ndarray:
-    n = rates.size
-    load = Load(
-        input_tokens=np.full(n, float(workload.input_tokens)),
-        output_tokens=np.full(n, float(workload.output_tokens)),
-        prefix_tokens=np.full(n, float(workload.prefix_tokens)),
-        mode=np.full(n, RATE),
-        value=rates,
-        arrival_cv2=1.0,
-        output_cv2=(workload.output_tokens_std / workload.output_tokens) ** 2,
-    )
-    r = mean_value(coefs, load, limits)
-    ttft, tpot, _, e2e = tail(
-        coefs,
-        load,
-        limits,
-        r,
-        input_std=workload.input_tokens_std,
-        output_std=workload.output_tokens_std,
-        percentile=pct,
-    )
-    ok: np.ndarray = (~r.saturated) & (ttft <= slo.ttft_ms) & (tpot <= slo.itl_ms) & (e2e <= slo.e2e_ms)
-    return ok

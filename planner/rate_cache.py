@@ -17,50 +17,17 @@ perf_slo computes them, so the rate is identical to `perf.max_rate_under_slo`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from planner.memory import memory_plan
-from planner.perf_model import StepCoefs, hardware_costs, step_coefs
 from planner.perf_params import PerfParams
-from planner.perf_setup import limits_for, load_for, max_model_len
-from planner.perf_tail import Q, tail
-from planner.perf_types import Arrival, Workload
-from planner.serving import RATE, Limits, Load, capacity_rps, mean_value
-from planner.types import ArrivalKind, Engine, GpuSpec, ModelSpec, Precision, SloTargets
+from planner.perf_slo import COARSE, FINE, Latencies, Replica, latencies_at, replica
+from planner.perf_tail import Q
+from planner.perf_types import Workload
+from planner.types import Engine, GpuSpec, ModelSpec, Precision, SloTargets
 
-Curves = dict[object, Any]  # "setup" -> _Setup | None; percentile -> _Curve
-COARSE, FINE = 24, 12  # the grids of perf_slo.max_rate_under_slo
-
-
-@dataclass(frozen=True)
-class _Setup:
-    coefs: StepCoefs
-    limits: Limits
-    capacity_rps: float
-
-
-@dataclass(frozen=True)
-class _Curve:
-    """Latency percentiles of one replica at every rate the search may probe: the lone-request probe,
-    the coarse grid, then the fine grid inside each of the coarse grid's brackets."""
-
-    rates: np.ndarray  # 1 + COARSE + COARSE × FINE
-    saturated: np.ndarray
-    ttft_ms: np.ndarray
-    tpot_ms: np.ndarray
-    e2e_ms: np.ndarray
-
-    def meets(self, slo: SloTargets) -> np.ndarray:
-        ok: np.ndarray = (
-            (~self.saturated)
-            & (self.ttft_ms <= slo.ttft_ms)
-            & (self.tpot_ms <= slo.itl_ms)
-            & (self.e2e_ms <= slo.e2e_ms)
-        )
-        return ok
+Curves = dict[object, Any]  # "setup" -> Replica | None; percentile -> Latencies at every probe rate
 
 
 def max_rate(
@@ -79,14 +46,16 @@ def max_rate(
     (and filling) `curves`, which must belong to this model, GPU, TP, precision, engine, workload and
     params."""
     if "setup" not in curves:
-        curves["setup"] = _setup(
+        curves["setup"] = replica(
             model, gpu, tp=tp, precision=precision, engine=engine, workload=workload, params=params
         )
-    setup: _Setup | None = curves["setup"]
+    setup: Replica | None = curves["setup"]
     if setup is None:
         return 0.0
     pct = slo.percentile if slo.percentile in Q else "p95"
-    curve: _Curve = curves.get(pct) or curves.setdefault(pct, _curve(setup, workload, pct))
+    curve: Latencies = curves.get(pct) or curves.setdefault(
+        pct, latencies_at(setup, workload, _probe_rates(setup.capacity_rps), pct)
+    )
     ok = curve.meets(slo)
     if not ok[0]:
         return 0.0
@@ -111,64 +80,3 @@ def _probe_rates(capacity: float) -> np.ndarray:
         np.linspace(float(coarse[j - 1]) if j else lo, float(coarse[j]), FINE + 1)[1:] for j in range(COARSE)
     ]
     return np.concatenate([np.array([lo]), coarse, *fine])
-
-
-def _setup(
-    model: ModelSpec,
-    gpu: GpuSpec,
-    *,
-    tp: int,
-    precision: Precision,
-    engine: Engine,
-    workload: Workload,
-    params: PerfParams,
-) -> _Setup | None:
-    """The replica's coefficients, limits and capacity; None when the model does not fit."""
-    hw = hardware_costs(model, gpu, tp=tp, precision=precision, engine=engine, params=params)
-    plan = memory_plan(
-        model,
-        gpu,
-        tp=tp,
-        precision=precision,
-        max_model_len=max_model_len(model, workload),
-        gpu_memory_utilization=params.kv_memory_fraction.get(engine.value, 0.9),
-        params=params,
-        engine=engine,
-    )
-    if not plan.fits:
-        return None
-    coefs = step_coefs(hw, params)
-    limits = limits_for(
-        engine, params, plan.kv_cache_tokens, is_moe=model.is_moe, top_k=model.num_experts_active
-    )
-    probe = load_for(workload, Arrival(ArrivalKind.POISSON, rate_rps=1e-6), 1)
-    return _Setup(coefs, limits, float(capacity_rps(coefs, probe, limits)))
-
-
-def _curve(setup: _Setup, workload: Workload, pct: str) -> _Curve:
-    """One vectorised evaluation at every probe rate (elementwise, so each value is what the search's
-    own, smaller evaluations give)."""
-    rates = _probe_rates(setup.capacity_rps)
-    n = rates.size
-    load = Load(
-        input_tokens=np.full(n, float(workload.input_tokens)),
-        output_tokens=np.full(n, float(workload.output_tokens)),
-        prefix_tokens=np.full(n, float(workload.prefix_tokens)),
-        mode=np.full(n, RATE),
-        value=rates,
-        arrival_cv2=1.0,
-        output_cv2=(workload.output_tokens_std / workload.output_tokens) ** 2,
-    )
-    r = mean_value(setup.coefs, load, setup.limits)
-    ttft, tpot, _, e2e = tail(
-        setup.coefs,
-        load,
-        setup.limits,
-        r,
-        input_std=workload.input_tokens_std,
-        output_std=workload.output_tokens_std,
-        percentile=pct,
-    )
-    return _Curve(
-        rates, np.asarray(r.saturated, dtype=bool), np.asarray(ttft), np.asarray(tpot), np.asarray(e2e)
-    )
