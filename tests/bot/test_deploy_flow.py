@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 from pytest_httpserver import HTTPServer
 
 from bot.conversation import Conversation, Services, thread_id_for
@@ -20,7 +19,7 @@ from kb import threads as kb_threads
 from tests.bot.harness import SlackUser, find_button
 from tests.bot.slack_stub import TEAM_ID, Call, SlackStub
 from tests.bot.test_conversation_flow import _wait, start_and_plan, text_of
-from tests.deploy.k8s_stub import KubeStub, failed_status, loading_status, ready_status
+from tests.deploy.k8s_stub import KubeStub, failed_status, loading_status, ready_status, write_kubeconfig
 from workers.deploy_job import render_settings
 from workers.settings import load_settings
 
@@ -33,21 +32,12 @@ def cluster(settings: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     del settings  # after the bot's settings fixture, which clears KUBECONFIG
     stub = KubeStub()
     url = stub.start()
-    kubeconfig = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "stub", "cluster": {"server": url}}],
-        "users": [{"name": "tester", "user": {"token": "not-a-secret"}}],
-        "contexts": [{"name": "stub", "context": {"cluster": "stub", "user": "tester"}}],
-        "current-context": "stub",
-    }
-    path = tmp_path / "kubeconfig"
-    path.write_text(yaml.safe_dump(kubeconfig))
-    monkeypatch.setenv("KUBECONFIG", str(path))
+    monkeypatch.setenv("KUBECONFIG", str(write_kubeconfig(url, tmp_path / "kubeconfig")))
     monkeypatch.setenv("PREDEPLOY_NAMESPACE", NAMESPACE)
     monkeypatch.setenv("PREDEPLOY_POLL_INTERVAL_S", "0.02")
     monkeypatch.setenv("PREDEPLOY_READY_TIMEOUT_S", "10")
     yield stub
+    stub.stop()
     stub.stop()
 
 

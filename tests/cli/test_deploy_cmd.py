@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from bot.cli import build_cli
 from deploy.validate import validate_objects
 from tests.deploy.conftest import make_plan, option_dict
-from tests.deploy.k8s_stub import KubeStub, failed_status, ready_status
+from tests.deploy.k8s_stub import KubeStub, failed_status, ready_status, write_kubeconfig
 
 runner = CliRunner()
 NAME = "llama-3-1-8b-instruct-h100-sxm-tp1"
@@ -36,17 +36,7 @@ def plan_file(tmp_path: Path) -> Path:
 def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[KubeStub]:
     stub = KubeStub()
     url = stub.start()
-    kubeconfig = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "stub", "cluster": {"server": url}}],
-        "users": [{"name": "tester", "user": {"token": "not-a-secret"}}],
-        "contexts": [{"name": "stub", "context": {"cluster": "stub", "user": "tester"}}],
-        "current-context": "stub",
-    }
-    path = tmp_path / "kubeconfig"
-    path.write_text(yaml.safe_dump(kubeconfig))
-    monkeypatch.setenv("KUBECONFIG", str(path))
+    monkeypatch.setenv("KUBECONFIG", str(write_kubeconfig(url, tmp_path / "kubeconfig")))
     yield stub
     stub.stop()
 

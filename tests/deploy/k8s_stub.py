@@ -19,8 +19,11 @@ import re
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+import yaml
 
 _OBJECT_PATH = re.compile(r"^/apis/([^/]+)/([^/]+)/namespaces/([^/]+)/([^/]+)/([^/]+)$")
 _EVENTS_PATH = re.compile(r"^/api/v1/namespaces/([^/]+)/events$")
@@ -281,3 +284,17 @@ def failed_status(reason: str, message: str) -> dict[str, Any]:
             "lastFailureInfo": {"reason": reason, "message": message},
         },
     }
+
+
+def write_kubeconfig(url: str, path: Path) -> Path:
+    """A kubeconfig whose current context points the real kubernetes client at the stub at `url`."""
+    kubeconfig = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "stub", "cluster": {"server": url}}],
+        "users": [{"name": "tester", "user": {"token": "not-a-secret"}}],
+        "contexts": [{"name": "stub", "context": {"cluster": "stub", "user": "tester"}}],
+        "current-context": "stub",
+    }
+    path.write_text(yaml.safe_dump(kubeconfig))
+    return path
