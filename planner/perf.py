@@ -22,7 +22,7 @@ from planner.errors import InvalidInputError
 from planner.memory import MemoryPlan, memory_plan, smallest_fitting_tp
 from planner.perf_model import HardwareCosts, StepCoefs, hardware_costs, step_coefs
 from planner.perf_params import PerfParams, default_params, request_overhead_ms
-from planner.perf_setup import limits_for, load_for, max_model_len
+from planner.perf_setup import engine_memory_plan, limits_for, load_for, max_model_len
 from planner.perf_slo import max_rate_under_slo
 from planner.perf_tail import tail
 from planner.perf_types import (
@@ -79,15 +79,8 @@ def step_profile(
     """
     hw = hardware_costs(model, gpu, tp=tp, precision=precision, engine=engine, params=params)
     c = step_coefs(hw, params)
-    plan = memory_plan(
-        model,
-        gpu,
-        tp=tp,
-        precision=precision,
-        max_model_len=max_model_len,
-        gpu_memory_utilization=params.kv_memory_fraction.get(engine.value, 0.9),
-        params=params,
-        engine=engine,
+    plan = engine_memory_plan(
+        model, gpu, tp=tp, precision=precision, engine=engine, max_model_len=max_model_len, params=params
     )
     seqs = params.max_num_seqs.get(engine.value, 256)
     touched = 1.0 - (1.0 - float(c.expert_fraction)) ** max(seqs * params.expert_spread, 1.0)
@@ -167,15 +160,14 @@ def predict(
     if replicas < 1:
         raise InvalidInputError(f"replicas must be 1 or more, got {replicas}.")
     hw = hardware_costs(model, gpu, tp=tp, precision=precision, engine=engine, params=params)
-    plan = memory_plan(
+    plan = engine_memory_plan(
         model,
         gpu,
         tp=tp,
         precision=precision,
-        max_model_len=max_model_len(model, workload),
-        gpu_memory_utilization=params.kv_memory_fraction.get(engine.value, 0.9),
-        params=params,
         engine=engine,
+        max_model_len=max_model_len(model, workload),
+        params=params,
     )
     notes = [_confidence(hw, params)]
     if not plan.fits:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from planner.memory import MemoryPlan, memory_plan
 from planner.perf_params import PerfParams, request_overhead_ms
 from planner.perf_types import Arrival, Workload
 from planner.serving import CLOSED_LOOP, MAX_THROUGHPUT, RATE, Limits, Load
-from planner.types import ArrivalKind, Engine, ModelSpec
+from planner.types import ArrivalKind, Engine, GpuSpec, ModelSpec, Precision
 
 
 def max_model_len(model: ModelSpec, workload: Workload) -> int:
@@ -13,6 +14,30 @@ def max_model_len(model: ModelSpec, workload: Workload) -> int:
     need = workload.input_tokens + workload.output_tokens
     need += 3 * (workload.input_tokens_std + workload.output_tokens_std)
     return int(min(max(need, 1), max(model.max_context_tokens, need)))
+
+
+def engine_memory_plan(
+    model: ModelSpec,
+    gpu: GpuSpec,
+    *,
+    tp: int,
+    precision: Precision,
+    engine: Engine,
+    max_model_len: int,
+    params: PerfParams,
+) -> MemoryPlan:
+    """The memory plan of one replica with the engine's share of GPU memory (vLLM's
+    gpu_memory_utilization, TensorRT-LLM's KV fraction, ...) as fitted."""
+    return memory_plan(
+        model,
+        gpu,
+        tp=tp,
+        precision=precision,
+        max_model_len=max_model_len,
+        gpu_memory_utilization=params.kv_memory_fraction.get(engine.value, 0.9),
+        params=params,
+        engine=engine,
+    )
 
 
 def limits_for(

@@ -6,10 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from planner.memory import memory_plan
 from planner.perf_model import StepCoefs, hardware_costs, step_coefs
 from planner.perf_params import PerfParams
-from planner.perf_setup import limits_for, load_for, max_model_len
+from planner.perf_setup import engine_memory_plan, limits_for, load_for, max_model_len
 from planner.perf_tail import Q, tail
 from planner.perf_types import Arrival, Workload
 from planner.serving import RATE, Limits, Load, capacity_rps, mean_value
@@ -59,15 +58,14 @@ def replica(
 ) -> Replica | None:
     """The replica's coefficients, limits and capacity; None when the model does not fit."""
     hw = hardware_costs(model, gpu, tp=tp, precision=precision, engine=engine, params=params)
-    plan = memory_plan(
+    plan = engine_memory_plan(
         model,
         gpu,
         tp=tp,
         precision=precision,
-        max_model_len=max_model_len(model, workload),
-        gpu_memory_utilization=params.kv_memory_fraction.get(engine.value, 0.9),
-        params=params,
         engine=engine,
+        max_model_len=max_model_len(model, workload),
+        params=params,
     )
     if not plan.fits:
         return None
