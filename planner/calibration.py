@@ -112,6 +112,7 @@ def predict_cases(arrays: CaseArrays, params: PerfParams) -> dict[str, np.ndarra
         first_token_steps=_lookup(arrays.engine, params.first_token_steps, 1.0),
         closed_loop_overhead_ms=_lookup(arrays.engine, params.closed_loop_overhead_ms, 30.0),
         kv_output_reserve=_lookup(arrays.engine, params.kv_output_reserve, 1.0),
+        prefill_first=np.isin(arrays.engine, params.prefill_first_engines).astype(float),
     )
     r = mean_value(coefs, arrays.load, limits)
     return {

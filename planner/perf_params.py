@@ -88,6 +88,9 @@ class PerfParams:
     )
     # engines that store the KV cache in fp8 when the weights are fp8
     fp8_kv_engines: tuple[str, ...] = ("tensorrt-llm",)
+    # engines whose scheduler runs waiting prompts as prefill-only batches ahead of any decode step
+    # (SGLang's default: mixed chunks are off), so a closed loop at fixed lengths stays in waves
+    prefill_first_engines: tuple[str, ...] = ("sglang",)
     block_size: int = 16
     # memory: calibrated on the vLLM v0.19.0 H100 start-up measurements
     usable_memory_fraction: float = 0.9899  # 79.19 GiB of an "80 GB" H100 are visible to CUDA
@@ -99,7 +102,9 @@ class PerfParams:
     # arrival queueing: multiplies the analytic queue wait (fitted on rate runs)
     queue_factor: float = 1.0
     # closed loops at fixed lengths: share of the other users whose prompts arrive in the same wave
-    closed_loop_wave: dict[str, float] = field(default_factory=lambda: _per(ENGINES, 0.3))
+    # (engines that mix prefill chunks into decode steps stagger after the benchmark's first round:
+    # about 1 / rounds; prefill-first engines keep every round a wave: about 1)
+    closed_loop_wave: dict[str, float] = field(default_factory=lambda: _per(ENGINES, 0.2, sglang=0.75))
     # decode steps between a prompt's last prefill chunk and its first token reaching the client
     # (overlap schedulers emit a step late; streaming and detokenisation add about a step more)
     first_token_steps: dict[str, float] = field(default_factory=lambda: _per(ENGINES, 1.0))

@@ -55,6 +55,7 @@ def limits_for(
         first_token_steps=params.first_token_steps.get(e, 1.0),
         closed_loop_overhead_ms=params.closed_loop_overhead_ms.get(e, 30.0),
         kv_output_reserve=params.kv_output_reserve.get(e, 1.0),
+        prefill_first=float(e in params.prefill_first_engines),
     )
 
 

@@ -49,6 +49,7 @@ class Limits:
     first_token_steps: Num = 0.0  # decode steps between a prompt's last prefill step and its first token
     closed_loop_overhead_ms: Num = 0.0  # benchmark client/front-end time in closed-loop TTFT
     kv_output_reserve: Num = 1.0  # share of the output's KV an admitted sequence holds on average
+    prefill_first: Num = 0.0  # 1: prompts run as prefill-only batches ahead of decode steps (SGLang)
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,24 @@ def _cycle(
     return t_dec, steps, one, t_pf, run
 
 
+def _waves(coefs: StepCoefs, batch: Num, sh: Shape, limits: Limits, wave: Num) -> tuple[Num, Num, Num, Num]:
+    """A closed loop on a prefill-first engine: (decode step, own prefill, TPOT, cycle), all ms.
+
+    The users of a wave finish on the same step and return together, so every round starts with
+    the whole wave's prompts, run as prefill-only batches (no decode in them) in arrival order:
+    a prompt waits on average for half the others. Decoding resumes only when the wave is
+    prefilled, so the first decode gap of an early prompt holds the rest of the wave's prefill,
+    which TPOT (the mean gap after the first token) carries.
+    """
+    budget = limits.max_num_batched_tokens
+    others = wave * np.maximum(batch - 1.0, 0.0)
+    t_pf = _prefill(coefs, 0.0, sh, budget, others / 2.0 * sh.computed)[2]
+    t_wave = _prefill(coefs, 0.0, sh, budget, others * sh.computed)[2]
+    t_dec = _decode(coefs, batch, sh, wave, budget)
+    tpot = t_dec + np.maximum(t_wave - t_pf, 0.0) / np.maximum(sh.osl - 1.0, 1.0)
+    return t_dec, t_pf, tpot, t_wave + (sh.osl - 1.0) * t_dec
+
+
 def _open_loop_batch(coefs: StepCoefs, sh: Shape, limits: Limits, rate: Num, b_max: Num) -> Num:
     """Batch B with B = rate x running time(B) (Little's law), by Newton steps on a secant slope."""
     b = np.minimum(np.maximum(rate * _cycle(coefs, 1.0, sh, limits)[4], 1e-3), b_max)
@@ -195,6 +214,16 @@ def _mean_value(coefs: StepCoefs, load: Load, limits: Limits) -> MeanResult:
     batch = np.where(is_rate, b_rate, np.minimum(conc, b_max))
     wave = np.where(mode == CLOSED_LOOP, limits.closed_loop_wave, 0.0)
     t_dec, steps, one, t_pf, run = _cycle(coefs, batch, sh, limits, wave)
+    lock = (mode == CLOSED_LOOP) & (np.asarray(limits.prefill_first) > 0)
+    if np.any(lock):
+        w_dec, w_pf, w_tpot, w_run = _waves(coefs, batch, sh, limits, wave)
+        t_dec, t_pf, run = (
+            np.where(lock, w_dec, t_dec),
+            np.where(lock, w_pf, t_pf),
+            np.where(lock, w_run, run),
+        )
+    else:
+        w_tpot = t_dec
     throughput = np.where(is_rate, np.minimum(rate, capacity), batch / run)
     rho = np.minimum(np.where(is_rate, rate / capacity, 0.0), 0.999)
     servers = np.maximum(b_max, 1.0)
@@ -205,18 +234,24 @@ def _mean_value(coefs: StepCoefs, load: Load, limits: Limits) -> MeanResult:
     room = np.maximum(limits.max_num_batched_tokens - batch, 256.0)
     rho_pf = np.minimum(rate * sh.computed * t_dec / room, 0.95)
     q_prefill = load.arrival_cv2 * rho_pf * one / (2.0 * (1.0 - rho_pf))
-    q_closed = np.maximum(conc - batch, 0.0) / np.maximum(batch / run, 1e-12)
+    # engines that allocate KV blocks as tokens come (reserve < 1) admit a prompt when its own
+    # blocks are free and preempt later, so users queue for a first token only when even the
+    # prompts do not fit; the preemptions show in TPOT (the KV-limited batch), not in TTFT
+    by_prompt = np.minimum(limits.max_num_seqs, np.floor(limits.kv_cache_tokens / sh.isl))
+    admitted = np.where(np.asarray(limits.kv_output_reserve) < 1.0, np.maximum(by_prompt, batch), batch)
+    q_closed = np.maximum(conc - admitted, 0.0) / np.maximum(batch / run, 1e-12)
     queue = np.where(is_rate, q_open + q_prefill, q_closed)
     queue = np.where(saturated, np.inf, queue)
     # closed-loop clients see their front end and the first token's trip out of the engine
     # (a step or two with overlap scheduling and streaming) on top of the engine's own TTFT
     closed = mode == CLOSED_LOOP
     front = np.where(closed, limits.closed_loop_overhead_ms + limits.first_token_steps * t_dec, 0.0)
-    ttft = limits.request_overhead_ms + front + 0.5 * t_dec + t_pf + queue
-    e2e = ttft + (sh.osl - 1.0) * t_dec
+    ttft = limits.request_overhead_ms + front + np.where(lock, 0.0, 0.5 * t_dec) + t_pf + queue
+    tpot = np.where(lock, w_tpot, t_dec)
+    e2e = ttft + (sh.osl - 1.0) * tpot
     return MeanResult(
         ttft_ms=ttft,
-        tpot_ms=t_dec,
+        tpot_ms=tpot,
         decode_step_ms=step_ms(
             coefs, batched_tokens=batch, kv_tokens=batch * sh.ctx, token_pairs=batch * sh.ctx
         ),

@@ -154,3 +154,44 @@ def test_moe_fixed_ttft_scales_with_top_k(is_moe, top_k, moe_part):
     assert got == pytest.approx(P.request_overhead_ms["vllm"] + moe_part * P.moe_request_overhead_ms)
     lim = limits_for(Engine.VLLM, P, 100_000, is_moe=is_moe, top_k=top_k)
     assert lim.request_overhead_ms == pytest.approx(got)
+
+
+def _prefill_only(tokens: float, sh_pairs: float) -> float:
+    return float(step_ms(COEFS, batched_tokens=tokens, kv_tokens=0.0, token_pairs=tokens * sh_pairs))
+
+
+def test_prefill_first_engines_keep_closed_loops_in_waves():
+    """SGLang-style: the whole wave is prefilled (no decodes in those steps) before decoding resumes;
+    a prompt waits for half the others on average, and TPOT carries the rest of the wave's prefill."""
+    users, isl, osl = 16.0, 1024.0, 128.0
+    load = _load(isl, osl, CLOSED_LOOP, users)
+    plain = replace(BASE, closed_loop_wave=1.0, closed_loop_overhead_ms=0.0, first_token_steps=0.0)
+    waves = replace(plain, prefill_first=1.0)
+    mixed, lock = mean_value(COEFS, load, plain), mean_value(COEFS, load, waves)
+    pairs = float(shape_of(load).pf_pairs)
+    own_tokens = isl * (1.0 + (users - 1.0) / 2.0)  # own prompt behind 7.5 others: 8704 tokens
+    own = _prefill_only(8192.0, pairs) + _prefill_only(own_tokens - 8192.0, pairs)  # a whole budget step
+    whole = 2.0 * _prefill_only(8192.0, pairs)  # 16 prompts of 1024: two prefill-only steps
+    assert float(lock.prefill_ms) == pytest.approx(own, rel=1e-9)
+    assert float(lock.ttft_ms) == pytest.approx(5.0 + own, rel=1e-9)
+    assert float(lock.tpot_ms) == pytest.approx(
+        float(lock.decode_step_ms) + (whole - own) / (osl - 1.0), rel=1e-6
+    )
+    # the closed-loop identity: users / throughput = TTFT + (osl - 1) x TPOT, minus the fixed overhead
+    cycle = users / float(lock.requests_per_s) * 1000.0
+    assert cycle == pytest.approx(float(lock.ttft_ms) - 5.0 + (osl - 1.0) * float(lock.tpot_ms), rel=1e-6)
+    assert float(lock.tpot_ms) > float(mixed.tpot_ms) * 0.9  # not a free lunch: decoding waits for the wave
+    open_loop = _load(isl, osl, RATE, 2.0)  # open arrivals do not form waves
+    assert float(mean_value(COEFS, open_loop, waves).ttft_ms) == float(
+        mean_value(COEFS, open_loop, plain).ttft_ms
+    )
+
+
+@pytest.mark.parametrize(("reserve", "queues"), [(0.5, False), (1.0, True)])
+def test_engines_that_allocate_kv_on_demand_admit_on_the_prompt(reserve, queues):
+    """64 users of 1024/8192 need more KV than 200k tokens at mid-answer: vLLM admits every prompt and
+    preempts later (no TTFT queue); TensorRT-LLM's no-evict policy makes users wait for a slot."""
+    limits = replace(BASE, kv_cache_tokens=200_000, kv_output_reserve=reserve, closed_loop_wave=0.0)
+    r = mean_value(COEFS, _load(1024, 8192, CLOSED_LOOP, 64.0), limits)
+    assert float(r.batch) < 64.0  # the KV cache limits the running batch either way
+    assert (float(r.queue_ms) > 1000.0) is queues
