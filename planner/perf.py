@@ -5,11 +5,13 @@
     step_profile(...) -> StepProfile, the coefficients the vLLM simulator steps with
     memory_plan(...) -> MemoryPlan
 
-Means come from the calibrated mean-value model (`planner.serving`); percentiles either closed-form
-(`planner.perf_tail`) or, when `percentiles=True`, from a seeded discrete-event simulation of the
-engine (`planner.simulation`): ITL/TPOT percentiles are its per-token gaps (pure-decode and
-prefill-carrying steps each keep their own duration), open-loop TTFT/e2e percentiles its
-per-request times; closed-loop TTFT/e2e keep its percentile/mean ratios on the calibrated means.
+Throughput and means come from the calibrated mean-value model (`planner.serving`); percentiles
+either closed-form (`planner.perf_tail`) or, when `percentiles=True`, from a seeded discrete-event
+simulation of the engine (`planner.simulation`): ITL/TPOT percentiles are its per-token gaps
+(pure-decode and prefill-carrying steps each keep their own duration), open-loop TTFT/e2e
+percentiles its per-request times; closed-loop TTFT/e2e keep its percentile/mean ratios on the
+calibrated means. Under open arrivals the latency means are the simulation's too, so that a mean
+never contradicts its own percentiles (the mean-value queue runs low near capacity).
 A rate beyond capacity is `saturated`: TTFT and e2e then have no steady state and are reported
 as inf (null in JSON), with a note; TPOT/ITL and throughput stay at their full-batch values.
 """
@@ -20,7 +22,7 @@ import numpy as np
 
 from planner.errors import InvalidInputError
 from planner.memory import MemoryPlan, memory_plan, smallest_fitting_tp
-from planner.perf_model import HardwareCosts, StepCoefs, hardware_costs, step_coefs
+from planner.perf_model import GRAPH_TOKENS, HardwareCosts, StepCoefs, hardware_costs, step_coefs
 from planner.perf_params import PerfParams, default_params, request_overhead_ms
 from planner.perf_setup import engine_memory_plan, limits_for, load_for, max_model_len
 from planner.perf_slo import max_rate_under_slo
@@ -94,6 +96,8 @@ def step_profile(
         max_num_seqs=seqs,
         max_num_batched_tokens=params.max_num_batched_tokens.get(engine.value, 8192),
         block_size=params.block_size,
+        eager_step_ms=float(c.eager_ms),
+        graph_max_tokens=GRAPH_TOKENS,
     )
 
 
@@ -134,8 +138,9 @@ def _breakdown(
 
 
 def _stats(mean: float, values: dict[str, float]) -> LatencyStats:
+    """Percentiles made monotone; the mean is the simulation's when it gave one ("mean")."""
     ordered = np.maximum.accumulate([values[p] for p in PERCENTILES])
-    return LatencyStats(mean, *(float(v) for v in ordered))
+    return LatencyStats(values.get("mean", mean), *(float(v) for v in ordered))
 
 
 def predict(

@@ -300,7 +300,7 @@ def simulated_shapes(
     seed: int,
     fallback: dict[str, dict[str, float]],
 ) -> dict[str, dict[str, float]]:
-    """Percentiles from the simulation.
+    """Percentiles (and, under open arrivals, means: key "mean") from the simulation.
 
     ITL and TPOT are the simulated per-token gaps and per-request decode times themselves: the
     step function is the calibrated part, and the simulation applies it step by step, so pure-decode
@@ -311,10 +311,7 @@ def simulated_shapes(
     engine), so TTFT and e2e there keep the simulated percentile / mean ratios on those means.
     """
     closed = int(load.mode) == CLOSED_LOOP
-    rho = 0.0 if closed else min(float(r.requests_per_s) / max(float(r.capacity_rps), 1e-9), 1.0)
-    users = float(load.value) if closed else 0.0
-    n = int(N_REQUESTS + 5.0 * N_REQUESTS * rho * rho)  # near capacity the queue settles slowly
-    n = int(min(max(n, 3.0 * users), MAX_REQUESTS))  # a closed loop: several rounds of every user
+    n = horizon(load, r)
     warm = 0.0 if closed else float(r.batch)
     sim = simulate(coefs, load, limits, workload, seed=seed, n=n, warm_batch=warm)
     out: dict[str, dict[str, float]] = {}
@@ -323,11 +320,21 @@ def simulated_shapes(
         if samples.size < 20 or not np.isfinite(float(mean)) or samples.mean() <= 0:
             out[key] = fallback[key]
             continue
-        if key == "itl":
-            values = _weighted_percentiles(samples, sim["itl_weight"])
-        else:
-            values = _weighted_percentiles(samples, np.ones(samples.size))
-            if int(load.mode) == CLOSED_LOOP and key in ("ttft", "e2e"):
-                values = values * float(mean) / float(samples.mean())
+        weights = sim["itl_weight"] if key == "itl" else np.ones(samples.size)
+        values = _weighted_percentiles(samples, weights)
+        if closed and key in ("ttft", "e2e"):
+            values = values * float(mean) / float(samples.mean())
         out[key] = {p: float(x) for p, x in zip(PERCENTILES, values, strict=True)}
+        if not closed:  # the simulation's own mean: consistent with its percentiles
+            out[key]["mean"] = float(np.average(samples, weights=weights))
     return out
+
+
+def horizon(load: Load, r: MeanResult) -> int:
+    """Requests to simulate: more near capacity, where the queue settles slowly; a closed loop
+    runs several rounds of every user."""
+    closed = int(load.mode) == CLOSED_LOOP
+    rho = 0.0 if closed else min(float(r.requests_per_s) / max(float(r.capacity_rps), 1e-9), 1.0)
+    users = float(load.value) if closed else 0.0
+    n = N_REQUESTS + 5.0 * N_REQUESTS * rho * rho
+    return int(min(max(n, 3.0 * users), MAX_REQUESTS))
