@@ -104,7 +104,7 @@ def predict_cases(arrays: CaseArrays, params: PerfParams) -> dict[str, np.ndarra
         kv_cache_tokens=arrays.kv_cache_tokens,
         request_overhead_ms=_lookup(arrays.engine, params.request_overhead_ms, 8.0)
         + (arrays.hw.moe_layers > 0)
-        * params.moe_request_overhead_ms
+        * _lookup(arrays.engine, params.moe_request_overhead_ms, 20.0)
         * np.maximum(arrays.hw.experts_per_token, 1.0)
         / 4.0,
         queue_factor=params.queue_factor,
@@ -146,6 +146,7 @@ def _free(arrays: CaseArrays) -> list[tuple[str, str]]:
         "closed_loop_wave",
         "first_token_steps",
         "closed_loop_overhead_ms",
+        "moe_request_overhead_ms",
     )
     free += [(g, e) for g in groups for e in ENGINES if e in engs]
     free += [("engine_speed", e) for e in ENGINES if e in engs and e != "tensorrt-llm"]
@@ -158,11 +159,11 @@ SCALARS = (
     "tp_loss",
     "kv_read_eff",
     "moe_layer_overhead_us",
-    "moe_request_overhead_ms",
     "moe_compute_eff",
     "low_bit_compute_eff",
     "fp4_eff",
     "expert_spread",
+    "eager_layer_us",
 )
 
 

@@ -3,14 +3,17 @@
 One iteration (a continuous-batching step) reads the weights and the KV cache of every sequence
 in it, and computes `batched_tokens` tokens plus attention over `token_pairs` (query, key) pairs:
 
-    step_ms = overhead + max(weights_read + kv_read_per_1k * kv_tokens / 1000,
-                             compute_per_token * batched_tokens + attn_per_1m * token_pairs / 1e6)
+    step_ms = overhead + [eager if batched_tokens > 512]
+              + max(weights_read + kv_read_per_1k * kv_tokens / 1000,
+                    compute_per_token * batched_tokens + attn_per_1m * token_pairs / 1e6)
 
 Token pairs of a prefill chunk = chunk_len x (tokens before the chunk + chunk_len / 2), the causal
 average; of a decode sequence = its context. Tensor-parallel all-reduce is folded in: its latency
 (2 per layer) into the overhead, its bandwidth into the per-token compute. For mixture-of-experts
 models the expert weights read per step grow with the tokens in the step (`expert_fraction`), and
 each MoE layer adds a routing/dispatch overhead proportional to the experts a token visits (top-k).
+Engines replay steps of up to 512 tokens from captured CUDA graphs; a larger step (a prefill chunk)
+runs eagerly and pays `eager_layer_us` of kernel launches per layer on top.
 
 Every function here works on floats and on numpy arrays alike, so the calibration can evaluate
 thousands of benchmark rows in one call with the same code the predictions use.
@@ -27,6 +30,7 @@ from planner.errors import InvalidInputError
 from planner.perf_params import PerfParams, gpu_family
 from planner.types import PRECISION_BYTES, AttentionKind, Engine, GpuSpec, ModelSpec, Precision
 
+GRAPH_TOKENS = 512  # largest step the engines replay from captured CUDA graphs (vLLM's default)
 Num = Any  # float or numpy array: the same formulas serve one prediction and a whole calibration set
 
 
@@ -53,6 +57,7 @@ class HardwareCosts:
     experts_per_token: float = 0.0  # routed experts each token visits (top-k)
     attn_tflops: float = 0.0  # attention (FlashAttention) runs in 16 bit whatever the weight precision
     fp4_tensor_cores: float = 0.0  # 1.0 for 4-bit weights on Blackwell (FP4 MMA at twice FP8's rate)
+    layers: int = 0  # transformer layers (kernel launches of an eager, uncaptured step)
 
 
 def kv_bytes_per_token(model: ModelSpec, *, kv_dtype_bytes: float = 2.0) -> float:
@@ -145,6 +150,7 @@ def hardware_costs(
         experts_per_token=float(model.num_experts_active) if model.is_moe else 0.0,
         attn_tflops=gpu.bf16_tflops,
         fp4_tensor_cores=1.0 if precision == Precision.INT4 and gpu_family(gpu) == "blackwell" else 0.0,
+        layers=model.num_layers,
     )
 
 
@@ -160,6 +166,7 @@ class StepCoefs:
     compute_ms_per_token: Num
     attn_ms_per_1m_token_pairs: Num
     expert_spread: Num = 1.0  # distinct expert draws per token (routing favours popular experts)
+    eager_ms: Num = 0.0  # launch overhead of a step too large for the captured CUDA graphs
 
 
 @dataclass(frozen=True)
@@ -178,6 +185,7 @@ class Efficiency:
     expert_spread: float = 1.0  # distinct expert draws per routed token (< 1: popular experts repeat)
     low_bit_compute_eff: float = 1.0  # fp8/fp4 GEMMs reach this share of mfu against their higher peak
     fp4_eff: float = 1.0  # FP4 GEMMs reach this share of their doubled peak (block scales, kernel maturity)
+    eager_layer_us: float = 0.0  # launch overhead per layer of an eager (uncaptured) step
 
 
 def step_coefs_from(hw: Any, eff: Efficiency) -> StepCoefs:
@@ -204,6 +212,7 @@ def step_coefs_from(hw: Any, eff: Efficiency) -> StepCoefs:
         compute_ms_per_token=hw.flops_per_token / flops + hw.allreduce_bytes_per_token / link,
         attn_ms_per_1m_token_pairs=1e6 * hw.attn_flops_per_pair / attn_flops,
         expert_spread=eff.expert_spread,
+        eager_ms=hw.layers * eff.eager_layer_us / 1000.0,
     )
 
 
@@ -224,6 +233,7 @@ def efficiency(params: PerfParams, *, family: Any, engine: Any, link: Any, looku
         expert_spread=params.expert_spread,
         low_bit_compute_eff=params.low_bit_compute_eff,
         fp4_eff=params.fp4_eff,
+        eager_layer_us=params.eager_layer_us,
     )
 
 
@@ -247,4 +257,5 @@ def step_ms(coefs: StepCoefs, *, batched_tokens: Num, kv_tokens: Num, token_pair
     compute = (
         coefs.compute_ms_per_token * batched_tokens + coefs.attn_ms_per_1m_token_pairs * token_pairs / 1e6
     )
-    return coefs.overhead_ms + np.maximum(memory, compute)
+    eager = np.where(batched_tokens > GRAPH_TOKENS, coefs.eager_ms, 0.0)
+    return coefs.overhead_ms + eager + np.maximum(memory, compute)

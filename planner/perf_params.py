@@ -72,11 +72,13 @@ class PerfParams:
     # router, token permute/dispatch and combine per MoE layer per step, at top-4 routing: the work
     # scales with the experts each token visits (top-k copies permuted, k grouped-GEMM segments)
     moe_layer_overhead_us: float = 30.0
+    eager_layer_us: float = 150.0  # kernel launches per layer of a step too large for CUDA graphs
     moe_compute_eff: float = 0.6  # grouped expert GEMMs reach this share of mfu
     expert_spread: float = 0.6  # distinct expert draws per routed token (routing favours popular experts)
     low_bit_compute_eff: float = 0.75  # fp8/fp4 GEMMs get ~1.5x, not 2x, over 16 bit
     fp4_eff: float = 0.75  # Blackwell FP4 GEMMs reach this share of their 2x-FP8 peak (~1.5x FP8)
-    moe_request_overhead_ms: float = 20.0  # extra fixed TTFT of MoE serving stacks at top-4 (x top-k / 4)
+    # extra fixed TTFT of an engine's MoE serving stack at top-4 routing (x top-k / 4)
+    moe_request_overhead_ms: dict[str, float] = field(default_factory=lambda: _per(ENGINES, 20.0))
     # engine scheduling limits (vLLM: max_num_seqs / max_num_batched_tokens)
     # (TensorRT-LLM: trtllm-bench picks the batch; 512 fits its published throughput rows best of
     # 256/384/512/768/1024/2048 -- a calibrated engine setting, chosen on all rows)
@@ -139,6 +141,8 @@ class PerfParams:
             default = getattr(base, name)
             value = data[name]
             if isinstance(default, dict) and name != "fit_info":
+                if isinstance(value, int | float):  # a scalar from an older file: one value for every key
+                    value = dict.fromkeys(default, float(value))
                 kwargs[name] = {**default, **value}
             elif isinstance(default, tuple):
                 kwargs[name] = tuple(value)
@@ -153,7 +157,7 @@ def request_overhead_ms(params: PerfParams, engine: str, *, is_moe: bool, top_k:
     The MoE part is `moe_request_overhead_ms` at top-4 routing, in proportion to top-k (fitted: a
     model whose tokens visit 8 experts pays twice a top-4 model's fixed TTFT).
     """
-    moe = params.moe_request_overhead_ms * max(top_k, 1.0) / 4.0 if is_moe else 0.0
+    moe = params.moe_request_overhead_ms.get(engine, 20.0) * max(top_k, 1.0) / 4.0 if is_moe else 0.0
     return params.request_overhead_ms.get(engine, 8.0) + moe
 
 
@@ -182,4 +186,5 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "expert_spread": (0.05, 1.0),
     "low_bit_compute_eff": (0.3, 1.0),
     "fp4_eff": (0.5, 1.0),
+    "eager_layer_us": (0.0, 3000.0),
 }

@@ -167,3 +167,5 @@ class StepProfile:
     max_num_seqs: int
     max_num_batched_tokens: int
     block_size: int
+    eager_step_ms: float = 0.0  # launch cost of a step larger than graph_max_tokens (no CUDA graph)
+    graph_max_tokens: int = 512

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,13 @@ class LatencyProfile:
     max_num_seqs: int = _help("most sequences in one step (vLLM --max-num-seqs)")
     max_num_batched_tokens: int = _help("most tokens in one step (vLLM --max-num-batched-tokens)")
     block_size: int = _help("tokens per KV-cache block (vLLM --block-size)")
+    eager_step_ms: float = field(
+        default=0.0,
+        metadata={"help": "extra launch cost of a step too large for the captured CUDA graphs, ms"},
+    )
+    graph_max_tokens: int = field(
+        default=512, metadata={"help": "largest step (tokens) replayed from CUDA graphs; larger run eager"}
+    )
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -71,6 +78,7 @@ class LatencyProfile:
 
 PROFILE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(LatencyProfile))
 _INT_FIELDS = frozenset(f.name for f in fields(LatencyProfile) if f.type == "int")
+_OPTIONAL_FIELDS = frozenset(f.name for f in fields(LatencyProfile) if f.default is not MISSING)
 
 # Roughly Llama-3.1-8B bf16 on one H100 80GB (PERF_FACTS: 16 GB of weights at ~3.35 TB/s, 128 KiB of
 # KV per token); used when no profile is given.
@@ -95,7 +103,7 @@ def profile_from_dict(data: Any) -> LatencyProfile:
     """
     if not isinstance(data, dict):
         raise ProfileError(f"a latency profile is a JSON object of {', '.join(PROFILE_FIELDS)}")
-    missing = [name for name in PROFILE_FIELDS if name not in data]
+    missing = [name for name in PROFILE_FIELDS if name not in data and name not in _OPTIONAL_FIELDS]
     unknown = sorted(set(data) - set(PROFILE_FIELDS))
     if missing or unknown:
         parts = [
@@ -108,6 +116,8 @@ def profile_from_dict(data: Any) -> LatencyProfile:
         )
     values: dict[str, Any] = {}
     for name in PROFILE_FIELDS:
+        if name not in data:
+            continue  # an optional field: its default
         value = data[name]
         if name in _INT_FIELDS and isinstance(value, float) and value.is_integer():
             value = int(value)

@@ -155,9 +155,15 @@ def test_zero_or_negative_inputs_are_refused(make):
 )
 def test_step_profile_formula_is_the_step_time_the_model_uses(batched, kv, pairs):
     prof = step_profile(LLAMA_8B, H100, tp=2, precision=BF16, params=P, max_model_len=4096)
-    by_profile = prof.step_overhead_ms + max(
-        prof.weights_read_ms + prof.kv_read_ms_per_1k_tokens * kv / 1000,
-        prof.compute_ms_per_token * batched + prof.attn_ms_per_1m_token_pairs * pairs / 1e6,
+    eager = prof.eager_step_ms if batched > prof.graph_max_tokens else 0.0
+    assert prof.eager_step_ms == pytest.approx(LLAMA_8B.num_layers * P.eager_layer_us / 1000.0)
+    by_profile = (
+        prof.step_overhead_ms
+        + eager
+        + max(
+            prof.weights_read_ms + prof.kv_read_ms_per_1k_tokens * kv / 1000,
+            prof.compute_ms_per_token * batched + prof.attn_ms_per_1m_token_pairs * pairs / 1e6,
+        )
     )
     coefs = step_coefs(hardware_costs(LLAMA_8B, H100, tp=2, precision=BF16, engine=Engine.VLLM, params=P), P)
     assert float(step_ms(coefs, batched_tokens=batched, kv_tokens=kv, token_pairs=pairs)) == pytest.approx(

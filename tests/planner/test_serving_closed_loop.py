@@ -151,7 +151,7 @@ def test_moe_fixed_ttft_scales_with_top_k(is_moe, top_k, moe_part):
     from planner.perf_params import request_overhead_ms
 
     got = request_overhead_ms(P, "vllm", is_moe=is_moe, top_k=top_k)
-    assert got == pytest.approx(P.request_overhead_ms["vllm"] + moe_part * P.moe_request_overhead_ms)
+    assert got == pytest.approx(P.request_overhead_ms["vllm"] + moe_part * P.moe_request_overhead_ms["vllm"])
     lim = limits_for(Engine.VLLM, P, 100_000, is_moe=is_moe, top_k=top_k)
     assert lim.request_overhead_ms == pytest.approx(got)
 

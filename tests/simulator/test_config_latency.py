@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,21 @@ def test_output_draw_and_text_are_deterministic() -> None:
     a = [draw_output_tokens(random.Random(3), max_tokens=50, mean_tokens=20) for _ in range(3)]
     assert len(set(a)) == 1 and 1 <= a[0] <= 50
     assert response_text(5, 4) == response_text(5, 4) and len(response_text(5, 4).split()) == 4
+
+
+def test_steps_beyond_the_cuda_graphs_pay_the_eager_launch_cost() -> None:
+    eager = replace(P, eager_step_ms=5.0, graph_max_tokens=512)
+    at_graph = step_time_ms(eager, batched_tokens=512, kv_tokens_read=0, token_pairs=0)
+    beyond = step_time_ms(eager, batched_tokens=513, kv_tokens_read=0, token_pairs=0)
+    assert at_graph == step_time_ms(P, batched_tokens=512, kv_tokens_read=0, token_pairs=0)
+    assert beyond - at_graph == pytest.approx(5.0 + P.compute_ms_per_token)  # compute-bound at both sizes
+
+
+def test_a_profile_file_written_before_the_eager_fields_still_loads(tmp_path: Path) -> None:
+    old = {
+        k: v for k, v in DEFAULT_PROFILE.to_dict().items() if k not in ("eager_step_ms", "graph_max_tokens")
+    }
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(old))
+    loaded = load_profile(path)
+    assert loaded.eager_step_ms == 0.0 and loaded.graph_max_tokens == 512
