@@ -19,7 +19,8 @@ from planner.calibration_cases import METRICS, Case
 from planner.memory import memory_plan
 from planner.perf_model import efficiency, step_coefs_from
 from planner.perf_params import BOUNDS, ENGINES, FAMILIES, LINKS, PerfParams
-from planner.serving import CLOSED_LOOP, Limits, Load, mean_value
+from planner.perf_setup import trtllm_bench_limits
+from planner.serving import CLOSED_LOOP, MAX_THROUGHPUT, Limits, Load, mean_value
 from planner.types import Engine
 
 PRIOR_WEIGHT = 0.05  # pull (in log-odds units) towards the prior per parameter
@@ -65,9 +66,12 @@ def stack(cases: list[Case] | tuple[Case, ...], params: PerfParams) -> CaseArray
         )
         kv.append(max(plan.kv_cache_tokens, 1))
         s = params.max_num_seqs.get(c.engine, 256)
+        b = params.max_num_batched_tokens.get(c.engine, 8192)
+        if c.engine == Engine.TENSORRT_LLM.value and c.mode == MAX_THROUGHPUT:
+            s, b = trtllm_bench_limits(plan.kv_cache_tokens, c.input_tokens, c.output_tokens)
         per_replica = c.load / c.replicas
         seqs.append(max(s, per_replica) if c.mode == CLOSED_LOOP else s)
-        budget.append(params.max_num_batched_tokens.get(c.engine, 8192))
+        budget.append(b)
     replicas = np.array([c.replicas for c in cases], dtype=float)
     load = Load(
         input_tokens=np.array([c.input_tokens for c in cases]),

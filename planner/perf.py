@@ -24,7 +24,7 @@ from planner.errors import InvalidInputError
 from planner.memory import MemoryPlan, memory_plan, smallest_fitting_tp
 from planner.perf_model import GRAPH_TOKENS, HardwareCosts, StepCoefs, hardware_costs, step_coefs
 from planner.perf_params import PerfParams, default_params, request_overhead_ms
-from planner.perf_setup import engine_memory_plan, limits_for, load_for, max_model_len
+from planner.perf_setup import bench_limits, engine_memory_plan, limits_for, load_for, max_model_len
 from planner.perf_slo import max_rate_under_slo
 from planner.perf_tail import tail
 from planner.perf_types import (
@@ -182,6 +182,7 @@ def predict(
         engine, params, plan.kv_cache_tokens, is_moe=model.is_moe, top_k=model.num_experts_active
     )
     load = load_for(workload, arrival, replicas)
+    limits = bench_limits(limits, engine, load)
     r = mean_value(coefs, load, limits)
     columns = tail(
         coefs,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
+
 from planner.memory import MemoryPlan, memory_plan
 from planner.perf_params import PerfParams, request_overhead_ms
 from planner.perf_types import Arrival, Workload
@@ -38,6 +41,41 @@ def engine_memory_plan(
         params=params,
         engine=engine,
     )
+
+
+def trtllm_bench_limits(kv_cache_tokens: float, input_tokens: float, output_tokens: float) -> tuple[int, int]:
+    """(max batch size, max num tokens) trtllm-bench builds for a dataset's ISL/OSL.
+
+    TensorRT-LLM's `bench/build/tuning.py` (`finetune_setting`): the batch is the requests whose
+    ISL + OSL fit in the KV cache (at most 4096), rounded up "slightly optimistic"; the token budget
+    is that batch x (1 + ISL/OSL), at most 32768, rounded up, at least 2048. Its published
+    maximum-throughput rows ran with these, not with the serving defaults.
+    """
+    raw_bs = min(max(kv_cache_tokens, 1.0) / max(input_tokens + output_tokens, 1.0), 4096.0)
+    if raw_bs < 256:
+        max_bs = max(64, 32 * math.ceil(raw_bs / 32))
+    elif raw_bs < 1024:
+        max_bs = 128 * math.ceil(raw_bs / 128)
+    else:
+        max_bs = 256 * math.ceil(raw_bs / 256)
+    raw_token = min(raw_bs * (1.0 + input_tokens / max(output_tokens, 1.0)), 32768.0)
+    if raw_token < 4096:
+        max_token = max(2048, 256 * math.ceil(raw_token / 256))
+    elif raw_token < 8192:
+        max_token = 512 * math.ceil(raw_token / 512)
+    else:
+        max_token = 1024 * math.ceil(raw_token / 1024)
+    return max_bs, max_token
+
+
+def bench_limits(limits: Limits, engine: Engine, load: Load) -> Limits:
+    """At maximum throughput TensorRT-LLM runs with trtllm-bench's build settings for the lengths."""
+    if engine != Engine.TENSORRT_LLM or int(load.mode) != MAX_THROUGHPUT:
+        return limits
+    seqs, budget = trtllm_bench_limits(
+        float(limits.kv_cache_tokens), float(load.input_tokens), float(load.output_tokens)
+    )
+    return replace(limits, max_num_seqs=float(seqs), max_num_batched_tokens=float(budget))
 
 
 def limits_for(
