@@ -143,6 +143,33 @@ def _max_batch(sh: Shape, limits: Limits) -> Num:
     return np.maximum(np.minimum(np.minimum(limits.max_num_seqs, by_kv), by_budget), 1.0)
 
 
+WAVE_GRID = np.linspace(0.0, 1.0, 33)  # positions in a wave at which first-token times are averaged
+
+
+def _wave_prefill(coefs: StepCoefs, users: Num, sh: Shape, budget: Num) -> tuple[Num, Num]:
+    """A wave of `users` prompts arriving together, prefilled in order in budget-sized prefill-only
+    steps: (mean time to a prompt's first token, time to the end of the wave), ms.
+
+    Every prompt of a step gets its first token when the step ends, so a prompt waits for the whole
+    step its last token lands in (not only for the prompts ahead of it): the mean over positions in
+    the wave is taken on the steps themselves.
+    """
+    room = np.maximum(budget, 256.0)
+    total = users * sh.computed
+    steps = np.ceil(total / room)
+    last_tokens = total - (steps - 1.0) * room
+    full = step_ms(coefs, batched_tokens=room, kv_tokens=0.0, token_pairs=room * sh.pf_pairs)
+    last = step_ms(coefs, batched_tokens=last_tokens, kv_tokens=0.0, token_pairs=last_tokens * sh.pf_pairs)
+    end = (steps - 1.0) * full + last
+    col = np.asarray  # (rows, 1) against the grid: one mean per row
+    position = 1.0 + col(np.maximum(users - 1.0, 0.0))[..., None] * WAVE_GRID
+    step = np.minimum(
+        np.ceil(position * col(sh.computed)[..., None] / col(room)[..., None]), col(steps)[..., None]
+    )
+    at = np.where(step >= col(steps)[..., None], col(end)[..., None], step * col(full)[..., None])
+    return at.mean(axis=-1), end
+
+
 def _cycle(
     coefs: StepCoefs, batch: Num, sh: Shape, limits: Limits, wave: Num = 0.0
 ) -> tuple[Num, Num, Num, Num, Num]:
@@ -152,8 +179,10 @@ def _cycle(
     loops with fixed lengths stay in step); on average half of those are scheduled first.
     """
     t_dec = _decode(coefs, batch, sh, wave, limits.max_num_batched_tokens)
-    ahead = np.maximum(batch / sh.osl, wave * np.maximum(batch - 1.0, 0.0) / 2.0) * sh.computed
-    steps, one, t_pf = _prefill(coefs, batch, sh, limits.max_num_batched_tokens, ahead)
+    steps, one, t_pf = _prefill(coefs, batch, sh, limits.max_num_batched_tokens, batch / sh.osl * sh.computed)
+    if np.any(np.asarray(wave) > 0):
+        t_wave = _wave_prefill(coefs, batch, sh, limits.max_num_batched_tokens)[0]
+        t_pf = (1.0 - wave) * t_pf + wave * t_wave
     run = 0.5 * t_dec + t_pf + (sh.osl - 1.0) * t_dec
     return t_dec, steps, one, t_pf, run
 
@@ -168,9 +197,7 @@ def _waves(coefs: StepCoefs, batch: Num, sh: Shape, limits: Limits, wave: Num) -
     which TPOT (the mean gap after the first token) carries.
     """
     budget = limits.max_num_batched_tokens
-    others = wave * np.maximum(batch - 1.0, 0.0)
-    t_pf = _prefill(coefs, 0.0, sh, budget, others / 2.0 * sh.computed)[2]
-    t_wave = _prefill(coefs, 0.0, sh, budget, others * sh.computed)[2]
+    t_pf, t_wave = _wave_prefill(coefs, 1.0 + wave * np.maximum(batch - 1.0, 0.0), sh, budget)
     t_dec = _decode(coefs, batch, sh, wave, budget)
     tpot = t_dec + np.maximum(t_wave - t_pf, 0.0) / np.maximum(sh.osl - 1.0, 1.0)
     return t_dec, t_pf, tpot, t_wave + (sh.osl - 1.0) * t_dec
