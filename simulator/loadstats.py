@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 REPORT_KEYS = (
@@ -100,6 +100,8 @@ class LoadReport:
     errors: int
     wall_s: float
     first_error: str | None = None
+    # every request as measured (the summaries above come from these), for finer analysis
+    samples: tuple[RequestSample, ...] = field(default=(), repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         """Exactly the keys of `predeploy predict --json` for these quantities."""
@@ -132,4 +134,5 @@ def build_report(samples: Sequence[RequestSample], *, wall_s: float) -> LoadRepo
         errors=len(errors),
         wall_s=wall_s,
         first_error=errors[0].error if errors else None,
+        samples=tuple(samples),
     )

@@ -37,3 +37,4 @@ def test_report_from_samples() -> None:
     assert r.itl_ms.mean == pytest.approx(100) and r.tpot_ms.mean == pytest.approx(100)
     assert r.output_tokens_per_s == pytest.approx(7) and r.requests_per_s == pytest.approx(2)
     assert r.to_json()["e2e_ms"] == {"mean": 450.0, "p50": 450.0, "p90": 490.0, "p95": 495.0, "p99": 499.0}
+    assert r.samples == tuple(samples) and "samples" not in r.to_json()
