@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from planner.calibration import CaseArrays, abs_pct_errors, fit, indexed_errors, stack, subset, summary
-from planner.calibration_cases import Case, MemoryCase
+from planner.calibration_cases import METRICS, Case, MemoryCase
 from planner.memory import memory_plan
 from planner.perf_params import PerfParams
 from planner.types import GpuSpec
@@ -58,6 +58,34 @@ def _held_out(arrays: CaseArrays, prior: PerfParams, keys: np.ndarray, iteration
     return out
 
 
+def repeatability(cases: list[Case] | tuple[Case, ...]) -> dict[str, Any]:
+    """How far rows that repeat one configuration (model, GPU, engine, precision, TP, replicas,
+    lengths, load) differ from each other: |a / b - 1| over pairs of distinct measurements, per
+    metric. No model can agree with two rows better than they agree with each other, so this is
+    the data's own floor under the held-out errors."""
+    groups: dict[tuple[Any, ...], list[Case]] = {}
+    for c in cases:
+        key = (c.model_id, c.gpu_id, c.engine, c.precision, c.tp, c.replicas)
+        groups.setdefault(key + (c.input_tokens, c.output_tokens, c.mode, c.load), []).append(c)
+    out: dict[str, Any] = {}
+    for metric in METRICS:
+        diffs = []
+        for rows in groups.values():
+            values = [r.measured[metric] for r in rows if metric in r.measured]
+            for i, a in enumerate(values):
+                for b in values[i + 1 :]:
+                    if abs(a / b - 1.0) > 1e-3:  # the same measurement listed twice is not a repeat
+                        diffs.append(abs(max(a, b) / min(a, b) - 1.0) * 100.0)
+        if diffs:
+            arr = np.array(diffs)
+            out[metric] = {
+                "pairs": int(arr.size),
+                "median_pct": round(float(np.median(arr)), 1),
+                "p90_pct": round(float(np.percentile(arr, 90)), 1),
+            }
+    return out
+
+
 def validate(cases: list[Case], prior: PerfParams, *, iterations: int = 3) -> dict[str, Any]:
     """Held-out error per metric: leave-one-source-out and leave-one-GPU-out (also split by source)."""
     arrays = stack(cases, prior)
@@ -65,6 +93,7 @@ def validate(cases: list[Case], prior: PerfParams, *, iterations: int = 3) -> di
         "leave_one_source_out": _held_out(arrays, prior, np.array([c.source for c in cases]), iterations),
         "leave_one_gpu_out": _held_out(arrays, prior, np.array([c.gpu_id for c in cases]), iterations),
         "rows": len(cases),
+        "repeatability": repeatability(cases),
     }
 
 

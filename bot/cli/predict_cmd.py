@@ -218,6 +218,12 @@ def register(app: typer.Typer) -> None:
                 for metric, s in metrics.items():
                     if metric != "by_source":
                         typer.echo(f"    {metric:22s} {_line(s)}")
+        rep = report.get("repeatability", {})
+        if rep:
+            typer.echo("repeats: rows measuring the same configuration differ from each other by")
+            for metric, s in rep.items():
+                spread = f"median={s['median_pct']:5.1f}% p90={s['p90_pct']:6.1f}%"
+                typer.echo(f"    {metric:22s} pairs={s['pairs']:5d} {spread}")
         kv = report["kv_cache_tokens"]
         typer.echo(
             f"kv_cache_tokens vs vLLM H100 runs: rows={kv['rows']} median={kv.get('median_pct')}% "

@@ -118,3 +118,18 @@ def test_validate_reports_both_held_out_splits_per_metric():
         assert set(report[split]) == {"ttft_ms", "itl_tpot_ms", "e2e_ms", "by_source"}
         assert all(report[split][m]["rows"] == 12 for m in ("ttft_ms", "itl_tpot_ms", "e2e_ms"))
         assert report[split]["by_source"]["a"]["ttft_ms"]["rows"] == 6
+
+
+def test_repeatability_compares_rows_the_model_cannot_tell_apart():
+    from planner.calibration_report import repeatability
+
+    p = default_params()
+    rows = [
+        _row(0, ttft_ms_mean=100.0, tpot_ms_mean=10.0),
+        _row(1, ttft_ms_mean=150.0, tpot_ms_mean=10.0),  # a repeat: TTFT 50% apart, TPOT identical
+        _row(2, ttft_ms_mean=100.0, tpot_ms_mean=10.0),  # the first row listed again: not a repeat
+        _row(3, concurrency=64.0, ttft_ms_mean=900.0, tpot_ms_mean=20.0),  # another load: no pair
+    ]
+    rep = repeatability([case_from_row(r, CATALOG, p) for r in rows])
+    assert rep["ttft_ms"] == {"pairs": 2, "median_pct": 50.0, "p90_pct": 50.0}
+    assert "itl_tpot_ms" not in rep  # equal values are the same measurement, not a repeat
