@@ -3,19 +3,20 @@
 Every step loads the thread from the knowledge base, moves it along the seed's state machine
 (`planner.thread.transition`) and stores what changed, so any process can continue a thread after
 a restart. The engine returns values (`bot.replies`); the Slack layer renders them with
-`bot.blocks`, the terminal with `bot.terminal`.
+`bot.blocks`, the terminal with `bot.terminal`. The choice/approval/deployment steps live in
+`bot.approvals` and the reading of what-if questions in `bot.whatif_text`; the methods here call them.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import re
 from typing import Any
 
+from bot import approvals
 from bot.planning import Progress, compare_option, run_pipeline
 from bot.replies import ChoiceReply, Comparison, Decision, PlanReply, SpecReply, WhatIfAsk
 from bot.services import Extractor, Services, find_thread, open_thread
+from bot.whatif_text import changes_from_text, is_whatif
 from kb import threads as kb_threads
 from kb.errors import NotFoundError
 from kb.threads import thread_key as thread_id_for
@@ -43,14 +44,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 S = ThreadStatus
-_WHATIF = re.compile(r"^\W*(what\s+if|what\s+about|how\s+about|suppose|and\s+if|compare)\b", re.I)
-PRE_PLAN = {S.CONTEXT_COLLECTION, S.SPECIFICATION_REVIEW, S.SPECIFICATION_EDITING}
-DEPLOYABLE = {S.CONFIGURATION_FINALIZED, S.DEPLOYMENT_EXECUTION, S.FAILED}
-
-
-def is_whatif(text: str) -> bool:
-    """True for "what if we use A100s?"-style questions (compare), False for refinements."""
-    return bool(_WHATIF.search(text))
 
 
 class Conversation:
@@ -91,7 +84,7 @@ class Conversation:
 
     def edit_spec(self, spec: DeploymentSpec, *, author: str) -> SpecReply:
         """Store a spec edited in the modal as the next version."""
-        self._move(S.SPECIFICATION_EDITING, tolerate=True)
+        self.move(S.SPECIFICATION_EDITING, tolerate=True)
         return self._store_spec(spec, author=author, notes=(f"Edited by <@{author}>.",))
 
     def _store_spec(self, spec: DeploymentSpec, *, author: str, notes: tuple[str, ...]) -> SpecReply:
@@ -99,7 +92,7 @@ class Conversation:
             version = kb_threads.add_spec_version(
                 session=session, thread_id=self.thread_id, spec=spec.model_dump(mode="json"), author=author
             )
-        self._move(S.SPECIFICATION_REVIEW, tolerate=True)
+        self.move(S.SPECIFICATION_REVIEW, tolerate=True)
         return SpecReply(self.thread_id, version, spec, notes)
 
     def spec(self) -> tuple[int, DeploymentSpec]:
@@ -128,7 +121,7 @@ class Conversation:
             )
         return state
 
-    def _move(self, target: ThreadStatus, *, tolerate: bool = False) -> None:
+    def move(self, target: ThreadStatus, *, tolerate: bool = False) -> None:
         """Move along the state machine; with `tolerate`, an illegal move leaves the status as it is."""
         with self.services.sessions.begin() as session:
             try:
@@ -158,7 +151,7 @@ class Conversation:
                 progress=progress,
             )
         except Exception:
-            self._move(S.FAILED, tolerate=True)
+            self.move(S.FAILED, tolerate=True)
             raise
         with self.services.sessions.begin() as session:
             plan_id = kb_threads.save_plan(
@@ -167,15 +160,15 @@ class Conversation:
                 spec_version=number,
                 result=result.model_dump(mode="json"),
             )
-        self._move(S.PRESENTING_OPTIONS, tolerate=True)
+        self.move(S.PRESENTING_OPTIONS, tolerate=True)
         return PlanReply(self.thread_id, plan_id, result)
 
     def _enter_planning(self) -> None:
         status = self.state().status
         if status not in (S.SPECIFICATION_REVIEW, S.SPECIFICATION_EDITING, S.PRESENTING_OPTIONS):
-            self._move(S.SPECIFICATION_REVIEW, tolerate=True)
+            self.move(S.SPECIFICATION_REVIEW, tolerate=True)
         for step in (S.TRAFFIC_PROFILE_GENERATION, S.MODEL_RECOMMENDATION, S.CAPACITY_PLANNING):
-            self._move(step)
+            self.move(step)
 
     def load_plan(self, plan_id: int) -> PlanReply:
         with self.services.sessions() as session:
@@ -199,7 +192,7 @@ class Conversation:
     def what_if(self, plan_id: int, rank: int, changes: dict[str, Any]) -> Comparison:
         """Re-plan with changes and compare with option `rank` of the plan."""
         base = self.load_plan(plan_id)
-        self._move(S.INTERACTIVE_EXPLORATION, tolerate=True)
+        self.move(S.INTERACTIVE_EXPLORATION, tolerate=True)
         try:
             catalog, params = self.services.catalog(), self.services.perf_params()
             outcomes = self.services.outcomes()
@@ -208,61 +201,19 @@ class Conversation:
             )
             return Comparison(self.thread_id, title, rows)
         finally:
-            self._move(S.PRESENTING_OPTIONS, tolerate=True)
+            self.move(S.PRESENTING_OPTIONS, tolerate=True)
 
     def changes_from_text(self, text: str) -> dict[str, Any]:
-        """The what-if changes a sentence asks for ("what if we use A100s and 5000 users?", or
-        "what if gpu=A100-80GB, ttft_ms=200" as on the command line).
+        """The what-if changes a sentence asks for (see `bot.whatif_text.changes_from_text`).
 
         Raises:
             InvalidInputError: nothing to change could be read (the message gives examples).
         """
-        from planner.intent import parse_intent
-        from planner.whatif import parse_changes
-
-        question = _WHATIF.sub("", text).strip().rstrip("?").strip()
-        if "=" in question:
-            return dict(parse_changes(question))
-        intent = parse_intent(question, catalog=self.services.catalog())
-        changes: dict[str, Any] = {}
-        if intent.preferred_gpu_types:
-            changes["gpu"] = intent.preferred_gpu_types[0]
-        if intent.preferred_models:
-            changes["model"] = intent.preferred_models[0]
-        for key in ("user_count", "qps", "ttft_ms", "tpot_ms", "e2e_ms", "budget_usd_month", "precision"):
-            value = getattr(intent, key)
-            if value is not None:
-                changes[key] = value
-        if not changes:
-            raise InvalidInputError(
-                "I could not tell what to change; say e.g. 'what if we use A100s?' or 'what if 5000 users?'"
-            )
-        return changes
+        return changes_from_text(text, catalog=self.services.catalog)
 
     def choose(self, plan_id: int, rank: int, *, user_id: str) -> ChoiceReply:
         """Record the choice of an option and ask for approval."""
-        option, percentile = self.option(plan_id, rank)
-        state = self.state()
-        if state.plan_id != plan_id or state.status in PRE_PLAN:
-            raise InvalidInputError(
-                "these options were planned for an earlier spec; click Recommend on the latest spec first"
-            )
-        if state.status == S.CONFIGURATION_FINALIZED:
-            self._move(S.PRESENTING_OPTIONS)  # a new choice replaces the one awaiting approval
-        self._move(S.CONFIGURATION_FINALIZED)
-        with self.services.sessions.begin() as session:
-            kb_threads.record_choice(
-                session=session, thread_id=self.thread_id, plan_id=plan_id, rank=rank, user_id=user_id
-            )
-            kb_threads.record_approval(
-                session=session,
-                plan_id=plan_id,
-                rank=rank,
-                requested_by=user_id,
-                decided_by=None,
-                decision="pending",
-            )
-        return ChoiceReply(self.thread_id, plan_id, option, percentile, user_id)
+        return approvals.choose(self, plan_id, rank, user_id=user_id)
 
     def approval(self, plan_id: int, rank: int) -> dict[str, Any] | None:
         """The approval record of an option ({decision, requested_by, decided_by, at}), or None."""
@@ -275,43 +226,15 @@ class Conversation:
         Raises:
             InvalidInputError: the thread has moved on (another choice, a new spec): nothing to deploy.
         """
-        state = self.state()
-        if (state.plan_id, state.chosen_rank) != (plan_id, rank) or state.status not in DEPLOYABLE:
-            raise InvalidInputError(
-                f"option {rank} of plan {plan_id} is no longer the thread's choice awaiting deployment "
-                f"({state.status}, latest choice: option {state.chosen_rank or '-'}); nothing was deployed"
-            )
-        if state.status == S.FAILED:  # a retry after a transient cluster failure
-            self._move(S.CONFIGURATION_FINALIZED)
-        if state.status != S.DEPLOYMENT_EXECUTION:  # not a job resumed after its worker died
-            self._move(S.DEPLOYMENT_EXECUTION)
+        approvals.start_deployment(self, plan_id, rank)
 
     def deployed(self, *, ok: bool) -> None:
         """The deployment ended: validated and observed (Success), or Failed (choose and approve again)."""
-        steps = (S.POST_DEPLOYMENT_VALIDATION, S.OBSERVABILITY_SETUP, S.SUCCESS) if ok else (S.FAILED,)
-        for step in steps:
-            self._move(step)
+        approvals.deployed(self, ok=ok)
 
     def refused(self, plan_id: int, rank: int, *, user_id: str, action: str) -> bool:
-        """Store a non-admin's refused attempt to approve or reject on the option's approval record
-        (its `reason` keeps one line per attempt). False when the option has no approval request."""
-        at = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
-        with self.services.sessions.begin() as session:
-            found = kb_threads.get_approval(session=session, plan_id=plan_id, rank=rank)
-            if found is None:
-                return False
-            line = f"refused: <@{user_id}> tried to {action} at {at} (not an admin)"
-            kb_threads.record_approval(
-                session=session,
-                plan_id=plan_id,
-                rank=rank,
-                requested_by=found["requested_by"],
-                decided_by=found["decided_by"],
-                decision=found["decision"],
-                reason="\n".join(r for r in (found["reason"], line) if r),
-                at=found["at"],
-            )
-        return True
+        """Store a non-admin's refused attempt to approve or reject (see `bot.approvals.refused`)."""
+        return approvals.refused(self, plan_id, rank, user_id=user_id, action=action)
 
     def decide(self, plan_id: int, rank: int, *, user_id: str, approve: bool) -> Decision:
         """Record an admin's decision on a chosen option (the caller checked that user_id is an admin).
@@ -320,42 +243,4 @@ class Conversation:
             InvalidInputError: this option was not chosen, was decided already, or is no longer the
                 thread's choice (another option was chosen, or the spec changed since).
         """
-        option, percentile = self.option(plan_id, rank)
-        state = self.state()
-        decision = "approved" if approve else "rejected"
-        at = dt.datetime.now(dt.UTC).replace(microsecond=0)
-        with self.services.sessions.begin() as session:
-            found = kb_threads.get_approval(session=session, plan_id=plan_id, rank=rank)
-            request = _decidable(found, state, plan_id, rank)
-            kb_threads.record_approval(
-                session=session,
-                plan_id=plan_id,
-                rank=rank,
-                requested_by=request["requested_by"],
-                decided_by=user_id,
-                decision=decision,
-                reason=request.get("reason") or "",
-                at=at,
-            )
-        if not approve:
-            self._move(S.PRESENTING_OPTIONS, tolerate=True)
-        return Decision(self.thread_id, plan_id, option, percentile, decision, user_id, at.isoformat())
-
-
-def _decidable(request: dict[str, Any] | None, state: ThreadState, plan_id: int, rank: int) -> dict[str, Any]:
-    """The approval request of option `rank`, when it awaits a decision and is the thread's current choice.
-
-    Raises:
-        InvalidInputError: not chosen, decided already, or superseded (new choice or new spec).
-    """
-    if request is None:
-        raise InvalidInputError(f"option {rank} was not chosen, so there is nothing to approve")
-    if request["decision"] != "pending":
-        who, when = request["decided_by"], request["at"]
-        raise InvalidInputError(f"option {rank} was already {request['decision']} by <@{who}> at {when}")
-    if (state.status, state.plan_id, state.chosen_rank) != (S.CONFIGURATION_FINALIZED, plan_id, rank):
-        raise InvalidInputError(
-            f"this request for option {rank} is out of date: the thread has moved on ({state.status}, "
-            f"latest choice: option {state.chosen_rank or '-'}); nothing was decided"
-        )
-    return request
+        return approvals.decide(self, plan_id, rank, user_id=user_id, approve=approve)

@@ -1,0 +1,50 @@
+"""Reading what-if questions in a thread (pure): is a message one, and which changes it asks for."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from planner.catalog import Catalog
+from planner.errors import InvalidInputError
+
+_WHATIF = re.compile(r"^\W*(what\s+if|what\s+about|how\s+about|suppose|and\s+if|compare)\b", re.I)
+_INTENT_CHANGES = ("user_count", "qps", "ttft_ms", "tpot_ms", "e2e_ms", "budget_usd_month", "precision")
+
+
+def is_whatif(text: str) -> bool:
+    """True for "what if we use A100s?"-style questions (compare), False for refinements."""
+    return bool(_WHATIF.search(text))
+
+
+def changes_from_text(text: str, *, catalog: Callable[[], Catalog]) -> dict[str, Any]:
+    """The what-if changes a sentence asks for ("what if we use A100s and 5000 users?", or
+    "what if gpu=A100-80GB, ttft_ms=200" as on the command line).
+
+    catalog: called only when the sentence is prose (the `key=value` form needs none).
+
+    Raises:
+        InvalidInputError: nothing to change could be read (the message gives examples).
+    """
+    from planner.intent import parse_intent
+    from planner.whatif import parse_changes
+
+    question = _WHATIF.sub("", text).strip().rstrip("?").strip()
+    if "=" in question:
+        return dict(parse_changes(question))
+    intent = parse_intent(question, catalog=catalog())
+    changes: dict[str, Any] = {}
+    if intent.preferred_gpu_types:
+        changes["gpu"] = intent.preferred_gpu_types[0]
+    if intent.preferred_models:
+        changes["model"] = intent.preferred_models[0]
+    for key in _INTENT_CHANGES:
+        value = getattr(intent, key)
+        if value is not None:
+            changes[key] = value
+    if not changes:
+        raise InvalidInputError(
+            "I could not tell what to change; say e.g. 'what if we use A100s?' or 'what if 5000 users?'"
+        )
+    return changes
