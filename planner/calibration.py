@@ -19,7 +19,7 @@ from planner.calibration_cases import METRICS, Case
 from planner.memory import memory_plan
 from planner.perf_model import efficiency, step_coefs_from
 from planner.perf_params import BOUNDS, ENGINES, FAMILIES, LINKS, PerfParams
-from planner.perf_setup import trtllm_bench_limits
+from planner.perf_setup import scheduler_limits, trtllm_bench_limits
 from planner.serving import CLOSED_LOOP, MAX_THROUGHPUT, Limits, Load, mean_value
 from planner.types import Engine
 
@@ -65,8 +65,7 @@ def stack(cases: list[Case] | tuple[Case, ...], params: PerfParams) -> CaseArray
             engine=Engine(c.engine),
         )
         kv.append(max(plan.kv_cache_tokens, 1))
-        s = params.max_num_seqs.get(c.engine, 256)
-        b = params.max_num_batched_tokens.get(c.engine, 8192)
+        s, b = scheduler_limits(Engine(c.engine), c.gpu, params)
         if c.engine == Engine.TENSORRT_LLM.value and c.mode == MAX_THROUGHPUT:
             s, b = trtllm_bench_limits(plan.kv_cache_tokens, c.input_tokens, c.output_tokens)
         per_replica = c.load / c.replicas

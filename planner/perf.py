@@ -24,7 +24,14 @@ from planner.errors import InvalidInputError
 from planner.memory import MemoryPlan, memory_plan, smallest_fitting_tp
 from planner.perf_model import GRAPH_TOKENS, HardwareCosts, StepCoefs, hardware_costs, step_coefs
 from planner.perf_params import PerfParams, default_params, request_overhead_ms
-from planner.perf_setup import bench_limits, engine_memory_plan, limits_for, load_for, max_model_len
+from planner.perf_setup import (
+    bench_limits,
+    engine_memory_plan,
+    limits_for,
+    load_for,
+    max_model_len,
+    scheduler_limits,
+)
 from planner.perf_slo import max_rate_under_slo
 from planner.perf_tail import tail
 from planner.perf_types import (
@@ -84,7 +91,7 @@ def step_profile(
     plan = engine_memory_plan(
         model, gpu, tp=tp, precision=precision, engine=engine, max_model_len=max_model_len, params=params
     )
-    seqs = params.max_num_seqs.get(engine.value, 256)
+    seqs, budget = scheduler_limits(engine, gpu, params)
     touched = 1.0 - (1.0 - float(c.expert_fraction)) ** max(seqs * params.expert_spread, 1.0)
     return StepProfile(
         step_overhead_ms=float(c.overhead_ms),
@@ -94,7 +101,7 @@ def step_profile(
         attn_ms_per_1m_token_pairs=float(c.attn_ms_per_1m_token_pairs),
         kv_cache_tokens=plan.kv_cache_tokens,
         max_num_seqs=seqs,
-        max_num_batched_tokens=params.max_num_batched_tokens.get(engine.value, 8192),
+        max_num_batched_tokens=budget,
         block_size=params.block_size,
         eager_step_ms=float(c.eager_ms),
         graph_max_tokens=GRAPH_TOKENS,
@@ -179,7 +186,7 @@ def predict(
         return _not_fitting(plan, tp=tp, replicas=replicas, precision=precision, engine=engine, notes=notes)
     coefs = step_coefs(hw, params)
     limits = limits_for(
-        engine, params, plan.kv_cache_tokens, is_moe=model.is_moe, top_k=model.num_experts_active
+        engine, params, plan.kv_cache_tokens, is_moe=model.is_moe, top_k=model.num_experts_active, gpu=gpu
     )
     load = load_for(workload, arrival, replicas)
     limits = bench_limits(limits, engine, load)

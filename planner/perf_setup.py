@@ -78,14 +78,41 @@ def bench_limits(limits: Limits, engine: Engine, load: Load) -> Limits:
     return replace(limits, max_num_seqs=float(seqs), max_num_batched_tokens=float(budget))
 
 
+def scheduler_limits(engine: Engine, gpu: GpuSpec | None, params: PerfParams) -> tuple[int, int]:
+    """(max_num_seqs, max_num_batched_tokens) an engine runs with on a GPU by default.
+
+    vLLM's API server (`get_batch_defaults`, v0.8-v0.27) uses 8192 tokens per step on GPUs of
+    70 GiB or more except A100s, and 2048 below; SGLang sizes `chunked_prefill_size` by GPU memory:
+    2048 under 35 GiB, 8192 under 160 GiB, 16384 above (B200, B300, GB200, MI300X). Other engines,
+    and no GPU given: the parameter set's values.
+    """
+    seqs = params.max_num_seqs.get(engine.value, 256)
+    budget = params.max_num_batched_tokens.get(engine.value, 8192)
+    if gpu is None:
+        return seqs, budget
+    mem = gpu.memory_gib
+    if engine == Engine.VLLM and (mem < 70 or "a100" in gpu.id.lower()):
+        budget = min(budget, 2048)
+    elif engine == Engine.SGLANG:
+        budget = 2048 if mem < 35 else 8192 if mem < 160 else 16384
+    return seqs, budget
+
+
 def limits_for(
-    engine: Engine, params: PerfParams, kv_tokens: int, *, is_moe: bool, top_k: float = 4.0
+    engine: Engine,
+    params: PerfParams,
+    kv_tokens: int,
+    *,
+    is_moe: bool,
+    top_k: float = 4.0,
+    gpu: GpuSpec | None = None,
 ) -> Limits:
-    """Engine limits of one replica with `kv_tokens` of KV cache."""
+    """Engine limits of one replica with `kv_tokens` of KV cache (on `gpu`: its scheduler defaults)."""
     e = engine.value
+    seqs, budget = scheduler_limits(engine, gpu, params)
     return Limits(
-        max_num_seqs=float(params.max_num_seqs.get(e, 256)),
-        max_num_batched_tokens=float(params.max_num_batched_tokens.get(e, 8192)),
+        max_num_seqs=float(seqs),
+        max_num_batched_tokens=float(budget),
         kv_cache_tokens=float(max(kv_tokens, 1)),
         request_overhead_ms=request_overhead_ms(params, e, is_moe=is_moe, top_k=top_k),
         queue_factor=params.queue_factor,

@@ -71,7 +71,7 @@ def replica(
         return None
     coefs = step_coefs(hw, params)
     limits = limits_for(
-        engine, params, plan.kv_cache_tokens, is_moe=model.is_moe, top_k=model.num_experts_active
+        engine, params, plan.kv_cache_tokens, is_moe=model.is_moe, top_k=model.num_experts_active, gpu=gpu
     )
     probe = load_for(workload, Arrival(ArrivalKind.POISSON, rate_rps=1e-6), 1)
     return Replica(coefs, limits, float(capacity_rps(coefs, probe, limits)))

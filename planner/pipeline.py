@@ -18,6 +18,7 @@ from planner.capacity import HEADROOM, Sized, screen
 from planner.catalog import Catalog
 from planner.corrections import corrections_for
 from planner.explain import explain_option, headroom_note, relax_advice
+from planner.perf_setup import scheduler_limits
 from planner.plan import Infeasible, Option, PlanResult, Predicted, ServingConfig
 from planner.rank import Metrics, View, pareto_flags, scores, view_order, weights_for
 from planner.recommend import candidate_models, context_need_tokens
@@ -32,17 +33,15 @@ def serving_config(spec: DeploymentSpec, s: Sized) -> ServingConfig:
     """vLLM engine arguments for an option (the deploy renderer reads them)."""
     t = spec.traffic
     per_request = t.input_tokens_mean + t.output_tokens_mean
-    kv_fp8 = s.precision is Precision.FP8 and s.gpu.fp8_tflops > 0
+    # exactly the scheduler the prediction modelled: vLLM's token budget for this GPU and its
+    # 16-bit KV cache (an fp8 cache would hold twice the tokens the capacity was sized with)
+    _, budget = scheduler_limits(Engine.VLLM, s.gpu, perf.default_params())
     return ServingConfig(
         max_model_len=min(context_need_tokens(spec), s.model.max_context_tokens),
         gpu_memory_utilization=0.9,
         max_num_seqs=int(max(8, min(256, s.kv_cache_tokens // max(per_request, 1)))),
-        max_num_batched_tokens=2048
-        if spec.experience_class == "instant"
-        else 16384
-        if t.input_tokens_mean > 8192
-        else 8192,
-        kv_cache_dtype="fp8" if kv_fp8 else "auto",
+        max_num_batched_tokens=budget,
+        kv_cache_dtype="auto",
         quantization=QUANTIZATION.get(s.precision),
         enable_prefix_caching=t.prefix_tokens > 0,
         enable_chunked_prefill=True,

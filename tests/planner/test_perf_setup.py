@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from types import SimpleNamespace
+
 import pytest
 
 from planner.perf import default_params
-from planner.perf_setup import bench_limits, limits_for, trtllm_bench_limits
+from planner.perf_setup import bench_limits, limits_for, scheduler_limits, trtllm_bench_limits
 from planner.serving import CLOSED_LOOP, MAX_THROUGHPUT, RATE, Load
-from planner.types import Engine
+from planner.types import Engine, Precision
+from tests.planner.perf_specs import GPU, LLAMA_8B
 
 
 @pytest.mark.parametrize(
@@ -49,3 +53,35 @@ def test_bench_settings_apply_to_tensorrt_llm_at_maximum_throughput_only(engine,
         assert (got.max_num_seqs, got.max_num_batched_tokens) == (4096.0, 8192.0)
     else:
         assert got == base
+
+
+@pytest.mark.parametrize(
+    ("engine", "gpu_id", "memory_gib", "budget"),
+    [
+        (Engine.VLLM, "H100-SXM", 80.0, 8192),  # vLLM's API server: 70 GiB or more and not an A100
+        (Engine.VLLM, "A100-80GB", 80.0, 2048),  # A100s keep the small budget (vLLM PR #17885)
+        (Engine.VLLM, "L40S", 48.0, 2048),
+        (Engine.SGLANG, "L4", 24.0, 2048),  # SGLang's chunked_prefill_size by GPU memory
+        (Engine.SGLANG, "H200", 141.0, 8192),
+        (Engine.SGLANG, "MI300X", 192.0, 16384),
+        (Engine.TENSORRT_LLM, "L4", 24.0, 8192),  # the parameter set's value
+    ],
+)
+def test_scheduler_limits_follow_each_engines_gpu_defaults(engine, gpu_id, memory_gib, budget):
+    gpu = replace(GPU[gpu_id], memory_gib=memory_gib)
+    assert scheduler_limits(engine, gpu, default_params())[1] == budget
+    assert (
+        limits_for(engine, default_params(), 100_000, is_moe=False, gpu=gpu).max_num_batched_tokens == budget
+    )
+
+
+def test_the_deployed_engine_arguments_are_the_ones_the_prediction_modelled():
+    from planner.intent import extract
+    from planner.pipeline import serving_config
+    from tests.planner.catalog_fixture import fixture_catalog
+
+    spec = extract("a support chatbot for 100 users", catalog=fixture_catalog())
+    l40s = replace(GPU["L40S"], memory_gib=48.0)
+    sized = SimpleNamespace(model=LLAMA_8B, gpu=l40s, kv_cache_tokens=200_000, precision=Precision.FP8)
+    cfg = serving_config(spec, sized)  # type: ignore[arg-type]
+    assert cfg.max_num_batched_tokens == 2048 and cfg.kv_cache_dtype == "auto"
