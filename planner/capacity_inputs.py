@@ -1,0 +1,44 @@
+"""What capacity planning takes from a spec: the performance model's workload and SLO, and the GPUs
+and precisions the spec allows (pure)."""
+
+from __future__ import annotations
+
+from planner.catalog import Catalog
+from planner.perf_types import Workload
+from planner.spec import DeploymentSpec
+from planner.types import GpuSpec, ModelSpec, Precision, SloTargets
+
+
+def workload_of(spec: DeploymentSpec) -> Workload:
+    """The performance model's workload for a spec's traffic."""
+    t = spec.traffic
+    prefix = min(t.prefix_tokens, t.input_tokens_mean - 1)
+    return Workload(
+        t.input_tokens_mean, t.output_tokens_mean, t.input_tokens_std, t.output_tokens_std, prefix
+    )
+
+
+def slo_of(spec: DeploymentSpec) -> SloTargets:
+    """The spec's SLO as the performance model takes it."""
+    s = spec.slo
+    return SloTargets(ttft_ms=s.ttft_ms, itl_ms=s.tpot_ms, e2e_ms=s.e2e_ms, percentile=s.percentile.value)
+
+
+def gpus_for(spec: DeploymentSpec, catalog: Catalog) -> list[GpuSpec]:
+    """GPU types the spec allows (only the preferred ones when any are named)."""
+    return [
+        g
+        for g in catalog.gpus
+        if g.available
+        and g.id not in spec.excluded_gpu_types
+        and (not spec.preferred_gpu_types or g.id in spec.preferred_gpu_types)
+    ]
+
+
+def is_precision_allowed(spec: DeploymentSpec, model: ModelSpec, gpu: GpuSpec, precision: Precision) -> bool:
+    """The pinned precision, else bf16, fp8 (on GPUs with FP8 cores) and int4 when the model offers them."""
+    if spec.precision:
+        return precision is spec.precision
+    if precision is Precision.FP8 and gpu.fp8_tflops <= 0:
+        return False
+    return precision is Precision.BF16 or precision in model.precisions
