@@ -7,19 +7,24 @@ a threaded stdlib server, plus `/healthz`. Socket Mode needs only SLACK_APP_TOKE
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from socketserver import ThreadingMixIn
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from slack_bolt import App, BoltContext
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.services import Services, open_services
 from bot.settings import BotSettings
 from workers.settings import WorkerSettings
+
+if TYPE_CHECKING:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 logger = logging.getLogger(__name__)
 LISTENER_THREADS = 64
@@ -127,10 +132,75 @@ def make_http_server(app: App, *, host: str = "0.0.0.0", port: int = 3000) -> WS
     )
 
 
-def run_socket_mode(app: App, app_token: str) -> None:
+# --- Socket Mode ----------------------------------------------------------------------------------
+# slack_sdk's built-in client notices a dead connection only through its pings: a close frame at the
+# next ping, a socket closed without one after five failed pings (spinning on the closed socket until
+# then). Bolt's 10 s interval left the bot deaf for ~10 s and ~60 s; the client's own default of 5 s
+# halves that. tests/bot/test_socket_mode.py measures both.
+SOCKET_PING_INTERVAL_S = 5.0
+
+
+class SocketModeError(Exception):
+    """Socket Mode could not connect; the message says why and what to do."""
+
+
+def connect_socket_mode(
+    app: App, app_token: str, *, ping_interval_s: float = SOCKET_PING_INTERVAL_S
+) -> SocketModeHandler:
+    """Open a Socket Mode connection for the app (apps.connections.open on the app's Web API client,
+    then the WebSocket); the caller closes the returned handler.
+
+    Raises:
+        SocketModeError: Slack refused the app-level token, or the Web API or WebSocket is unreachable.
+    """
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-    SocketModeHandler(app, app_token).start()  # type: ignore[no-untyped-call]
+    handler = SocketModeHandler(app, app_token, ping_interval=ping_interval_s)
+    api = app.client.base_url
+    try:
+        handler.connect()  # type: ignore[no-untyped-call]
+    except SlackApiError as exc:
+        handler.close()  # type: ignore[no-untyped-call]
+        error = exc.response.get("error")
+        raise SocketModeError(
+            f"Slack refused SLACK_APP_TOKEN ({app_token[:9]}…) when opening a Socket Mode connection "
+            f"(apps.connections.open at {api}: {error}). Create an app-level token with the "
+            "connections:write scope (your app's Basic Information page, App-Level Tokens), set "
+            "SLACK_APP_TOKEN to it, and turn Socket Mode on in the app's settings."
+        ) from exc
+    except OSError as exc:
+        handler.close()  # type: ignore[no-untyped-call]
+        raise SocketModeError(
+            f"cannot reach Slack's Web API at {api} to open a Socket Mode connection ({exc}); "
+            "check the network, the proxy (HTTPS_PROXY) or SLACK_API_URL."
+        ) from exc
+    if not handler.client.is_connected():
+        handler.close()  # type: ignore[no-untyped-call]
+        raise SocketModeError(
+            f"Slack handed out a Socket Mode URL but the WebSocket to {handler.client.wss_uri} "
+            "did not open (see the log above); check the network and proxy, then start again."
+        )
+    return handler
+
+
+def run_socket_mode(
+    app: App,
+    app_token: str,
+    *,
+    stop: threading.Event | None = None,
+    ping_interval_s: float = SOCKET_PING_INTERVAL_S,
+) -> None:
+    """Serve the app over Socket Mode until `stop` is set (forever without one); reconnects on its own.
+
+    Raises:
+        SocketModeError: the first connection could not be opened (see connect_socket_mode).
+    """
+    handler = connect_socket_mode(app, app_token, ping_interval_s=ping_interval_s)
+    logger.info("Socket Mode: connected, waiting for Slack's requests")
+    try:
+        (stop or threading.Event()).wait()
+    finally:
+        handler.close()  # type: ignore[no-untyped-call]
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import typer
 
-from bot.cli.common import fail, user_errors
+from bot.cli.common import EXIT_ENVIRONMENT, fail, user_errors
 
 
 def register(app: typer.Typer) -> None:
@@ -24,7 +24,7 @@ def bot(
     socket: bool = typer.Option(False, "--socket", help="Socket Mode (needs SLACK_APP_TOKEN; no public URL)"),
 ) -> None:
     """Run the Slack bot (settings: SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, DATABASE_URL, …; see README)."""
-    from bot.app import build_app, make_http_server, run_socket_mode
+    from bot.app import SocketModeError, build_app, make_http_server, run_socket_mode
     from bot.settings import SettingsError, load_settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -36,7 +36,12 @@ def bot(
         app = build_app(settings)
     if socket:
         typer.echo("predeploy bot: Socket Mode", err=True)
-        run_socket_mode(app, settings.slack_app_token or "")
+        try:
+            run_socket_mode(app, settings.slack_app_token or "")
+        except SocketModeError as exc:
+            fail(str(exc), EXIT_ENVIRONMENT)
+        except KeyboardInterrupt:
+            pass
         return
     server = make_http_server(app, host=host, port=port)
     typer.echo(f"predeploy bot: listening on http://{host}:{server.server_port}/slack/events", err=True)
