@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from bot.cli.common import load_catalog_cached
 from kb.calibration import load_params
@@ -29,7 +30,17 @@ def main() -> None:
     catalog, params = load_catalog_cached(), load_params()
     model, gpu = catalog.model("meta-llama/Llama-3.1-8B-Instruct"), catalog.gpu("H100")
     wl = Workload(512, 128, input_tokens_std=150, output_tokens_std=40)
-    kw = {"tp": 1, "precision": Precision.BF16, "engine": Engine.VLLM, "workload": wl, "params": params}
+    kw: dict[str, Any] = {
+        "tp": 1,
+        "precision": Precision.BF16,
+        "engine": Engine.VLLM,
+        "workload": wl,
+        "params": params,
+    }
+    capacity = predict(
+        model, gpu, arrival=Arrival(ArrivalKind.POISSON, rate_rps=1.0), percentiles=False, **kw
+    )
+    busy = Arrival(ArrivalKind.POISSON, rate_rps=0.85 * capacity.capacity_rps)  # the longest simulations
     cases: list[tuple[str, Callable[[], object], int]] = [
         (
             "predict, means only (poisson 8 req/s)",
@@ -43,6 +54,11 @@ def main() -> None:
             lambda: predict(
                 model, gpu, arrival=Arrival(ArrivalKind.POISSON, rate_rps=8.0), percentiles=True, **kw
             ),
+            20,
+        ),
+        (
+            f"predict, simulated tails (poisson {busy.rate_rps:.1f} req/s, 85% load)",
+            lambda: predict(model, gpu, arrival=busy, percentiles=True, **kw),
             20,
         ),
         (
