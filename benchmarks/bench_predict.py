@@ -76,7 +76,7 @@ def main() -> None:
     ]
     for name, fn, repeat in cases:
         best, mean = best_ms(fn, repeat)
-        print(f"{name:52s} best {best:7.2f} ms   mean {mean:7.2f} ms")
+        print(f"{name:58s} best {best:7.2f} ms   mean {mean:7.2f} ms")
 
 
 if __name__ == "__main__":
