@@ -1,6 +1,6 @@
 """Benchmark of the vLLM simulator and the load generator (a benchmark, not a timed test).
 
-    .venv/bin/python benchmarks/bench_simulator.py [streams] [rate] [predict] [--quick]
+    .venv/bin/python benchmarks/bench_simulator.py [streams] [rate] [predict] [--quick] [--pin] [--seed=N]
 
 streams: 500 concurrent streaming requests against the served simulator; the client-measured TTFT
          and ITL are compared with the same closed loop replayed in virtual time (what the profile
@@ -39,6 +39,8 @@ from simulator.replay import replay
 from simulator.seq import FinishedRequest, SeqRequest
 
 PIN = "--pin" in sys.argv  # pin the simulator to CPU 0 and the load generator to CPU 1 (an idle machine)
+# --seed=N: the load generator's Poisson arrival seed in `predict` (another draw of the same load)
+ARRIVAL_SEED = next((int(a.split("=", 1)[1]) for a in sys.argv if a.startswith("--seed=")), 7)
 
 STREAMS_PROFILE = LatencyProfile(
     step_overhead_ms=3.0,
@@ -357,7 +359,7 @@ def bench_predict(quick: bool, *, model: str = "llama-3.1-8b", gpu: str = "h100"
     from planner.perf_params import request_overhead_ms
     from planner.types import ArrivalKind, Precision
 
-    isl, osl, seed = 512, 128, 7
+    isl, osl, seed = 512, 128, ARRIVAL_SEED
     catalog, params = load_catalog_cached(), load_params()
     spec_m, spec_g = catalog.model(model), catalog.gpu(gpu)
     profile, _ = profile_from_catalog(model, gpu, tp=1, precision="bf16", max_model_len=None)
