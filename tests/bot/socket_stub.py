@@ -64,7 +64,8 @@ class SocketModeServer:
         self.connections: list[_Connection] = []
         self.received: list[dict[str, Any]] = []  # every text message from the client, in order
         self.acks: dict[str, Ack] = {}
-        self.refused = 0  # upgrade requests with an unknown or used ticket
+        self.refused = 0  # upgrade requests with an unknown or used ticket (or all, when refusing)
+        self.refuse_upgrades = False  # answer every WebSocket upgrade with 401, like an expired ticket
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -107,7 +108,7 @@ class SocketModeServer:
     async def _serve(self, request: web.Request) -> web.StreamResponse:
         ticket = request.query.get("ticket", "")
         with self._changed:
-            known = ticket in self._tickets
+            known = ticket in self._tickets and not self.refuse_upgrades
             self._tickets.discard(ticket)
             if not known:
                 self.refused += 1
