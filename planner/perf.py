@@ -18,6 +18,8 @@ as inf (null in JSON), with a note; TPOT/ITL and throughput stay at their full-b
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from planner.errors import InvalidInputError
@@ -144,6 +146,20 @@ def _breakdown(
     )
 
 
+def _simulated(b: Breakdown, r: MeanResult, values: dict[str, dict[str, float]]) -> Breakdown:
+    """With the simulation's means, its extra TTFT is queueing and its extra decode time is prefill
+    interference: the breakdown still adds up to the reported e2e mean."""
+    ttft, e2e = values["ttft"].get("mean"), values["e2e"].get("mean")
+    if ttft is None or e2e is None:
+        return b
+    decode = (e2e - ttft) - (float(r.e2e_ms) - float(r.ttft_ms))
+    return replace(
+        b,
+        queue_ms=max(b.queue_ms + ttft - float(r.ttft_ms), 0.0),
+        decode_ms=max(b.decode_ms + decode, 0.0),
+    )
+
+
 def _stats(mean: float, values: dict[str, float]) -> LatencyStats:
     """Percentiles made monotone; the mean is the simulation's when it gave one ("mean")."""
     ordered = np.maximum.accumulate([values[p] for p in PERCENTILES])
@@ -236,7 +252,7 @@ def predict(
         kv_cache_tokens=plan.kv_cache_tokens,
         max_concurrency=plan.max_concurrency,
         saturated=saturated,
-        breakdown=_breakdown(r, coefs, hw, params, float(workload.output_tokens)),
+        breakdown=_simulated(_breakdown(r, coefs, hw, params, float(workload.output_tokens)), r, values),
         notes=tuple(notes),
         tensor_parallel=tp,
         replicas=replicas,

@@ -88,3 +88,10 @@ def test_means_only_path_closed_loops_and_throughput_keep_the_mean_value_figures
     closed_fast, closed_full = _predict(closed, percentiles=False), _predict(closed)
     for key in KEYS:
         assert getattr(closed_full, f"{key}_ms").mean == getattr(closed_fast, f"{key}_ms").mean, key
+
+
+@pytest.mark.parametrize("share", [0.25, 0.85])
+def test_breakdown_adds_up_to_the_simulated_e2e_mean(share: float) -> None:
+    pred = _predict(Arrival(ArrivalKind.POISSON, rate_rps=_capacity_rps() * share))
+    assert pred.breakdown.total_ms == pytest.approx(pred.e2e_ms.mean, rel=1e-3)
+    assert pred.breakdown.queue_ms >= 0.0 and pred.breakdown.decode_ms > 0.0
