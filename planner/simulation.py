@@ -8,8 +8,8 @@ KV cache (prompt + output reserved, a shared prefix stored once) allow. A step t
 is done) and attention pairs; a prompt's last chunk also yields its first token.
 
 Decoding sequences are kept as aggregates (count, KV sum, a heap of finishing decode-step numbers),
-so one step costs a few Python operations, and stretches of pure decoding between events are
-advanced in one vectorised jump. Open-loop runs start from a warm batch (the mean-value batch,
+so one step costs a few Python operations (the step time in plain floats, `scalar_step`), and
+stretches of pure decoding between events are advanced in one jump (vectorised when long). Open-loop runs start from a warm batch (the mean-value batch,
 spread over their outputs) so that a few hundred requests reach the steady state. ITL samples are
 the step times weighted by the sequences decoding in them: exactly the per-token gaps.
 """
@@ -18,20 +18,24 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from planner.perf_model import StepCoefs, step_ms
+from planner.perf_model import GRAPH_TOKENS, StepCoefs, step_ms
 from planner.perf_types import PERCENTILES, Workload
 from planner.serving import CLOSED_LOOP, Limits, Load, MeanResult
 
-N_REQUESTS = 200
-MAX_REQUESTS = 1200
+N_REQUESTS = 200  # closed loops: at least this many requests, three rounds of every user ...
+MAX_REQUESTS = 1200  # ... up to this many
+OPEN_REQUESTS = 360  # open loops: this many at a light load, 8 times as many at capacity
 WARMUP_SHARE = 0.15  # requests (and the steps before the last of them arrives) left out of the figures
 MAX_ITERATIONS = 20_000
 QS = np.array([50.0, 90.0, 95.0, 99.0])
 BAND_POINTS = 9
+SHORT_JUMP = 48  # decode stretches up to this many steps are stepped in plain Python, longer in numpy
+StepFn = Callable[[float, float, float], float]  # (batched tokens, KV tokens, token pairs) -> ms
 
 
 def _lengths(rng: np.random.Generator, mean: int, std: int, n: int, low: int) -> np.ndarray:
@@ -132,7 +136,8 @@ def simulate(
     `warm_batch` (open loops) starts the replica with that many sequences mid-decode.
     """
     st, users = _state(load, limits, workload, seed=seed, n=n)
-    st.floor_ms = float(step_ms(coefs, batched_tokens=1.0, kv_tokens=0.0, token_pairs=0.0))
+    step = scalar_step(coefs)
+    st.floor_ms = step(1.0, 0.0, 0.0)
     if not users:
         _warm(st, warm_batch, workload, limits)
     waiting: deque[int] = deque()
@@ -151,10 +156,10 @@ def simulate(
             st.t = max(st.t, st.arrival_l[nxt])
             continue
         if st.prefill:
-            _step(coefs, st, room)
+            _step(step, st, room)
         else:
             blocked = bool(waiting)  # the head waits for memory: nothing changes before a completion
-            _jump(coefs, st, np.inf if blocked or nxt >= n else st.arrival_l[nxt])
+            _jump(step, coefs, st, np.inf if blocked or nxt >= n else st.arrival_l[nxt])
         gone = _complete(st)
         new = min(gone, n - spawn) if users else 0
         st.arrival[spawn : spawn + new] = st.t  # closed loop: each finished user sends the next request
@@ -179,7 +184,38 @@ def _admit(st: _State, waiting: deque[int], limits: Limits, prefix: float) -> fl
     return float(limits.max_num_batched_tokens) - st.n_dec
 
 
-def _step(coefs: StepCoefs, st: _State, room: float) -> None:
+def scalar_step(coefs: StepCoefs) -> StepFn:
+    """`step_ms` of one step in plain floats, for the event loop's thousand calls a run.
+
+    Dense models get the formula of `planner.perf_model` inlined, used only if it matches step_ms
+    at probe points on both sides of every kink (memory/compute bound, the CUDA-graph limit);
+    MoE models (the expert term) and any mismatch call step_ms itself.
+    """
+
+    def exact(batched: float, kv: float, pairs: float) -> float:
+        return float(step_ms(coefs, batched_tokens=batched, kv_tokens=kv, token_pairs=pairs))
+
+    if np.ndim(coefs.overhead_ms) or float(coefs.expert_fraction) != 0.0:
+        return exact
+    o, w, e = float(coefs.overhead_ms), float(coefs.dense_read_ms), float(coefs.eager_ms)
+    a, c = float(coefs.kv_read_ms_per_1k_tokens) / 1000.0, float(coefs.compute_ms_per_token)
+    d = float(coefs.attn_ms_per_1m_token_pairs) / 1e6
+
+    def fast(batched: float, kv: float, pairs: float) -> float:
+        memory, compute = w + a * kv, c * batched + d * pairs
+        return o + (e if batched > GRAPH_TOKENS else 0.0) + (memory if memory > compute else compute)
+
+    probes = [
+        (b, b * ctx, b * ctx * f)
+        for b in (1.0, 64.0, 512.0, 513.0, 8192.0)
+        for ctx in (0.0, 900.0, 9e4)
+        for f in (0.5, 1.0, 4.0)
+    ]
+    ok = all(abs(fast(*p) - exact(*p)) <= 1e-9 * exact(*p) for p in probes)
+    return fast if ok else exact
+
+
+def _step(step: StepFn, st: _State, room: float) -> None:
     """One step with prefill chunks: every decode, then chunks in admission order within the budget."""
     batched, kv, pairs = float(st.n_dec), st.kv_dec, st.kv_dec
     chunks = []
@@ -190,7 +226,7 @@ def _step(coefs: StepCoefs, st: _State, room: float) -> None:
         batched += c
         kv += cached + c
         pairs += c * (cached + c / 2.0)
-    dt = float(step_ms(coefs, batched_tokens=batched, kv_tokens=kv, token_pairs=pairs))
+    dt = step(batched, kv, pairs)
     if st.n_dec:
         st.itl_ms.append(np.array([dt]))
         st.itl_weight.append(float(st.n_dec))
@@ -213,22 +249,35 @@ def _step(coefs: StepCoefs, st: _State, room: float) -> None:
     st.prefill = still
 
 
-def _jump(coefs: StepCoefs, st: _State, until: float) -> None:
+def _jump(step: StepFn, coefs: StepCoefs, st: _State, until: float) -> None:
     """Advance pure decoding to the next completion, or to the step during which `until` falls."""
     k = max(st.finishing[0][0] - st.steps, 1)
     if np.isfinite(until):  # no step is shorter than the floor: that bounds how many fit
         k = min(k, int(max(until - st.t, 0.0) / st.floor_ms) + 1)
-    kv = st.kv_dec + st.n_dec * np.arange(k)
-    dts = step_ms(coefs, batched_tokens=float(st.n_dec), kv_tokens=kv, token_pairs=kv)
-    ends = st.t + np.cumsum(dts)
-    steps = int(np.searchsorted(ends, until)) + 1 if np.isfinite(until) else k
-    steps = max(min(steps, k), 1)
-    st.itl_ms.append(dts[:steps])
-    st.itl_weight.append(float(st.n_dec))
+    n = float(st.n_dec)
+    if k <= SHORT_JUMP:  # a few steps: plain floats beat numpy's per-call cost
+        dts, t, kv = [], st.t, st.kv_dec
+        for _ in range(k):
+            dt = step(n, kv, kv)
+            dts.append(dt)
+            t += dt
+            kv += n
+            if t >= until:
+                break
+        block, steps = np.array(dts), len(dts)
+    else:
+        kvs = st.kv_dec + n * np.arange(k)
+        block = step_ms(coefs, batched_tokens=n, kv_tokens=kvs, token_pairs=kvs)
+        ends = st.t + np.cumsum(block)
+        steps = int(np.searchsorted(ends, until)) + 1 if np.isfinite(until) else k
+        steps = max(min(steps, k), 1)
+        block, t = block[:steps], float(ends[steps - 1])
+    st.itl_ms.append(block)
+    st.itl_weight.append(n)
     st.itl_t.append(st.t)
     st.steps += steps
-    st.kv_dec += st.n_dec * steps
-    st.t = float(ends[steps - 1])
+    st.kv_dec += n * steps
+    st.t = t
 
 
 def _complete(st: _State) -> int:
@@ -330,12 +379,10 @@ def simulated_shapes(
 
 
 def horizon(load: Load, r: MeanResult) -> int:
-    """Requests to simulate: more near capacity, where queue excursions are long and rare (at 85%
-    of capacity a TTFT p90 still moves ~5% between seeds with 1,300 requests, ~9% with 900: the
-    figure grows with the time budget of one prediction); a closed loop runs several rounds of
-    every user."""
-    closed = int(load.mode) == CLOSED_LOOP
-    rho = 0.0 if closed else min(float(r.requests_per_s) / max(float(r.capacity_rps), 1e-9), 1.0)
-    users = float(load.value) if closed else 0.0
-    n = N_REQUESTS + 7.5 * N_REQUESTS * rho * rho
-    return int(min(max(n, 3.0 * users), MAX_REQUESTS))
+    """Requests to simulate. Open loops run more near capacity, where queue excursions are long and
+    rare (at 85% of capacity a TTFT p90 moves ~9% between seeds with 900 requests, ~4% with 2,500);
+    a closed loop runs several rounds of every user."""
+    if int(load.mode) == CLOSED_LOOP:
+        return int(min(max(N_REQUESTS, 3.0 * float(load.value)), MAX_REQUESTS))
+    rho = min(float(r.requests_per_s) / max(float(r.capacity_rps), 1e-9), 1.0)
+    return int(OPEN_REQUESTS * (1.0 + 7.0 * rho * rho))
