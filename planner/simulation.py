@@ -9,9 +9,10 @@ is done) and attention pairs; a prompt's last chunk also yields its first token.
 
 Decoding sequences are kept as aggregates (count, KV sum, a heap of finishing decode-step numbers),
 so one step costs a few Python operations (the step time in plain floats, `scalar_step`), and
-stretches of pure decoding between events are advanced in one jump (vectorised when long). Open-loop runs start from a warm batch (the mean-value batch,
-spread over their outputs) so that a few hundred requests reach the steady state. ITL samples are
-the step times weighted by the sequences decoding in them: exactly the per-token gaps.
+stretches of pure decoding between events are advanced in one jump (vectorised when long).
+Open-loop runs start from a warm batch (the mean-value batch, spread over their outputs) so that a
+few hundred requests reach the steady state. ITL samples are the step times weighted by the
+sequences decoding in them: exactly the per-token gaps.
 """
 
 from __future__ import annotations
