@@ -113,10 +113,7 @@ def test_percentiles_agree_with_a_plain_reference_simulation_at_half_load() -> N
         ("ttft", "p90"): float(np.percentile(ttft, 90)),
     }
     for (key, p), want in ref.items():
-        # the planner's few hundred requests see fewer long queues than the reference's 1,200:
-        # TTFT p90 is known to run ~15% low (see the closing note of issue 8)
-        rel = 0.2 if (key, p) == ("ttft", "p90") else 0.15
-        assert t[key][p] == pytest.approx(want, rel=rel), (key, p, t[key][p], want)
+        assert t[key][p] == pytest.approx(want, rel=0.15), (key, p, t[key][p], want)
 
 
 @pytest.mark.parametrize(("share", "median_is_pure"), [(0.25, True), (0.5, True), (0.7, True), (0.95, False)])
