@@ -52,6 +52,7 @@ from planner.serving import (
     mean_value,
 )
 from planner.types import Engine, GpuSpec, ModelSpec, Precision
+from planner.waves import wave_shapes
 
 __all__ = [
     "Arrival",
@@ -222,7 +223,9 @@ def predict(
         }
         for key, col in zip(("ttft", "tpot", "itl", "e2e"), columns, strict=True)
     }
-    if percentiles and load.mode != MAX_THROUGHPUT and not bool(r.saturated):
+    if int(load.mode) == CLOSED_LOOP and float(limits.prefill_first) > 0:
+        values = wave_shapes(coefs, load, limits, r)  # every round one wave: the spread is its positions
+    elif percentiles and load.mode != MAX_THROUGHPUT and not bool(r.saturated):
         from planner.simulation import simulated_shapes
 
         values = simulated_shapes(coefs, load, limits, workload, r, seed=seed, fallback=values)

@@ -147,8 +147,20 @@ WAVE_GRID = np.linspace(0.0, 1.0, 33)  # positions in a wave at which first-toke
 
 
 def _wave_prefill(coefs: StepCoefs, users: Num, sh: Shape, budget: Num) -> tuple[Num, Num]:
+    """(mean time to a prompt's first token, time to the end of the wave) of `wave_times`, ms."""
+    at, end = wave_times(coefs, users, sh, budget)
+    return at.mean(axis=-1), end
+
+
+def wave_users(batch: Num, limits: Limits) -> Num:
+    """Prompts arriving together in a closed loop on a prefill-first engine (the rest are spread)."""
+    return 1.0 + limits.closed_loop_wave * np.maximum(batch - 1.0, 0.0)
+
+
+def wave_times(coefs: StepCoefs, users: Num, sh: Shape, budget: Num) -> tuple[np.ndarray, Num]:
     """A wave of `users` prompts arriving together, prefilled in order in budget-sized prefill-only
-    steps: (mean time to a prompt's first token, time to the end of the wave), ms.
+    steps: (time to the first token at each of `WAVE_GRID`'s positions in the wave, time to the end
+    of the wave), ms.
 
     Every prompt of a step gets its first token when the step ends, so a prompt waits for the whole
     step its last token lands in (not only for the prompts ahead of it): the mean over positions in
@@ -167,7 +179,7 @@ def _wave_prefill(coefs: StepCoefs, users: Num, sh: Shape, budget: Num) -> tuple
         np.ceil(position * col(sh.computed)[..., None] / col(room)[..., None]), col(steps)[..., None]
     )
     at = np.where(step >= col(steps)[..., None], col(end)[..., None], step * col(full)[..., None])
-    return at.mean(axis=-1), end
+    return at, end
 
 
 def _cycle(
