@@ -19,8 +19,8 @@ from planner.calibration_cases import METRICS, Case
 from planner.memory import memory_plan
 from planner.perf_model import efficiency, step_coefs_from
 from planner.perf_params import BOUNDS, ENGINES, FAMILIES, LINKS, PerfParams
-from planner.perf_setup import scheduler_limits, trtllm_bench_limits
-from planner.serving import CLOSED_LOOP, MAX_THROUGHPUT, Limits, Load, mean_value
+from planner.perf_setup import engine_limits, run_limits
+from planner.serving import CLOSED_LOOP, Load, mean_value
 from planner.types import Engine
 
 PRIOR_WEIGHT = 0.05  # pull (in log-odds units) towards the prior per parameter
@@ -65,9 +65,15 @@ def stack(cases: list[Case] | tuple[Case, ...], params: PerfParams) -> CaseArray
             engine=Engine(c.engine),
         )
         kv.append(max(plan.kv_cache_tokens, 1))
-        s, b = scheduler_limits(Engine(c.engine), c.gpu, params)
-        if c.engine == Engine.TENSORRT_LLM.value and c.mode == MAX_THROUGHPUT:
-            s, b = trtllm_bench_limits(plan.kv_cache_tokens, c.input_tokens, c.output_tokens)
+        s, b = run_limits(
+            Engine(c.engine),
+            c.gpu,
+            params,
+            mode=c.mode,
+            kv_cache_tokens=plan.kv_cache_tokens,
+            input_tokens=c.input_tokens,
+            output_tokens=c.output_tokens,
+        )
         per_replica = c.load / c.replicas
         seqs.append(max(s, per_replica) if c.mode == CLOSED_LOOP else s)
         budget.append(b)
@@ -101,21 +107,13 @@ def predict_cases(arrays: CaseArrays, params: PerfParams) -> dict[str, np.ndarra
     """Predicted value of every metric for every case (NaN-free; unmeasured metrics included)."""
     eff = efficiency(params, family=arrays.family, engine=arrays.engine, link=arrays.link, lookup=_lookup)
     coefs = step_coefs_from(arrays.hw, eff)
-    limits = Limits(
+    limits = engine_limits(
+        params,
+        lambda table, default: _lookup(arrays.engine, table, default),
+        kv_tokens=arrays.kv_cache_tokens,
         max_num_seqs=arrays.max_num_seqs,
         max_num_batched_tokens=arrays.max_num_batched_tokens,
-        kv_cache_tokens=arrays.kv_cache_tokens,
-        request_overhead_ms=_lookup(arrays.engine, params.request_overhead_ms, 8.0)
-        + (arrays.hw.moe_layers > 0)
-        * _lookup(arrays.engine, params.moe_request_overhead_ms, 20.0)
-        * np.maximum(arrays.hw.experts_per_token, 1.0)
-        / 4.0,
-        queue_factor=params.queue_factor,
-        closed_loop_wave=_lookup(arrays.engine, params.closed_loop_wave, 0.3),
-        first_token_steps=_lookup(arrays.engine, params.first_token_steps, 1.0),
-        closed_loop_overhead_ms=_lookup(arrays.engine, params.closed_loop_overhead_ms, 30.0),
-        kv_output_reserve=_lookup(arrays.engine, params.kv_output_reserve, 1.0),
-        prefill_first=np.isin(arrays.engine, params.prefill_first_engines).astype(float),
+        moe_top_k=(arrays.hw.moe_layers > 0) * np.maximum(arrays.hw.experts_per_token, 1.0),
     )
     r = mean_value(coefs, arrays.load, limits)
     return {

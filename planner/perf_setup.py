@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import replace
 
 from planner.memory import MemoryPlan, memory_plan
-from planner.perf_params import PerfParams, request_overhead_ms
+from planner.perf_model import Num
+from planner.perf_params import PerfParams
 from planner.perf_types import Arrival, Workload
 from planner.serving import CLOSED_LOOP, MAX_THROUGHPUT, RATE, Limits, Load
 from planner.types import ArrivalKind, Engine, GpuSpec, ModelSpec, Precision
@@ -68,9 +70,31 @@ def trtllm_bench_limits(kv_cache_tokens: float, input_tokens: float, output_toke
     return max_bs, max_token
 
 
+def runs_bench_build(engine: Engine, mode: Num) -> bool:
+    """TensorRT-LLM's maximum-throughput runs use trtllm-bench's build settings, not serving defaults."""
+    return engine == Engine.TENSORRT_LLM and int(mode) == MAX_THROUGHPUT
+
+
+def run_limits(
+    engine: Engine,
+    gpu: GpuSpec | None,
+    params: PerfParams,
+    *,
+    mode: int,
+    kv_cache_tokens: float,
+    input_tokens: float,
+    output_tokens: float,
+) -> tuple[int, int]:
+    """(max_num_seqs, max_num_batched_tokens) of one run: the engine's defaults on the GPU, or
+    trtllm-bench's build settings for the lengths (`runs_bench_build`)."""
+    if runs_bench_build(engine, mode):
+        return trtllm_bench_limits(kv_cache_tokens, input_tokens, output_tokens)
+    return scheduler_limits(engine, gpu, params)
+
+
 def bench_limits(limits: Limits, engine: Engine, load: Load) -> Limits:
-    """At maximum throughput TensorRT-LLM runs with trtllm-bench's build settings for the lengths."""
-    if engine != Engine.TENSORRT_LLM or int(load.mode) != MAX_THROUGHPUT:
+    """`limits` with trtllm-bench's build settings when the run uses them (`runs_bench_build`)."""
+    if not runs_bench_build(engine, load.mode):
         return limits
     seqs, budget = trtllm_bench_limits(
         float(limits.kv_cache_tokens), float(load.input_tokens), float(load.output_tokens)
@@ -98,6 +122,33 @@ def scheduler_limits(engine: Engine, gpu: GpuSpec | None, params: PerfParams) ->
     return seqs, budget
 
 
+def engine_limits(
+    params: PerfParams,
+    get: Callable[[dict[str, float], float], Num],
+    *,
+    kv_tokens: Num,
+    max_num_seqs: Num,
+    max_num_batched_tokens: Num,
+    moe_top_k: Num,
+) -> Limits:
+    """Limits from the per-engine parameter tables; `get(table, default)` reads a table for one
+    engine (a prediction) or for an array of rows' engines (the calibration). `moe_top_k` is the
+    experts a token visits (0 for a dense model): MoE stacks add fixed TTFT in proportion."""
+    return Limits(
+        max_num_seqs=max_num_seqs,
+        max_num_batched_tokens=max_num_batched_tokens,
+        kv_cache_tokens=kv_tokens,
+        request_overhead_ms=get(params.request_overhead_ms, 8.0)
+        + get(params.moe_request_overhead_ms, 20.0) * moe_top_k / 4.0,
+        queue_factor=params.queue_factor,
+        closed_loop_wave=get(params.closed_loop_wave, 0.3),
+        first_token_steps=get(params.first_token_steps, 1.0),
+        closed_loop_overhead_ms=get(params.closed_loop_overhead_ms, 30.0),
+        kv_output_reserve=get(params.kv_output_reserve, 1.0),
+        prefill_first=get(dict.fromkeys(params.prefill_first_engines, 1.0), 0.0),
+    )
+
+
 def limits_for(
     engine: Engine,
     params: PerfParams,
@@ -108,19 +159,14 @@ def limits_for(
     gpu: GpuSpec | None = None,
 ) -> Limits:
     """Engine limits of one replica with `kv_tokens` of KV cache (on `gpu`: its scheduler defaults)."""
-    e = engine.value
     seqs, budget = scheduler_limits(engine, gpu, params)
-    return Limits(
+    return engine_limits(
+        params,
+        lambda table, default: float(table.get(engine.value, default)),
+        kv_tokens=float(max(kv_tokens, 1)),
         max_num_seqs=float(seqs),
         max_num_batched_tokens=float(budget),
-        kv_cache_tokens=float(max(kv_tokens, 1)),
-        request_overhead_ms=request_overhead_ms(params, e, is_moe=is_moe, top_k=top_k),
-        queue_factor=params.queue_factor,
-        closed_loop_wave=params.closed_loop_wave.get(e, 0.3),
-        first_token_steps=params.first_token_steps.get(e, 1.0),
-        closed_loop_overhead_ms=params.closed_loop_overhead_ms.get(e, 30.0),
-        kv_output_reserve=params.kv_output_reserve.get(e, 1.0),
-        prefill_first=float(e in params.prefill_first_engines),
+        moe_top_k=max(top_k, 1.0) if is_moe else 0.0,
     )
 
 

@@ -152,9 +152,10 @@ def _wave_prefill(coefs: StepCoefs, users: Num, sh: Shape, budget: Num) -> tuple
     return at.mean(axis=-1), end
 
 
-def wave_users(batch: Num, limits: Limits) -> Num:
-    """Prompts arriving together in a closed loop on a prefill-first engine (the rest are spread)."""
-    return 1.0 + limits.closed_loop_wave * np.maximum(batch - 1.0, 0.0)
+def wave_users(batch: Num, wave: Num) -> Num:
+    """Prompts arriving together in a closed loop on a prefill-first engine: a `wave` share of the
+    others (the rest are spread)."""
+    return 1.0 + wave * np.maximum(batch - 1.0, 0.0)
 
 
 def wave_times(coefs: StepCoefs, users: Num, sh: Shape, budget: Num) -> tuple[np.ndarray, Num]:
@@ -209,7 +210,7 @@ def _waves(coefs: StepCoefs, batch: Num, sh: Shape, limits: Limits, wave: Num) -
     which TPOT (the mean gap after the first token) carries.
     """
     budget = limits.max_num_batched_tokens
-    t_pf, t_wave = _wave_prefill(coefs, 1.0 + wave * np.maximum(batch - 1.0, 0.0), sh, budget)
+    t_pf, t_wave = _wave_prefill(coefs, wave_users(batch, wave), sh, budget)
     t_dec = _decode(coefs, batch, sh, wave, budget)
     tpot = t_dec + np.maximum(t_wave - t_pf, 0.0) / np.maximum(sh.osl - 1.0, 1.0)
     return t_dec, t_pf, tpot, t_wave + (sh.osl - 1.0) * t_dec

@@ -29,7 +29,9 @@ def _weighted(values: np.ndarray, weights: np.ndarray, q: float) -> float:
 def wave_shapes(coefs: StepCoefs, load: Load, limits: Limits, r: MeanResult) -> dict[str, dict[str, float]]:
     """{"ttft" | "tpot" | "itl" | "e2e": {percentile: ms}} of one replica's closed loop (scalar load)."""
     sh = shape_of(load)
-    at, end = wave_times(coefs, wave_users(r.batch, limits), sh, limits.max_num_batched_tokens)
+    at, end = wave_times(
+        coefs, wave_users(r.batch, limits.closed_loop_wave), sh, limits.max_num_batched_tokens
+    )
     at = np.asarray(at, dtype=float).reshape(-1)
     gaps = max(float(sh.osl) - 1.0, 1.0)
     ttft = at + (float(r.ttft_ms) - float(at.mean()))  # the fixed terms (front end, first token) added

@@ -27,7 +27,9 @@ def _setup(users: int, isl: int = 2048, osl: int = 128):
 def test_wave_percentiles_keep_the_mean_value_means_and_span_the_wave():
     coefs, limits, load, r = _setup(64)
     shapes = wave_shapes(coefs, load, limits, r)
-    at, end = wave_times(coefs, wave_users(r.batch, limits), shape_of(load), limits.max_num_batched_tokens)
+    at, end = wave_times(
+        coefs, wave_users(r.batch, limits.closed_loop_wave), shape_of(load), limits.max_num_batched_tokens
+    )
     fixed = float(r.ttft_ms) - float(np.mean(at))
     ttft = shapes["ttft"]
     assert fixed + float(np.min(at)) <= ttft["p50"] <= ttft["p90"] <= ttft["p99"] <= fixed + float(end) + 1e-6
