@@ -37,7 +37,7 @@ from kb.tables import (
 from planner.catalog import Catalog
 
 DATA_DIR = Path(__file__).parent / "data"
-LOADER_VERSION = "3"  # bump when the mapping from files to rows changes, so databases reload
+LOADER_VERSION = "4"  # bump when the mapping from files to rows changes, so databases reload
 MODELS, GPUS, COSTS, TEMPLATES = "models.json", "gpus.json", "costs.json", "slo_templates.json"
 SERVING = "benchmarks/serving_benchmarks.csv"
 AICONFIGURATOR = "benchmarks/aiconfigurator_measured/silicon_sample.csv"

@@ -135,9 +135,14 @@ _AIC_COLUMNS |= {"tp_size", "silicon_ttft_ms", "silicon_tpot_ms", "silicon_data_
 
 
 def _aic_gpu_count(c: Cells, extra: dict[str, Any]) -> int | None:
-    """GPUs behind one measurement: tp x attention-dp x pp (agg), summed over workers (disagg)."""
+    """GPUs behind one measurement: pp x the wider of the attention (tp x attention-dp) and MoE
+    (moe-tp x moe-ep) groups (agg: a run whose experts span more GPUs than its attention TP, such
+    as vLLM at tp 1 with moe_tp 2, ran data-parallel attention over them), summed over workers
+    (disagg)."""
     if c.text("mode") != "disagg":
-        return math.prod(c.whole(k) or 1 for k in ("tp_size", "pp_size", "attention_dp_size"))
+        attention = (c.whole("tp_size") or 1) * (c.whole("attention_dp_size") or 1)
+        moe = (c.whole("moe_tp_size") or 1) * (c.whole("moe_ep_size") or 1)
+        return (c.whole("pp_size") or 1) * max(attention, moe)
     total = 0
     for role in ("prefill", "decode"):
         workers = c.whole(f"{role}_num_workers")

@@ -132,7 +132,8 @@ def case_from_row(row: BenchmarkRow, catalog: Catalog, params: PerfParams) -> Ca
         return "no metric to compare"
     gpus = max(row.gpu_count, 1)
     tp = row.tensor_parallel or gpus
-    if _extra_int(row, "attention_dp_size") > 1 or _extra_int(row, "moe_ep_size") > tp:
+    moe_gpus = _extra_int(row, "moe_ep_size") * _extra_int(row, "moe_tp_size")
+    if _extra_int(row, "attention_dp_size") > 1 or moe_gpus > tp:
         tp = gpus  # expert/attention-data parallel over all GPUs: treat as one replica over every GPU
     if tp > max(gpu.gpus_per_node, gpu.max_tensor_parallel):
         return "multi-node deployment (more GPUs than one NVLink domain)"

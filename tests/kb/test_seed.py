@@ -231,3 +231,39 @@ def _dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
             (r,) for r in conn.execute(select(ModelBenchmark.id).order_by(ModelBenchmark.id)).scalars()
         ]
     return out
+
+
+def test_aic_gpu_count_covers_experts_spread_wider_than_attention(tmp_path: Path) -> None:
+    """vLLM at tp 1 with moe_tp 2 ran on two GPUs (data-parallel attention); 235 GB of fp8 weights
+    cannot sit on one 141 GB H200, so the row must not read as a one-GPU run."""
+    from kb.seed_csv import parse_aiconfigurator
+    from planner.catalog import Catalog
+
+    source = "tests/kb/data/benchmarks/aiconfigurator_measured/silicon_sample.csv"
+    header = Path(source).read_text().splitlines()[0]
+    columns = header.split(",")
+
+    def row(row_id: str, **cells: Any) -> str:
+        base = {
+            "id": row_id, "silicon_data_source": "measured=2026-01-01; silicon_concurrency=8",
+            "backend": "vllm", "model_path": "Qwen/Qwen3-235B-A22B-FP8", "system": "h200_sxm",
+            "precision": "fp8", "mode": "agg", "isl": 1000, "osl": 100, "silicon_ttft_ms": 300,
+            "silicon_tpot_ms": 50,
+        }  # fmt: skip
+        base.update(cells)
+        return ",".join(str(base.get(c, "")) for c in columns)
+
+    lines = [
+        header,
+        row("moe-wider", tp_size=1, pp_size=1, moe_tp_size=2, moe_ep_size=1),
+        row("attention-dp", tp_size=2, pp_size=1, attention_dp_size=4, moe_tp_size=1, moe_ep_size=8),
+        row("dense", tp_size=4, pp_size=1, moe_tp_size=1, moe_ep_size=0),
+        row("pipeline", tp_size=2, pp_size=2, moe_tp_size=4, moe_ep_size=1),
+    ]
+    path = tmp_path / "aic.csv"
+    path.write_text("\n".join(lines) + "\n")
+    rows = {r.id: r for r in parse_aiconfigurator(path, Catalog(models=(), gpus=()), label="aic.csv")}
+    assert {k: r.gpu_count for k, r in rows.items()} == {
+        "moe-wider": 2, "attention-dp": 8, "dense": 4, "pipeline": 8,
+    }  # fmt: skip
+    assert rows["moe-wider"].tensor_parallel == 1

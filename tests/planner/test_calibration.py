@@ -88,6 +88,22 @@ def test_rows_that_cannot_be_compared_say_why(kw, reason):
 
 
 @pytest.mark.parametrize(
+    ("extra", "tp"),
+    [
+        ({}, 1),
+        ({"moe_tp_size": 2, "moe_ep_size": 1}, 2),  # experts over both GPUs: one replica over them
+        ({"moe_tp_size": 1, "moe_ep_size": 2}, 2),
+        ({"attention_dp_size": 2}, 2),
+    ],
+)
+def test_a_run_whose_experts_span_more_gpus_than_its_tp_is_one_replica_over_all(extra, tp):
+    row = _row(0, gpu_count=2, extra=extra, ttft_ms_mean=100.0, tpot_ms_mean=10.0)
+    case = case_from_row(row, CATALOG, default_params())
+    assert not isinstance(case, str)
+    assert (case.tp, case.replicas) == (tp, 2 // tp)
+
+
+@pytest.mark.parametrize(
     ("text", "precision"), [(None, Precision.BF16), ("FP8", Precision.FP8), ("fp4", Precision.INT4)]
 )
 def test_row_precision(text, precision):
