@@ -59,6 +59,8 @@ def model_spec(row: ModelCatalog) -> ModelSpec:
         quality_tier=row.quality_tier,
         aliases=tuple(row.aliases),
         sliding_window=row.sliding_window,
+        attention_layers=_whole(row.details.get("attention_layers")),
+        sliding_window_layers=_whole(row.details.get("sliding_window_layers")) or 0,
         details=dict(row.details),
     )
 
@@ -159,3 +161,10 @@ def memory_values(m: MemoryMeasurement, *, row_id: str, details: dict[str, Any])
 
 def memory_measurement(row: MemoryMeasurementRow) -> MemoryMeasurement:
     return MemoryMeasurement(**{name: getattr(row, name) for name in _MEMORY_FIELDS})
+
+
+def _whole(value: Any) -> int | None:
+    """A positive whole number from a details entry (JSON keeps it as int), else None."""
+    return (
+        int(value) if isinstance(value, int | float) and not isinstance(value, bool) and value >= 1 else None
+    )

@@ -45,6 +45,8 @@ def parse_model(f: Fields) -> ModelCatalog:
     size = f"{total_b:g}B" + (f" ({active_b:g}B active)" if num_experts else "")
     quality = [_quality(f, i, q) for i, q in enumerate(f._get("quality", []))]
     sliding = f.int_("sliding_window", None, minimum=1)
+    attention_layers = f.int_("attention_layers", None, minimum=1)  # hybrids only: kept in details
+    windowed = f.int_("sliding_window_layers", 0, minimum=0)  # with sliding_window: kept in details
     row = ModelCatalog(
         model_id=f.str_("id"),
         name=f.str_("name"),
@@ -78,7 +80,11 @@ def parse_model(f: Fields) -> ModelCatalog:
         quality=quality,
         aliases=f.str_list("aliases"),
         source=f.str_("source"),
-        details=f.rest(),
+        details={
+            **f.rest(),
+            **({"attention_layers": attention_layers} if attention_layers else {}),
+            **({"sliding_window_layers": windowed} if windowed else {}),
+        },
     )
     _check_model(f, row)
     return row
@@ -94,6 +100,16 @@ def _check_model(f: Fields, m: ModelCatalog) -> None:
         raise f.error("num_experts_active", f"{m.num_experts_active} exceeds num_experts {m.num_experts}")
     if m.attention == "mla" and m.kv_lora_rank == 0:
         raise f.error("kv_lora_rank", "must be set (> 0) for attention 'mla'")
+    hybrid = m.details.get("attention_layers")
+    if isinstance(hybrid, int) and hybrid > m.num_layers:
+        raise f.error("attention_layers", f"{hybrid} exceeds num_layers {m.num_layers}")
+    windowed = m.details.get("sliding_window_layers", 0)
+    if windowed and not m.sliding_window:
+        raise f.error("sliding_window_layers", "needs sliding_window (the window's length in tokens)")
+    if isinstance(windowed, int) and windowed > (hybrid or m.num_layers):
+        raise f.error(
+            "sliding_window_layers", f"{windowed} exceeds the {hybrid or m.num_layers} attention layers"
+        )
 
 
 def _quality(f: Fields, index: int, item: object) -> dict[str, Any]:

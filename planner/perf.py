@@ -108,6 +108,8 @@ def step_profile(
         block_size=params.block_size,
         eager_step_ms=float(c.eager_ms),
         graph_max_tokens=GRAPH_TOKENS,
+        window_tokens=int(c.window_tokens),
+        window_share=float(c.window_share),
     )
 
 

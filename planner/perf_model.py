@@ -58,13 +58,15 @@ class HardwareCosts:
     attn_tflops: float = 0.0  # attention (FlashAttention) runs in 16 bit whatever the weight precision
     fp4_tensor_cores: float = 0.0  # 1.0 for 4-bit weights on Blackwell (FP4 MMA at twice FP8's rate)
     layers: int = 0  # transformer layers (kernel launches of an eager, uncaptured step)
+    window_tokens: float = 0.0  # sliding-window layers attend to this many recent tokens (0: none)
+    window_share: float = 0.0  # share of the KV-cache layers that use the window
 
 
 def kv_bytes_per_token(model: ModelSpec, *, kv_dtype_bytes: float = 2.0) -> float:
     """Return the KV-cache bytes of one token for the whole model (all layers, all GPUs)."""
     if model.attention == AttentionKind.MLA or model.kv_lora_rank > 0:
-        return float(model.num_layers * (model.kv_lora_rank + model.qk_rope_head_dim) * kv_dtype_bytes)
-    return float(2 * model.num_layers * model.num_kv_heads * model.head_dim * kv_dtype_bytes)
+        return float(model.kv_layers * (model.kv_lora_rank + model.qk_rope_head_dim) * kv_dtype_bytes)
+    return float(2 * model.kv_layers * model.num_kv_heads * model.head_dim * kv_dtype_bytes)
 
 
 def kv_bytes_per_token_per_gpu(model: ModelSpec, *, tp: int, kv_dtype_bytes: float) -> float:
@@ -136,7 +138,7 @@ def hardware_costs(
             model, tp=tp, kv_dtype_bytes=kv_dtype_bytes(precision, engine, params)
         ),
         flops_per_token=2.0 * model.params_active_b * 1e9 / tp,
-        attn_flops_per_pair=4.0 * model.num_layers * model.num_attention_heads * model.head_dim / tp,
+        attn_flops_per_pair=4.0 * model.kv_layers * model.num_attention_heads * model.head_dim / tp,
         allreduces_per_step=allreduces,
         allreduce_bytes_per_token=allreduces * ring * model.hidden_size * b_act,
         bandwidth_gb_s=gpu.memory_bandwidth_gb_s,
@@ -151,6 +153,8 @@ def hardware_costs(
         attn_tflops=gpu.bf16_tflops,
         fp4_tensor_cores=1.0 if precision == Precision.INT4 and gpu_family(gpu) == "blackwell" else 0.0,
         layers=model.num_layers,
+        window_tokens=float(model.sliding_window or 0) if model.sliding_window_layers else 0.0,
+        window_share=min(model.sliding_window_layers / model.kv_layers, 1.0) if model.sliding_window else 0.0,
     )
 
 
@@ -167,6 +171,8 @@ class StepCoefs:
     attn_ms_per_1m_token_pairs: Num
     expert_spread: Num = 1.0  # distinct expert draws per token (routing favours popular experts)
     eager_ms: Num = 0.0  # launch overhead of a step too large for the captured CUDA graphs
+    window_tokens: Num = 0.0  # sliding window of `window_share` of the attention layers (0: none)
+    window_share: Num = 0.0
 
 
 @dataclass(frozen=True)
@@ -213,6 +219,8 @@ def step_coefs_from(hw: Any, eff: Efficiency) -> StepCoefs:
         attn_ms_per_1m_token_pairs=1e6 * hw.attn_flops_per_pair / attn_flops,
         expert_spread=eff.expert_spread,
         eager_ms=hw.layers * eff.eager_layer_us / 1000.0,
+        window_tokens=getattr(hw, "window_tokens", 0.0),
+        window_share=getattr(hw, "window_share", 0.0),
     )
 
 
@@ -253,6 +261,11 @@ def step_ms(coefs: StepCoefs, *, batched_tokens: Num, kv_tokens: Num, token_pair
     frac = coefs.expert_fraction
     if frac.any() if isinstance(frac, np.ndarray) else frac:  # dense models skip the expert term
         weights = weights + coefs.expert_read_ms * experts_touched(coefs, batched_tokens)
+    window = coefs.window_tokens
+    if window.any() if isinstance(window, np.ndarray) else window:  # sliding-window layers read only
+        reach = batched_tokens * window  # the last `window` keys of every query token
+        kv_tokens = kv_tokens - coefs.window_share * np.maximum(kv_tokens - reach, 0.0)
+        token_pairs = token_pairs - coefs.window_share * np.maximum(token_pairs - reach, 0.0)
     memory = weights + coefs.kv_read_ms_per_1k_tokens * kv_tokens / 1000.0
     compute = (
         coefs.compute_ms_per_token * batched_tokens + coefs.attn_ms_per_1m_token_pairs * token_pairs / 1e6

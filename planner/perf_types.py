@@ -169,3 +169,5 @@ class StepProfile:
     block_size: int
     eager_step_ms: float = 0.0  # launch cost of a step larger than graph_max_tokens (no CUDA graph)
     graph_max_tokens: int = 512
+    window_tokens: int = 0  # sliding window of window_share of the attention layers (0: none)
+    window_share: float = 0.0

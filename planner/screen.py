@@ -94,7 +94,7 @@ def model_terms(model: ModelSpec, precision: Precision, *, params: PerfParams, e
         weights_gib=weight_bytes(model, precision) / GIB,
         active_bytes=model.params_active_b * 1e9 * PRECISION_BYTES[precision],
         flops_per_token=2.0 * model.params_active_b * 1e9,
-        attn_flops_per_pair=4.0 * model.num_layers * model.num_attention_heads * model.head_dim,
+        attn_flops_per_pair=4.0 * model.kv_layers * model.num_attention_heads * model.head_dim,
         kv_bytes_per_token=kv_bytes_per_token(
             model, kv_dtype_bytes=kv_dtype_bytes(precision, engine, params)
         ),

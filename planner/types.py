@@ -106,12 +106,21 @@ class ModelSpec:
     quality_tier: str = ""
     aliases: tuple[str, ...] = ()
     sliding_window: int | None = None  # tokens; None when every layer attends to the full context
+    # layers with softmax attention (a KV cache growing with every token, quadratic prefill); the rest
+    # of a hybrid are linear-attention / state-space layers with a fixed-size state. None: all layers
+    attention_layers: int | None = None
+    sliding_window_layers: int = 0  # of the attention layers, those that attend within sliding_window
     # Seed keys with no field (license_type, license_url, commercial_use, release_date, notes).
     details: dict[str, object] = field(default_factory=dict, compare=False)
 
     @property
     def is_moe(self) -> bool:
         return self.num_experts > 0
+
+    @property
+    def kv_layers(self) -> int:
+        """Layers that keep a per-token KV cache (all of them unless the model is a hybrid)."""
+        return self.attention_layers or self.num_layers
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,8 @@ The step-time formula (implemented in `latency.py`, mirrored by `planner/perf.py
     step_ms = step_overhead_ms + max(weights_read_ms + kv_read_ms_per_1k_tokens * kv_tokens_read / 1000,
                                      compute_ms_per_token * batched_tokens
                                      + attn_ms_per_1m_token_pairs * token_pairs / 1e6)
+
+with the sliding-window layers' reads and pairs capped at window_tokens per query token.
 """
 
 from __future__ import annotations
@@ -42,6 +44,13 @@ class LatencyProfile:
     graph_max_tokens: int = field(
         default=512, metadata={"help": "largest step (tokens) replayed from CUDA graphs; larger run eager"}
     )
+    window_tokens: int = field(
+        default=0,
+        metadata={"help": "sliding window (tokens) of window_share of the attention layers; 0: none"},
+    )
+    window_share: float = field(
+        default=0.0, metadata={"help": "share of the attention layers that only see the last window_tokens"}
+    )
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -52,6 +61,8 @@ class LatencyProfile:
                 raise ProfileError(f"profile field {f.name} must be a whole number, got {value!r}")
             if value < 0:
                 raise ProfileError(f"profile field {f.name} must be >= 0, got {value!r}")
+        if self.window_share > 1.0:
+            raise ProfileError(f"profile field window_share must be <= 1, got {self.window_share!r}")
         for name in ("kv_cache_tokens", "max_num_seqs", "max_num_batched_tokens", "block_size"):
             if getattr(self, name) < 1:
                 raise ProfileError(f"profile field {name} must be >= 1, got {getattr(self, name)!r}")

@@ -12,6 +12,8 @@ the step is done, i.e. cached tokens + tokens computed in this step):
 - kv_tokens_read = sum of context_len,
 - token_pairs   = sum over prefill chunks of chunk_len * (tokens before the chunk + chunk_len / 2)
                   (causal attention's average) + sum over decodes of context_len.
+On a model with sliding-window layers (window_share of them, window_tokens wide) those layers' part
+of kv_tokens_read and token_pairs is capped at batched_tokens * window_tokens.
 This is the definition `planner/perf_model.py` uses, so the two sides agree step for step.
 """
 
@@ -58,7 +60,12 @@ def step_time_ms(
     profile: LatencyProfile, *, batched_tokens: int, kv_tokens_read: int, token_pairs: float
 ) -> float:
     """Time of one engine step in ms (the formula in the module docstring)."""
-    memory_ms = profile.weights_read_ms + profile.kv_read_ms_per_1k_tokens * kv_tokens_read / 1000.0
+    kv = float(kv_tokens_read)
+    if profile.window_tokens:
+        reach = batched_tokens * profile.window_tokens
+        kv -= profile.window_share * max(kv - reach, 0.0)
+        token_pairs -= profile.window_share * max(token_pairs - reach, 0.0)
+    memory_ms = profile.weights_read_ms + profile.kv_read_ms_per_1k_tokens * kv / 1000.0
     compute_ms = (
         profile.compute_ms_per_token * batched_tokens + profile.attn_ms_per_1m_token_pairs * token_pairs / 1e6
     )

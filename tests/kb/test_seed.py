@@ -93,6 +93,8 @@ def _drop(index: int, key: str, list_key: str) -> Callable[[Any], None]:
         ("models.json", _set(1, "id", "meta-llama/Llama-3.1-8B-Instruct"), "appears twice"),
         ("models.json", _set(0, "num_kv_heads", 64), "'num_kv_heads': 64 exceeds num_attention_heads 32"),
         ("models.json", _set(2, "params_active_b", 33), "field 'params_active_b': 33 exceeds params_total_b"),
+        ("models.json", _set(0, "attention_layers", 33), "'attention_layers': 33 exceeds num_layers 32"),
+        ("models.json", _set(0, "sliding_window_layers", 8), "'sliding_window_layers': needs sliding_window"),
         ("gpus.json", _set(0, "memory_gib", -80, "gpus"), "field 'memory_gib': must be greater than 0"),
         ("costs.json", _set(0, "gpu_id", "H999", "prices"), "'H999' is not a GPU id in gpus.json"),
         ("costs.json", _set(0, "effective_date", "last year", "prices"), "expected an ISO date"),
@@ -267,3 +269,16 @@ def test_aic_gpu_count_covers_experts_spread_wider_than_attention(tmp_path: Path
         "moe-wider": 2, "attention-dp": 8, "dense": 4, "pipeline": 8,
     }  # fmt: skip
     assert rows["moe-wider"].tensor_parallel == 1
+
+
+def test_hybrid_and_sliding_window_layers_reach_the_model_spec(migrated: Engine, data_dir: Path) -> None:
+    def hybrid(doc: Any) -> None:
+        doc["models"][0].update(attention_layers=8, sliding_window=128, sliding_window_layers=4)
+
+    _edit_json(data_dir / MODELS, hybrid)
+    load_seed(migrated, data_dir=data_dir)
+    with Session(migrated) as session:
+        catalog = repo.load_catalog(session=session)
+    m, plain = catalog.model("llama3.1:8b"), catalog.model("Qwen/Qwen3-30B-A3B")
+    assert (m.attention_layers, m.kv_layers, m.sliding_window, m.sliding_window_layers) == (8, 8, 128, 4)
+    assert (plain.attention_layers, plain.kv_layers, plain.sliding_window_layers) == (None, 48, 0)

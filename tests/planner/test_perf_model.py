@@ -175,3 +175,30 @@ def test_confidence_note_names_the_calibration_rows():
     fitted = replace(P, fit_info={"rows_by_family_engine": {"hopper/vllm": 42}})
     assert "calibrated on 42 benchmark rows for hopper / vllm" in _predict(params=fitted).notes
     assert any(n.startswith("extrapolated") for n in _predict(gpu=L40S, params=fitted).notes)
+
+
+def test_sliding_window_layers_read_only_their_window_once_contexts_pass_it():
+    """Half of the layers attending to the last 128 tokens read half the KV of a long context."""
+    windowed = replace(LLAMA_8B, sliding_window=128, sliding_window_layers=16)
+    full, half = (step_coefs(hardware_costs(m, H100, tp=1, precision=Precision.BF16,
+                                            engine=Engine.VLLM, params=P), P)
+                  for m in (LLAMA_8B, windowed))  # fmt: skip
+    batch, ctx = 64, 8192
+    kv_ms = full.kv_read_ms_per_1k_tokens * batch * ctx / 1000.0
+    long_full = step_ms(full, batched_tokens=batch, kv_tokens=batch * ctx, token_pairs=batch * ctx)
+    long_half = step_ms(half, batched_tokens=batch, kv_tokens=batch * ctx, token_pairs=batch * ctx)
+    saved = full.kv_read_ms_per_1k_tokens * 0.5 * batch * (ctx - 128) / 1000.0
+    assert kv_ms > saved > 0
+    assert long_full - long_half == pytest.approx(saved, rel=1e-9)
+    # contexts inside the window: the window changes nothing
+    short = {"batched_tokens": batch, "kv_tokens": batch * 100, "token_pairs": batch * 100}
+    assert step_ms(full, **short) == step_ms(half, **short)
+
+
+def test_a_linear_attention_hybrid_keeps_kv_only_for_its_attention_layers():
+    hybrid = replace(LLAMA_8B, attention_layers=8)  # 8 of 32 layers attend; 24 carry a fixed state
+    dense, mixed = (hardware_costs(m, H100, tp=1, precision=Precision.BF16, engine=Engine.VLLM, params=P)
+                    for m in (LLAMA_8B, hybrid))  # fmt: skip
+    assert mixed.kv_bytes_per_token == pytest.approx(dense.kv_bytes_per_token / 4)
+    assert mixed.attn_flops_per_pair == pytest.approx(dense.attn_flops_per_pair / 4)
+    assert mixed.flops_per_token == dense.flops_per_token  # projections still run in every layer

@@ -18,7 +18,10 @@ from simulator.latency import step_time_ms
     "batched,kv,pairs",
     [(1, 600, 600), (64, 64 * 1500, 64 * 1500), (8192, 8192, 8192 * 4096), (300, 40_000, 1e6)],
 )
-def test_step_times_agree_for_a_dense_model(seeded_env: str, batched: int, kv: int, pairs: float) -> None:
+@pytest.mark.parametrize("model_name", ["llama-3.1-8b", "gemma-3-12b-it"])  # full attention; 5:1 sliding
+def test_step_times_agree_for_a_dense_model(
+    seeded_env: str, model_name: str, batched: int, kv: int, pairs: float
+) -> None:
     from bot.cli.common import load_catalog_cached
     from kb.calibration import load_params
     from planner.perf import step_profile
@@ -26,12 +29,13 @@ def test_step_times_agree_for_a_dense_model(seeded_env: str, batched: int, kv: i
     from planner.types import Engine, Precision
 
     catalog, params = load_catalog_cached(), load_params()
-    model, gpu = catalog.model("llama-3.1-8b"), catalog.gpu("h100")
+    model, gpu = catalog.model(model_name), catalog.gpu("h100")
     profile = profile_from_dict(
         dataclasses.asdict(
             step_profile(model, gpu, tp=1, precision=Precision.BF16, params=params, max_model_len=8192)
         )
     )
+    assert (profile.window_tokens > 0) == (model.sliding_window_layers > 0)
     hw = hardware_costs(model, gpu, tp=1, precision=Precision.BF16, engine=Engine.VLLM, params=params)
     planner_ms = float(
         step_ms(step_coefs(hw, params), batched_tokens=batched, kv_tokens=kv, token_pairs=pairs)
