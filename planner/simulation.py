@@ -72,6 +72,8 @@ class _State:
     itl_ms: list[np.ndarray] = field(default_factory=list)
     itl_weight: list[float] = field(default_factory=list)
     itl_t: list[float] = field(default_factory=list)  # start time of each ITL block
+    # single steps (with prefill chunks) as plain floats: (ms, decoding sequences, start time)
+    itl_one: list[tuple[float, float, float]] = field(default_factory=list)
 
 
 def _arrivals(rng: np.random.Generator, load: Load, n: int) -> tuple[np.ndarray, int]:
@@ -143,12 +145,12 @@ def simulate(
         _warm(st, warm_batch, workload, limits)
     waiting: deque[int] = deque()
     nxt, spawn = 0, users
-    prefix = float(workload.prefix_tokens)
+    prefix, budget = float(workload.prefix_tokens), float(limits.max_num_batched_tokens)
     for _ in range(MAX_ITERATIONS):
         while nxt < n and st.arrival_l[nxt] <= st.t:
             waiting.append(nxt)
             nxt += 1
-        room = _admit(st, waiting, limits, prefix)
+        room = _admit(st, waiting, limits, prefix) if waiting else budget - st.n_dec
         if nxt >= n and not waiting and not st.prefill:
             break  # every request has its first token; what follows is a draining engine
         if st.n_dec == 0 and not st.prefill:
@@ -161,7 +163,7 @@ def simulate(
         else:
             blocked = bool(waiting)  # the head waits for memory: nothing changes before a completion
             _jump(step, coefs, st, np.inf if blocked or nxt >= n else st.arrival_l[nxt])
-        gone = _complete(st)
+        gone = _complete(st) if st.finishing and st.finishing[0][0] <= st.steps else 0
         new = min(gone, n - spawn) if users else 0
         st.arrival[spawn : spawn + new] = st.t  # closed loop: each finished user sends the next request
         st.arrival_l[spawn : spawn + new] = [st.t] * new
@@ -171,8 +173,16 @@ def simulate(
 
 def _admit(st: _State, waiting: deque[int], limits: Limits, prefix: float) -> float:
     """Admit waiting requests FCFS; returns the token budget left for running prefill chunks."""
-    room = float(limits.max_num_batched_tokens) - st.n_dec - sum(p[1] for p in st.prefill)
-    seqs, cap = int(limits.max_num_seqs), float(limits.kv_cache_tokens)
+    budget, seqs, cap = (
+        float(limits.max_num_batched_tokens),
+        int(limits.max_num_seqs),
+        float(limits.kv_cache_tokens),
+    )
+    if st.n_dec + len(st.prefill) >= seqs or st.kv_used + st.need_l[waiting[0]] > cap:
+        return budget - st.n_dec  # the head cannot start: nothing to admit this step
+    room = budget - st.n_dec
+    for p in st.prefill:
+        room -= p[1]
     while waiting and room > 0 and st.n_dec + len(st.prefill) < seqs:
         i = waiting[0]
         if st.kv_used + st.need_l[i] > cap:
@@ -182,7 +192,7 @@ def _admit(st: _State, waiting: deque[int], limits: Limits, prefix: float) -> fl
         cached = prefix if i > 0 else 0.0  # the first request computes the shared prefix
         st.prefill.append([float(i), st.isl_l[i] - cached, cached])
         room -= st.isl_l[i] - cached
-    return float(limits.max_num_batched_tokens) - st.n_dec
+    return budget - st.n_dec
 
 
 def scalar_step(coefs: StepCoefs) -> StepFn:
@@ -218,23 +228,23 @@ def scalar_step(coefs: StepCoefs) -> StepFn:
 
 def _step(step: StepFn, st: _State, room: float) -> None:
     """One step with prefill chunks: every decode, then chunks in admission order within the budget."""
-    batched, kv, pairs = float(st.n_dec), st.kv_dec, st.kv_dec
+    n_dec = st.n_dec
+    batched, kv, pairs = float(n_dec), st.kv_dec, st.kv_dec
     chunks = []
+    room = max(room, 0.0)
     for _, todo, cached in st.prefill:
-        c = min(todo, max(room, 0.0))
+        c = todo if todo < room else room
         room -= c
         chunks.append(c)
         batched += c
         kv += cached + c
         pairs += c * (cached + c / 2.0)
     dt = step(batched, kv, pairs)
-    if st.n_dec:
-        st.itl_ms.append(np.array([dt]))
-        st.itl_weight.append(float(st.n_dec))
-        st.itl_t.append(st.t)
+    if n_dec:
+        st.itl_one.append((dt, float(n_dec), st.t))
         st.steps += 1
-        st.kv_dec += st.n_dec
-    st.t += dt
+        st.kv_dec += n_dec
+    t = st.t = st.t + dt
     still = []
     for p, c in zip(st.prefill, chunks, strict=True):
         p[1] -= c
@@ -243,7 +253,7 @@ def _step(step: StepFn, st: _State, room: float) -> None:
             still.append(p)
             continue
         i = int(p[0])
-        st.first[i] = st.t
+        st.first[i] = t
         st.n_dec += 1
         st.kv_dec += st.isl_l[i] + 1.0
         heapq.heappush(st.finishing, (st.steps + int(st.osl_l[i]) - 1, i))
@@ -312,8 +322,12 @@ def _results(st: _State, limits: Limits, *, closed: bool) -> dict[str, np.ndarra
     blocks = [
         (a, w) for a, w, t in zip(st.itl_ms, st.itl_weight, st.itl_t, strict=True) if since <= t < until
     ]
-    itl = np.concatenate([a for a, _ in blocks]) if blocks else np.zeros(0)
-    weights = np.repeat(np.array([w for _, w in blocks]), [a.size for a, _ in blocks])
+    one = np.array(st.itl_one, dtype=float).reshape(-1, 3)
+    one = one[(one[:, 2] >= since) & (one[:, 2] < until)]
+    itl = np.concatenate([one[:, 0]] + [a for a, _ in blocks])
+    weights = np.concatenate(
+        [one[:, 1], np.repeat(np.array([w for _, w in blocks]), [a.size for a, _ in blocks])]
+    )
     return {
         "ttft": ttft,
         "tpot": decode / np.maximum(st.osl[ok] - 1, 1),
