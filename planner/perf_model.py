@@ -21,6 +21,8 @@ thousands of benchmark rows in one call with the same code the predictions use.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -174,6 +176,11 @@ class StepCoefs:
     window_tokens: Num = 0.0  # sliding window of `window_share` of the attention layers (0: none)
     window_share: Num = 0.0
 
+    @functools.cached_property
+    def scalar(self) -> bool:
+        """One configuration (plain numbers), not a stack of benchmark rows (arrays)."""
+        return not any(isinstance(getattr(self, f.name), np.ndarray) for f in dataclasses.fields(self))
+
 
 @dataclass(frozen=True)
 class Efficiency:
@@ -257,6 +264,10 @@ def experts_touched(coefs: StepCoefs, tokens: Num) -> Num:
 
 def step_ms(coefs: StepCoefs, *, batched_tokens: Num, kv_tokens: Num, token_pairs: Num) -> Num:
     """Time of one engine iteration, ms (the module docstring's formula)."""
+    if coefs.scalar and not (
+        type(batched_tokens) is np.ndarray or type(kv_tokens) is np.ndarray or type(token_pairs) is np.ndarray
+    ):
+        return _scalar_step_ms(coefs, float(batched_tokens), float(kv_tokens), float(token_pairs))
     weights = coefs.dense_read_ms
     frac = coefs.expert_fraction
     if frac.any() if isinstance(frac, np.ndarray) else frac:  # dense models skip the expert term
@@ -272,3 +283,23 @@ def step_ms(coefs: StepCoefs, *, batched_tokens: Num, kv_tokens: Num, token_pair
     )
     eager = np.where(batched_tokens > GRAPH_TOKENS, coefs.eager_ms, 0.0)
     return coefs.overhead_ms + eager + np.maximum(memory, compute)
+
+
+def _scalar_step_ms(coefs: StepCoefs, batched: float, kv: float, pairs: float) -> float:
+    """`step_ms` of one configuration in plain floats (a prediction calls it dozens of times; numpy's
+    per-call cost on scalars would dominate). The same formula, term for term."""
+    weights = float(coefs.dense_read_ms)
+    frac = float(coefs.expert_fraction)
+    if frac:
+        draws = max(batched * float(coefs.expert_spread), 1.0)
+        weights += float(coefs.expert_read_ms) * (1.0 - (1.0 - frac) ** draws)
+    window = float(coefs.window_tokens)
+    if window:
+        reach, share = batched * window, float(coefs.window_share)
+        kv -= share * max(kv - reach, 0.0)
+        pairs -= share * max(pairs - reach, 0.0)
+    memory = weights + float(coefs.kv_read_ms_per_1k_tokens) * kv / 1000.0
+    attention = float(coefs.attn_ms_per_1m_token_pairs) * pairs / 1e6
+    compute = float(coefs.compute_ms_per_token) * batched + attention
+    eager = float(coefs.eager_ms) if batched > GRAPH_TOKENS else 0.0
+    return float(coefs.overhead_ms) + eager + max(memory, compute)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from planner.errors import InvalidInputError
@@ -202,3 +203,21 @@ def test_a_linear_attention_hybrid_keeps_kv_only_for_its_attention_layers():
     assert mixed.kv_bytes_per_token == pytest.approx(dense.kv_bytes_per_token / 4)
     assert mixed.attn_flops_per_pair == pytest.approx(dense.attn_flops_per_pair / 4)
     assert mixed.flops_per_token == dense.flops_per_token  # projections still run in every layer
+
+
+@pytest.mark.parametrize(
+    "model", [LLAMA_8B, MIXTRAL, replace(LLAMA_8B, sliding_window=128, sliding_window_layers=16)]
+)
+@pytest.mark.parametrize(
+    ("batched", "kv", "pairs"), [(1, 0, 0), (64, 64 * 900, 64 * 900), (4096, 9e4, 4096 * 3e3)]
+)
+def test_plain_float_step_time_is_the_array_formula(model, batched, kv, pairs):
+    """A single prediction steps in plain floats; the calibration steps arrays: one formula."""
+    coefs = step_coefs(hardware_costs(model, H100, tp=2, precision=BF16, engine=Engine.VLLM, params=P), P)
+    assert coefs.scalar
+    scalar = step_ms(coefs, batched_tokens=batched, kv_tokens=kv, token_pairs=pairs)
+    arrays = step_ms(
+        coefs, batched_tokens=np.array([batched]), kv_tokens=np.array([kv]), token_pairs=np.array([pairs])
+    )
+    assert isinstance(scalar, float)
+    assert scalar == pytest.approx(float(arrays[0]), rel=1e-12)
