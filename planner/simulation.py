@@ -18,6 +18,7 @@ sequences decoding in them: exactly the per-token gaps.
 from __future__ import annotations
 
 import heapq
+import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -263,29 +264,30 @@ def _step(step: StepFn, st: _State, room: float) -> None:
 def _jump(step: StepFn, coefs: StepCoefs, st: _State, until: float) -> None:
     """Advance pure decoding to the next completion, or to the step during which `until` falls."""
     k = max(st.finishing[0][0] - st.steps, 1)
-    if np.isfinite(until):  # no step is shorter than the floor: that bounds how many fit
+    bounded = math.isfinite(until)
+    if bounded:  # no step is shorter than the floor: that bounds how many fit
         k = min(k, int(max(until - st.t, 0.0) / st.floor_ms) + 1)
     n = float(st.n_dec)
     if k <= SHORT_JUMP:  # a few steps: plain floats beat numpy's per-call cost
-        dts, t, kv = [], st.t, st.kv_dec
+        t, kv, steps, one = st.t, st.kv_dec, 0, st.itl_one
         for _ in range(k):
             dt = step(n, kv, kv)
-            dts.append(dt)
+            one.append((dt, n, st.t))  # stamped with the stretch's start, as the numpy branch is
             t += dt
             kv += n
+            steps += 1
             if t >= until:
                 break
-        block, steps = np.array(dts), len(dts)
     else:
         kvs = st.kv_dec + n * np.arange(k)
         block = step_ms(coefs, batched_tokens=n, kv_tokens=kvs, token_pairs=kvs)
         ends = st.t + np.cumsum(block)
-        steps = int(np.searchsorted(ends, until)) + 1 if np.isfinite(until) else k
+        steps = int(np.searchsorted(ends, until)) + 1 if bounded else k
         steps = max(min(steps, k), 1)
-        block, t = block[:steps], float(ends[steps - 1])
-    st.itl_ms.append(block)
-    st.itl_weight.append(n)
-    st.itl_t.append(st.t)
+        st.itl_ms.append(block[:steps])
+        st.itl_weight.append(n)
+        st.itl_t.append(st.t)
+        t = float(ends[steps - 1])
     st.steps += steps
     st.kv_dec += n * steps
     st.t = t
