@@ -73,8 +73,8 @@ class _State:
     itl_ms: list[np.ndarray] = field(default_factory=list)
     itl_weight: list[float] = field(default_factory=list)
     itl_t: list[float] = field(default_factory=list)  # start time of each ITL block
-    # single steps (with prefill chunks) as plain floats: (ms, decoding sequences, start time)
-    itl_one: list[tuple[float, float, float]] = field(default_factory=list)
+    # single steps as plain floats, flat: ms, decoding sequences, start time, ms, ...
+    itl_one: list[float] = field(default_factory=list)
 
 
 def _arrivals(rng: np.random.Generator, load: Load, n: int) -> tuple[np.ndarray, int]:
@@ -242,7 +242,7 @@ def _step(step: StepFn, st: _State, room: float) -> None:
         pairs += c * (cached + c / 2.0)
     dt = step(batched, kv, pairs)
     if n_dec:
-        st.itl_one.append((dt, float(n_dec), st.t))
+        st.itl_one.extend((dt, float(n_dec), st.t))
         st.steps += 1
         st.kv_dec += n_dec
     t = st.t = st.t + dt
@@ -272,7 +272,7 @@ def _jump(step: StepFn, coefs: StepCoefs, st: _State, until: float) -> None:
         t, kv, steps, one = st.t, st.kv_dec, 0, st.itl_one
         for _ in range(k):
             dt = step(n, kv, kv)
-            one.append((dt, n, st.t))  # stamped with the stretch's start, as the numpy branch is
+            one.extend((dt, n, st.t))  # stamped with the stretch's start, as the numpy branch is
             t += dt
             kv += n
             steps += 1
