@@ -17,7 +17,7 @@ import numpy as np
 
 from planner.calibration_cases import METRICS, Case
 from planner.memory import memory_plan
-from planner.perf_model import efficiency, step_coefs_from
+from planner.perf_model import efficiency, expert_layers, step_coefs_from
 from planner.perf_params import BOUNDS, ENGINES, FAMILIES, LINKS, PerfParams
 from planner.perf_setup import engine_limits, run_limits
 from planner.serving import CLOSED_LOOP, Load, mean_value
@@ -113,7 +113,7 @@ def predict_cases(arrays: CaseArrays, params: PerfParams) -> dict[str, np.ndarra
         kv_tokens=arrays.kv_cache_tokens,
         max_num_seqs=arrays.max_num_seqs,
         max_num_batched_tokens=arrays.max_num_batched_tokens,
-        moe_top_k=(arrays.hw.moe_layers > 0) * np.maximum(arrays.hw.experts_per_token, 1.0),
+        moe_expert_layers=expert_layers(arrays.hw),
     )
     r = mean_value(coefs, arrays.load, limits)
     return {

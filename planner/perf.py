@@ -24,7 +24,14 @@ import numpy as np
 
 from planner.errors import InvalidInputError
 from planner.memory import MemoryPlan, memory_plan, smallest_fitting_tp
-from planner.perf_model import GRAPH_TOKENS, HardwareCosts, StepCoefs, hardware_costs, step_coefs
+from planner.perf_model import (
+    GRAPH_TOKENS,
+    HardwareCosts,
+    StepCoefs,
+    expert_layers,
+    hardware_costs,
+    step_coefs,
+)
 from planner.perf_params import PerfParams, default_params, request_overhead_ms
 from planner.perf_setup import (
     bench_limits,
@@ -137,7 +144,7 @@ def _breakdown(
     engine_ovh = float(coefs.overhead_ms) - lat
     per_step = engine_ovh + comm_step
     queue = float(r.queue_ms)
-    request = request_overhead_ms(params, hw.engine, is_moe=hw.moe_layers > 0, top_k=hw.experts_per_token)
+    request = request_overhead_ms(params, hw.engine, expert_layers=expert_layers(hw))
     # closed loops: the client's front end and the first token's trip out of the engine
     front = max(float(r.ttft_ms) - request - 0.5 * float(r.tpot_ms) - float(r.prefill_ms) - queue, 0.0)
     return Breakdown(
@@ -204,9 +211,7 @@ def predict(
     if not plan.fits:
         return _not_fitting(plan, tp=tp, replicas=replicas, precision=precision, engine=engine, notes=notes)
     coefs = step_coefs(hw, params)
-    limits = limits_for(
-        engine, params, plan.kv_cache_tokens, is_moe=model.is_moe, top_k=model.num_experts_active, gpu=gpu
-    )
+    limits = limits_for(engine, params, plan.kv_cache_tokens, expert_layers=expert_layers(hw), gpu=gpu)
     load = load_for(workload, arrival, replicas)
     limits = bench_limits(limits, engine, load)
     r = mean_value(coefs, load, limits)

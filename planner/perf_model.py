@@ -257,6 +257,14 @@ def step_coefs(hw: HardwareCosts, params: PerfParams) -> StepCoefs:
     return step_coefs_from(hw, efficiency(params, family=hw.family, engine=hw.engine, link=hw.link))
 
 
+def expert_layers(hw: Any) -> Num:
+    """Routed experts x MoE layers of a HardwareCosts (or one with array fields); 0 when dense."""
+    frac = hw.experts_per_token_fraction
+    if isinstance(frac, np.ndarray):
+        return np.where(frac > 0, hw.moe_layers * hw.experts_per_token / np.maximum(frac, 1e-12), 0.0)
+    return float(hw.moe_layers * hw.experts_per_token / frac) if frac > 0 else 0.0
+
+
 def experts_touched(coefs: StepCoefs, tokens: Num) -> Num:
     """Share of the expert weights a step with `tokens` tokens reads (each token picks top-k)."""
     return 1.0 - np.power(1.0 - coefs.expert_fraction, np.maximum(tokens * coefs.expert_spread, 1.0))

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from planner.memory import MemoryPlan, memory_plan
 from planner.perf_model import Num
-from planner.perf_params import PerfParams
+from planner.perf_params import MOE_REFERENCE_EXPERT_LAYERS, PerfParams
 from planner.perf_types import Arrival, Workload
 from planner.serving import CLOSED_LOOP, MAX_THROUGHPUT, RATE, Limits, Load
 from planner.types import ArrivalKind, Engine, GpuSpec, ModelSpec, Precision
@@ -129,17 +129,17 @@ def engine_limits(
     kv_tokens: Num,
     max_num_seqs: Num,
     max_num_batched_tokens: Num,
-    moe_top_k: Num,
+    moe_expert_layers: Num,
 ) -> Limits:
     """Limits from the per-engine parameter tables; `get(table, default)` reads a table for one
-    engine (a prediction) or for an array of rows' engines (the calibration). `moe_top_k` is the
-    experts a token visits (0 for a dense model): MoE stacks add fixed TTFT in proportion."""
+    engine (a prediction) or for an array of rows' engines (the calibration). `moe_expert_layers` is
+    routed experts x MoE layers (0 for a dense model): MoE stacks add fixed TTFT in proportion."""
     return Limits(
         max_num_seqs=max_num_seqs,
         max_num_batched_tokens=max_num_batched_tokens,
         kv_cache_tokens=kv_tokens,
         request_overhead_ms=get(params.request_overhead_ms, 8.0)
-        + get(params.moe_request_overhead_ms, 20.0) * moe_top_k / 4.0,
+        + get(params.moe_request_overhead_ms, 20.0) * moe_expert_layers / MOE_REFERENCE_EXPERT_LAYERS,
         queue_factor=params.queue_factor,
         closed_loop_wave=get(params.closed_loop_wave, 0.3),
         first_token_steps=get(params.first_token_steps, 1.0),
@@ -154,8 +154,7 @@ def limits_for(
     params: PerfParams,
     kv_tokens: int,
     *,
-    is_moe: bool,
-    top_k: float = 4.0,
+    expert_layers: float = 0.0,
     gpu: GpuSpec | None = None,
 ) -> Limits:
     """Engine limits of one replica with `kv_tokens` of KV cache (on `gpu`: its scheduler defaults)."""
@@ -166,7 +165,7 @@ def limits_for(
         kv_tokens=float(max(kv_tokens, 1)),
         max_num_seqs=float(seqs),
         max_num_batched_tokens=float(budget),
-        moe_top_k=max(top_k, 1.0) if is_moe else 0.0,
+        moe_expert_layers=expert_layers,
     )
 
 

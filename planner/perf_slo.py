@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from planner.perf_model import StepCoefs, hardware_costs, step_coefs
+from planner.perf_model import StepCoefs, expert_layers, hardware_costs, step_coefs
 from planner.perf_params import PerfParams
 from planner.perf_setup import engine_memory_plan, limits_for, load_for, max_model_len
 from planner.perf_tail import Q, tail
@@ -70,9 +70,7 @@ def replica(
     if not plan.fits:
         return None
     coefs = step_coefs(hw, params)
-    limits = limits_for(
-        engine, params, plan.kv_cache_tokens, is_moe=model.is_moe, top_k=model.num_experts_active, gpu=gpu
-    )
+    limits = limits_for(engine, params, plan.kv_cache_tokens, expert_layers=expert_layers(hw), gpu=gpu)
     probe = load_for(workload, Arrival(ArrivalKind.POISSON, rate_rps=1e-6), 1)
     return Replica(coefs, limits, float(capacity_rps(coefs, probe, limits)))
 

@@ -47,7 +47,7 @@ def _load(mode: int) -> Load:
     ],
 )
 def test_bench_settings_apply_to_tensorrt_llm_at_maximum_throughput_only(engine, mode, bench):
-    base = limits_for(engine, default_params(), 1_400_000, is_moe=False)
+    base = limits_for(engine, default_params(), 1_400_000)
     got = bench_limits(base, engine, _load(mode))
     if bench:
         assert (got.max_num_seqs, got.max_num_batched_tokens) == (4096.0, 8192.0)
@@ -70,9 +70,7 @@ def test_bench_settings_apply_to_tensorrt_llm_at_maximum_throughput_only(engine,
 def test_scheduler_limits_follow_each_engines_gpu_defaults(engine, gpu_id, memory_gib, budget):
     gpu = replace(GPU[gpu_id], memory_gib=memory_gib)
     assert scheduler_limits(engine, gpu, default_params())[1] == budget
-    assert (
-        limits_for(engine, default_params(), 100_000, is_moe=False, gpu=gpu).max_num_batched_tokens == budget
-    )
+    assert limits_for(engine, default_params(), 100_000, gpu=gpu).max_num_batched_tokens == budget
 
 
 def test_the_deployed_engine_arguments_are_the_ones_the_prediction_modelled():

@@ -91,7 +91,7 @@ def test_kv_capacity_counts_the_output_share_the_engine_holds(reserve, expected)
     ("engine", "reserve"), [(Engine.VLLM, 0.5), (Engine.SGLANG, 0.5), (Engine.TENSORRT_LLM, 1.0)]
 )
 def test_engine_limits_carry_the_fitted_closed_loop_terms(engine, reserve):
-    lim = limits_for(engine, P, 100_000, is_moe=False)
+    lim = limits_for(engine, P, 100_000)
     assert lim.kv_output_reserve == reserve
     assert lim.closed_loop_overhead_ms == P.closed_loop_overhead_ms[engine.value]
     assert lim.first_token_steps == P.first_token_steps[engine.value]
@@ -146,13 +146,20 @@ def test_moe_layer_overhead_scales_with_the_experts_each_token_visits(top_k, rat
     assert per_layer_us == pytest.approx(P.moe_layer_overhead_us * ratio)
 
 
-@pytest.mark.parametrize(("is_moe", "top_k", "moe_part"), [(False, 8, 0.0), (True, 2, 0.5), (True, 8, 2.0)])
-def test_moe_fixed_ttft_scales_with_top_k(is_moe, top_k, moe_part):
+@pytest.mark.parametrize(
+    ("experts", "layers", "moe_part"), [(0, 0, 0.0), (128, 36, 0.3), (256, 60, 1.0), (384, 61, 1.525)]
+)
+def test_moe_fixed_ttft_scales_with_experts_times_moe_layers(experts, layers, moe_part):
+    from planner.perf_model import expert_layers
     from planner.perf_params import request_overhead_ms
+    from tests.planner.perf_specs import MIXTRAL
 
-    got = request_overhead_ms(P, "vllm", is_moe=is_moe, top_k=top_k)
+    model = replace(MIXTRAL, num_experts=experts, num_experts_active=min(8, experts), num_layers=layers or 32)
+    hw = hardware_costs(model, H100, tp=4, precision=Precision.BF16, engine=Engine.VLLM, params=P)
+    assert expert_layers(hw) == pytest.approx(experts * layers)
+    got = request_overhead_ms(P, "vllm", expert_layers=expert_layers(hw))
     assert got == pytest.approx(P.request_overhead_ms["vllm"] + moe_part * P.moe_request_overhead_ms["vllm"])
-    lim = limits_for(Engine.VLLM, P, 100_000, is_moe=is_moe, top_k=top_k)
+    lim = limits_for(Engine.VLLM, P, 100_000, expert_layers=expert_layers(hw))
     assert lim.request_overhead_ms == pytest.approx(got)
 
 

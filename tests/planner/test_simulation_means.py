@@ -49,7 +49,7 @@ def _des_means(rate: float, seed: int) -> dict[str, float]:
         max_model_len=max_model_len(LLAMA_8B, W),
         params=P,
     )
-    limits = limits_for(Engine.VLLM, P, plan.kv_cache_tokens, is_moe=False)
+    limits = limits_for(Engine.VLLM, P, plan.kv_cache_tokens)
     load = load_for(W, Arrival(ArrivalKind.POISSON, rate_rps=rate), 1)
     coefs = step_coefs(hw, P)
     r = mean_value(coefs, load, limits)

@@ -19,7 +19,7 @@ P = default_params()
 def _setup(users: int, isl: int = 2048, osl: int = 128):
     hw = hardware_costs(LLAMA_8B, H100, tp=1, precision=Precision.BF16, engine=Engine.SGLANG, params=P)
     coefs = step_coefs(hw, P)
-    limits = limits_for(Engine.SGLANG, P, 400_000, is_moe=False, gpu=H100)
+    limits = limits_for(Engine.SGLANG, P, 400_000, gpu=H100)
     load = load_for(Workload(isl, osl), Arrival(ArrivalKind.CLOSED_LOOP, concurrency=users), 1)
     return coefs, limits, load, mean_value(coefs, load, limits)
 
