@@ -208,6 +208,11 @@ def predict(
         params=params,
     )
     notes = [_confidence(hw, params)]
+    if model.attention_layers:
+        notes.append(
+            f"hybrid: KV cache for {model.kv_layers} of {model.num_layers} layers; the other layers' "
+            "fixed per-sequence state is not counted, so max_concurrency may be optimistic"
+        )
     if not plan.fits:
         return _not_fitting(plan, tp=tp, replicas=replicas, precision=precision, engine=engine, notes=notes)
     coefs = step_coefs(hw, params)

@@ -221,3 +221,9 @@ def test_plain_float_step_time_is_the_array_formula(model, batched, kv, pairs):
     )
     assert isinstance(scalar, float)
     assert scalar == pytest.approx(float(arrays[0]), rel=1e-12)
+
+
+def test_a_hybrid_says_its_state_memory_is_not_counted():
+    notes = _predict(model=replace(LLAMA_8B, attention_layers=8)).notes
+    assert any(n.startswith("hybrid: KV cache for 8 of 32 layers") for n in notes)
+    assert not any(n.startswith("hybrid") for n in _predict().notes)
