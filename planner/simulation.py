@@ -70,6 +70,7 @@ class _State:
     warm_need: float = 0.0
     finishing: list[tuple[int, int]] = field(default_factory=list)  # heap of (last decode step, request)
     prefill: list[list[float]] = field(default_factory=list)  # [request, tokens to compute, cached]
+    pf_todo: float = 0.0  # prompt tokens the admitted prefills still have to compute (sum over prefill)
     itl_ms: list[np.ndarray] = field(default_factory=list)
     itl_weight: list[float] = field(default_factory=list)
     itl_t: list[float] = field(default_factory=list)  # start time of each ITL block
@@ -151,7 +152,9 @@ def simulate(
         while nxt < n and st.arrival_l[nxt] <= st.t:
             waiting.append(nxt)
             nxt += 1
-        room = _admit(st, waiting, limits, prefix) if waiting else budget - st.n_dec
+        if waiting and budget - st.n_dec - st.pf_todo > 0:  # room for another prompt's first chunk
+            _admit(st, waiting, limits, prefix)
+        room = budget - st.n_dec
         if nxt >= n and not waiting and not st.prefill:
             break  # every request has its first token; what follows is a draining engine
         if st.n_dec == 0 and not st.prefill:
@@ -172,18 +175,10 @@ def simulate(
     return _results(st, limits, closed=users > 0)
 
 
-def _admit(st: _State, waiting: deque[int], limits: Limits, prefix: float) -> float:
-    """Admit waiting requests FCFS; returns the token budget left for running prefill chunks."""
-    budget, seqs, cap = (
-        float(limits.max_num_batched_tokens),
-        int(limits.max_num_seqs),
-        float(limits.kv_cache_tokens),
-    )
-    if st.n_dec + len(st.prefill) >= seqs or st.kv_used + st.need_l[waiting[0]] > cap:
-        return budget - st.n_dec  # the head cannot start: nothing to admit this step
-    room = budget - st.n_dec
-    for p in st.prefill:
-        room -= p[1]
+def _admit(st: _State, waiting: deque[int], limits: Limits, prefix: float) -> None:
+    """Admit waiting requests FCFS while the token budget, max_num_seqs and the KV cache allow."""
+    seqs, cap = int(limits.max_num_seqs), float(limits.kv_cache_tokens)
+    room = float(limits.max_num_batched_tokens) - st.n_dec - st.pf_todo
     while waiting and room > 0 and st.n_dec + len(st.prefill) < seqs:
         i = waiting[0]
         if st.kv_used + st.need_l[i] > cap:
@@ -193,7 +188,7 @@ def _admit(st: _State, waiting: deque[int], limits: Limits, prefix: float) -> fl
         cached = prefix if i > 0 else 0.0  # the first request computes the shared prefix
         st.prefill.append([float(i), st.isl_l[i] - cached, cached])
         room -= st.isl_l[i] - cached
-    return budget - st.n_dec
+        st.pf_todo += st.isl_l[i] - cached
 
 
 def scalar_step(coefs: StepCoefs) -> StepFn:
@@ -250,6 +245,7 @@ def _step(step: StepFn, st: _State, room: float) -> None:
     for p, c in zip(st.prefill, chunks, strict=True):
         p[1] -= c
         p[2] += c
+        st.pf_todo -= c
         if p[1] > 0:
             still.append(p)
             continue
