@@ -106,9 +106,10 @@ def scheduler_limits(engine: Engine, gpu: GpuSpec | None, params: PerfParams) ->
     """(max_num_seqs, max_num_batched_tokens) an engine runs with on a GPU by default.
 
     vLLM's API server (`get_batch_defaults`, v0.8-v0.27) uses 8192 tokens per step on GPUs of
-    70 GiB or more except A100s, and 2048 below; SGLang sizes `chunked_prefill_size` by GPU memory:
-    2048 under 35 GiB, 8192 under 160 GiB, 16384 above (B200, B300, GB200, MI300X). Other engines,
-    and no GPU given: the parameter set's values.
+    70 GiB or more except A100s, and 2048 below; SGLang sizes `chunked_prefill_size` by GPU memory
+    (`server_args._handle_gpu_memory_settings`): 2048 under 35 GiB, 4096 under 60 GiB (A100-40GB,
+    L40S), 8192 under 160 GiB, 16384 above (B200, B300, GB200, MI300X). Other engines, and no GPU
+    given: the parameter set's values.
     """
     seqs = params.max_num_seqs.get(engine.value, 256)
     budget = params.max_num_batched_tokens.get(engine.value, 8192)
@@ -118,7 +119,7 @@ def scheduler_limits(engine: Engine, gpu: GpuSpec | None, params: PerfParams) ->
     if engine == Engine.VLLM and (mem < 70 or "a100" in gpu.id.lower()):
         budget = min(budget, 2048)
     elif engine == Engine.SGLANG:
-        budget = 2048 if mem < 35 else 8192 if mem < 160 else 16384
+        budget = 2048 if mem < 35 else 4096 if mem < 60 else 8192 if mem < 160 else 16384
     return seqs, budget
 
 

@@ -62,6 +62,7 @@ def test_bench_settings_apply_to_tensorrt_llm_at_maximum_throughput_only(engine,
         (Engine.VLLM, "A100-80GB", 80.0, 2048),  # A100s keep the small budget (vLLM PR #17885)
         (Engine.VLLM, "L40S", 48.0, 2048),
         (Engine.SGLANG, "L4", 24.0, 2048),  # SGLang's chunked_prefill_size by GPU memory
+        (Engine.SGLANG, "L40S", 48.0, 4096),
         (Engine.SGLANG, "H200", 141.0, 8192),
         (Engine.SGLANG, "MI300X", 192.0, 16384),
         (Engine.TENSORRT_LLM, "L4", 24.0, 8192),  # the parameter set's value
