@@ -369,7 +369,8 @@ def simulated_shapes(
     would put its median below the pure-decode step). Under open arrivals TTFT and e2e are the
     simulated ones too (the simulation queues as the engine does). In closed loops the calibrated
     means carry what the simulation leaves out (client waves, the first token's trip out of the
-    engine), so TTFT and e2e there keep the simulated percentile / mean ratios on those means.
+    engine), so TTFT, TPOT and e2e there keep the simulated percentile / mean ratios on those means
+    (ITL keeps its simulated modes).
     """
     closed = int(load.mode) == CLOSED_LOOP
     n = horizon(load, r)
@@ -383,7 +384,7 @@ def simulated_shapes(
             continue
         weights = sim["itl_weight"] if key == "itl" else np.ones(samples.size)
         values = _weighted_percentiles(samples, weights)
-        if closed and key in ("ttft", "e2e"):
+        if closed and key in ("ttft", "tpot", "e2e"):  # per-request figures: one mode each
             values = values * float(mean) / float(samples.mean())
         out[key] = {p: float(x) for p, x in zip(PERCENTILES, values, strict=True)}
         if not closed:  # the simulation's own mean: consistent with its percentiles

@@ -95,3 +95,14 @@ def test_breakdown_adds_up_to_the_simulated_e2e_mean(share: float) -> None:
     pred = _predict(Arrival(ArrivalKind.POISSON, rate_rps=_capacity_rps() * share))
     assert pred.breakdown.total_ms == pytest.approx(pred.e2e_ms.mean, rel=1e-3)
     assert pred.breakdown.queue_ms >= 0.0 and pred.breakdown.decode_ms > 0.0
+
+
+@pytest.mark.parametrize("users", [4, 8, 32])
+def test_closed_loop_means_sit_within_their_percentiles(users: int) -> None:
+    """Closed loops report the calibrated means; per-request figures (TTFT, TPOT, e2e) keep the
+    simulation's percentile / mean ratios on them, so no mean lands above its own p99."""
+    pred = _predict(Arrival(ArrivalKind.CLOSED_LOOP, concurrency=users))
+    for key in ("ttft", "tpot", "e2e"):
+        s = getattr(pred, f"{key}_ms")
+        assert s.p50 <= s.p90 <= s.p95 <= s.p99, key
+        assert s.mean <= s.p99 * 1.01, key
