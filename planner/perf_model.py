@@ -131,6 +131,8 @@ def hardware_costs(
     dense = model.params_total_b * 1e9 - experts - model.vocab_size * model.hidden_size
     b_act = 2.0
     allreduces = 2 * model.num_layers if tp > 1 else 0
+    window = model.sliding_window or 0
+    windowed = model.sliding_window_layers if window else 0
     ring = 2.0 * (tp - 1) / tp
     return HardwareCosts(
         dense_read_bytes=max(dense, 0.0) * per_weight / tp + model.vocab_size * model.hidden_size * 2.0 / tp,
@@ -155,8 +157,8 @@ def hardware_costs(
         attn_tflops=gpu.bf16_tflops,
         fp4_tensor_cores=1.0 if precision == Precision.INT4 and gpu_family(gpu) == "blackwell" else 0.0,
         layers=model.num_layers,
-        window_tokens=float(model.sliding_window or 0) if model.sliding_window_layers else 0.0,
-        window_share=min(model.sliding_window_layers / model.kv_layers, 1.0) if model.sliding_window else 0.0,
+        window_tokens=float(window) if windowed else 0.0,
+        window_share=min(windowed / model.kv_layers, 1.0),
     )
 
 
@@ -226,8 +228,8 @@ def step_coefs_from(hw: Any, eff: Efficiency) -> StepCoefs:
         attn_ms_per_1m_token_pairs=1e6 * hw.attn_flops_per_pair / attn_flops,
         expert_spread=eff.expert_spread,
         eager_ms=hw.layers * eff.eager_layer_us / 1000.0,
-        window_tokens=getattr(hw, "window_tokens", 0.0),
-        window_share=getattr(hw, "window_share", 0.0),
+        window_tokens=hw.window_tokens,
+        window_share=hw.window_share,
     )
 
 
