@@ -145,6 +145,7 @@ def _free(arrays: CaseArrays) -> list[tuple[str, str]]:
         "step_overhead_ms",
         "request_overhead_ms",
         "closed_loop_wave",
+        "closed_loop_lockstep",
         "first_token_steps",
         "closed_loop_overhead_ms",
         "moe_request_overhead_ms",

@@ -106,7 +106,9 @@ class PerfParams:
     # closed loops at fixed lengths: share of the other users whose prompts arrive in the same wave
     # (engines that mix prefill chunks into decode steps stagger after the benchmark's first round:
     # about 1 / rounds; prefill-first engines keep every round a wave: about 1)
-    closed_loop_wave: dict[str, float] = field(default_factory=lambda: _per(ENGINES, 0.2, sglang=0.75))
+    closed_loop_wave: dict[str, float] = field(default_factory=lambda: _per(ENGINES, 0.12, vllm=0.13, sglang=0.5))
+    # extra wave share when one round's prompts fit in one step (`planner.serving.wave_share`)
+    closed_loop_lockstep: dict[str, float] = field(default_factory=lambda: _per(ENGINES, 0.3, vllm=0.0, sglang=0.5))
     # decode steps between a prompt's last prefill chunk and its first token reaching the client
     # (overlap schedulers emit a step late; streaming and detokenisation add about a step more)
     first_token_steps: dict[str, float] = field(default_factory=lambda: _per(ENGINES, 1.0))
@@ -183,6 +185,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "allreduce_latency_us": (2.0, 80.0),
     "allreduce_bw_eff": (0.1, 0.95),
     "closed_loop_wave": (0.0, 1.0),
+    "closed_loop_lockstep": (0.0, 1.0),
     "first_token_steps": (0.0, 12.0),
     "closed_loop_overhead_ms": (0.0, 300.0),
     "tp_loss": (0.0, 0.6),

@@ -143,6 +143,7 @@ def engine_limits(
         + get(params.moe_request_overhead_ms, 20.0) * moe_expert_layers / MOE_REFERENCE_EXPERT_LAYERS,
         queue_factor=params.queue_factor,
         closed_loop_wave=get(params.closed_loop_wave, 0.3),
+        closed_loop_lockstep=get(params.closed_loop_lockstep, 0.0),
         first_token_steps=get(params.first_token_steps, 1.0),
         closed_loop_overhead_ms=get(params.closed_loop_overhead_ms, 30.0),
         kv_output_reserve=get(params.kv_output_reserve, 1.0),

@@ -46,6 +46,7 @@ class Limits:
     request_overhead_ms: Num
     queue_factor: float = 1.0
     closed_loop_wave: Num = 0.0
+    closed_loop_lockstep: Num = 0.0  # extra wave share when a round's prompts fit in one step
     first_token_steps: Num = 0.0  # decode steps between a prompt's last prefill step and its first token
     closed_loop_overhead_ms: Num = 0.0  # benchmark client/front-end time in closed-loop TTFT
     kv_output_reserve: Num = 1.0  # share of the output's KV an admitted sequence holds on average
@@ -152,6 +153,18 @@ def _wave_prefill(coefs: StepCoefs, users: Num, sh: Shape, budget: Num) -> tuple
     return at.mean(axis=-1), end
 
 
+def wave_share(limits: Limits, batch: Num, computed: Num) -> Num:
+    """Share of the other users of a closed loop whose prompts arrive in the same wave.
+
+    `closed_loop_wave` everywhere, plus `closed_loop_lockstep` in proportion to how much of one
+    round's prompts fit in one step: a round that one step prefills gives every user its first token
+    on the same step, so they finish and return together round after round; a round spread over n
+    steps splits into n groups that drift apart.
+    """
+    fits = np.minimum(limits.max_num_batched_tokens / np.maximum(batch * computed, 1.0), 1.0)
+    return np.minimum(limits.closed_loop_wave + limits.closed_loop_lockstep * fits, 1.0)
+
+
 def wave_users(batch: Num, wave: Num) -> Num:
     """Prompts arriving together in a closed loop on a prefill-first engine: a `wave` share of the
     others (the rest are spread)."""
@@ -252,7 +265,7 @@ def _mean_value(coefs: StepCoefs, load: Load, limits: Limits) -> MeanResult:
     saturated = is_rate & (rate >= capacity * 0.999)
     b_rate = _open_loop_batch(coefs, sh, limits, rate, b_max) if np.any(is_rate) else b_max
     batch = np.where(is_rate, b_rate, np.minimum(conc, b_max))
-    wave = np.where(mode == CLOSED_LOOP, limits.closed_loop_wave, 0.0)
+    wave = np.where(mode == CLOSED_LOOP, wave_share(limits, batch, sh.computed), 0.0)
     t_dec, steps, one, t_pf, run = _cycle(coefs, batch, sh, limits, wave)
     lock = (mode == CLOSED_LOOP) & (np.asarray(limits.prefill_first) > 0)
     if np.any(lock):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from planner.perf_model import StepCoefs
-from planner.serving import Limits, Load, MeanResult, shape_of, wave_times, wave_users
+from planner.serving import Limits, Load, MeanResult, shape_of, wave_share, wave_times, wave_users
 
 PERCENTILES = ("p50", "p90", "p95", "p99")
 Q = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0}
@@ -30,7 +30,7 @@ def wave_shapes(coefs: StepCoefs, load: Load, limits: Limits, r: MeanResult) -> 
     """{"ttft" | "tpot" | "itl" | "e2e": {percentile: ms}} of one replica's closed loop (scalar load)."""
     sh = shape_of(load)
     at, end = wave_times(
-        coefs, wave_users(r.batch, limits.closed_loop_wave), sh, limits.max_num_batched_tokens
+        coefs, wave_users(r.batch, wave_share(limits, r.batch, sh.computed)), sh, limits.max_num_batched_tokens
     )
     at = np.asarray(at, dtype=float).reshape(-1)
     gaps = max(float(sh.osl) - 1.0, 1.0)
