@@ -3,9 +3,16 @@
 One iteration (a continuous-batching step) reads the weights and the KV cache of every sequence
 in it, and computes `batched_tokens` tokens plus attention over `token_pairs` (query, key) pairs:
 
-    step_ms = overhead + [eager if batched_tokens > 512]
-              + max(weights_read + kv_read_per_1k * kv_tokens / 1000,
-                    compute_per_token * batched_tokens + attn_per_1m * token_pairs / 1e6)
+    step_ms = overhead + [eager if batched_tokens > 512] + hypot(memory, compute)
+    memory  = weights_read + kv_read_per_1k * kv_tokens / 1000
+    compute = compute_per_token * batched_tokens + attn_per_1m * token_pairs / 1e6
+
+The roofline is smooth (the Euclidean norm of the two times, not their maximum): a step is a
+sequence of kernels, some bound by memory (attention over the KV cache, skinny GEMMs) and some by
+compute, and the sum of each kernel's own maximum sits above the maximum of the sums, most where the
+two are close. Against the hard maximum, held out on the benchmark rows this cut the error of
+maximum-throughput tokens/s from 13.5% to 11.8% median (leave one GPU out) and of ITL from 15.6% to
+14.9%; a pure bound (one term zero) keeps its value.
 
 Token pairs of a prefill chunk = chunk_len x (tokens before the chunk + chunk_len / 2), the causal
 average; of a decode sequence = its context. Tensor-parallel all-reduce is folded in: its latency
@@ -23,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -292,7 +300,7 @@ def step_ms(coefs: StepCoefs, *, batched_tokens: Num, kv_tokens: Num, token_pair
         coefs.compute_ms_per_token * batched_tokens + coefs.attn_ms_per_1m_token_pairs * token_pairs / 1e6
     )
     eager = np.where(batched_tokens > GRAPH_TOKENS, coefs.eager_ms, 0.0)
-    return coefs.overhead_ms + eager + np.maximum(memory, compute)
+    return coefs.overhead_ms + eager + np.hypot(memory, compute)
 
 
 def _scalar_step_ms(coefs: StepCoefs, batched: float, kv: float, pairs: float) -> float:
@@ -312,4 +320,4 @@ def _scalar_step_ms(coefs: StepCoefs, batched: float, kv: float, pairs: float) -
     attention = float(coefs.attn_ms_per_1m_token_pairs) * pairs / 1e6
     compute = float(coefs.compute_ms_per_token) * batched + attention
     eager = float(coefs.eager_ms) if batched > GRAPH_TOKENS else 0.0
-    return float(coefs.overhead_ms) + eager + max(memory, compute)
+    return float(coefs.overhead_ms) + eager + math.hypot(memory, compute)

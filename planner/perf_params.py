@@ -105,10 +105,18 @@ class PerfParams:
     queue_factor: float = 1.0
     # closed loops at fixed lengths: share of the other users whose prompts arrive in the same wave
     # (engines that mix prefill chunks into decode steps stagger after the benchmark's first round:
-    # about 1 / rounds; prefill-first engines keep every round a wave: about 1)
-    closed_loop_wave: dict[str, float] = field(default_factory=lambda: _per(ENGINES, 0.12, vllm=0.13, sglang=0.5))
-    # extra wave share when one round's prompts fit in one step (`planner.serving.wave_share`)
-    closed_loop_lockstep: dict[str, float] = field(default_factory=lambda: _per(ENGINES, 0.3, vllm=0.0, sglang=0.5))
+    # about 1 / rounds; prefill-first engines keep more of every round a wave), plus
+    # `closed_loop_lockstep` in proportion to the share of a round one step prefills
+    # (`planner.serving.wave_share`: a round inside one step stays in lockstep). The priors are
+    # where the closed-loop rows put them: the share that best fits each row's TTFT falls from about
+    # 0.5 (TensorRT-LLM) and 1 (SGLang) when a round fits one step to 0.1-0.15 and 0.4 when it spans
+    # dozens; vLLM's rows show no lockstep (0.1-0.15 throughout)
+    closed_loop_wave: dict[str, float] = field(
+        default_factory=lambda: _per(ENGINES, 0.12, vllm=0.13, sglang=0.5)
+    )
+    closed_loop_lockstep: dict[str, float] = field(
+        default_factory=lambda: _per(ENGINES, 0.3, vllm=0.0, sglang=0.5)
+    )
     # decode steps between a prompt's last prefill chunk and its first token reaching the client
     # (overlap schedulers emit a step late; streaming and detokenisation add about a step more)
     first_token_steps: dict[str, float] = field(default_factory=lambda: _per(ENGINES, 1.0))

@@ -29,7 +29,7 @@ from planner.perf_types import Arrival, Prediction, Workload
 from planner.spec import DeploymentSpec
 from planner.types import ArrivalKind, Engine
 
-CHEAPEST_EVALS = 10
+CHEAPEST_EVALS = 16
 LIKELY_FIRST = 2
 ACCURATE_EVALS = 2
 FASTEST_EVALS = 2
@@ -60,8 +60,9 @@ class Scored:
 
 
 def cheapest_first(feasible: list[Sized]) -> list[Sized]:
-    """Screened combinations in the order the branch-and-bound sizes them: cheapest bound first."""
-    return sorted(feasible, key=lambda s: (s.cost_per_month_usd, -s.quality))
+    """Screened combinations in the order the branch-and-bound sizes them: cheapest bound first; among
+    equal bounds (one GPU of a type, whatever the model), the cheapest realistic guess first."""
+    return sorted(feasible, key=lambda s: (s.cost_per_month_usd, s.likely_cost_usd, -s.quality))
 
 
 def others(feasible: list[Sized], taken: set[int], *, cheapest_usd: float) -> list[Sized]:

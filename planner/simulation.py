@@ -210,7 +210,7 @@ def scalar_step(coefs: StepCoefs) -> StepFn:
 
     def fast(batched: float, kv: float, pairs: float) -> float:
         memory, compute = w + a * kv, c * batched + d * pairs
-        return o + (e if batched > GRAPH_TOKENS else 0.0) + (memory if memory > compute else compute)
+        return o + (e if batched > GRAPH_TOKENS else 0.0) + math.hypot(memory, compute)
 
     probes = [
         (b, b * ctx, b * ctx * f)

@@ -29,9 +29,8 @@ def _weighted(values: np.ndarray, weights: np.ndarray, q: float) -> float:
 def wave_shapes(coefs: StepCoefs, load: Load, limits: Limits, r: MeanResult) -> dict[str, dict[str, float]]:
     """{"ttft" | "tpot" | "itl" | "e2e": {percentile: ms}} of one replica's closed loop (scalar load)."""
     sh = shape_of(load)
-    at, end = wave_times(
-        coefs, wave_users(r.batch, wave_share(limits, r.batch, sh.computed)), sh, limits.max_num_batched_tokens
-    )
+    users = wave_users(r.batch, wave_share(limits, r.batch, sh.computed))
+    at, end = wave_times(coefs, users, sh, limits.max_num_batched_tokens)
     at = np.asarray(at, dtype=float).reshape(-1)
     gaps = max(float(sh.osl) - 1.0, 1.0)
     ttft = at + (float(r.ttft_ms) - float(at.mean()))  # the fixed terms (front end, first token) added

@@ -2,9 +2,9 @@
 
 The step-time formula (implemented in `latency.py`, mirrored by `planner/perf.py` on the planner side):
 
-    step_ms = step_overhead_ms + max(weights_read_ms + kv_read_ms_per_1k_tokens * kv_tokens_read / 1000,
-                                     compute_ms_per_token * batched_tokens
-                                     + attn_ms_per_1m_token_pairs * token_pairs / 1e6)
+    step_ms = step_overhead_ms + hypot(memory_ms, compute_ms)
+    memory_ms  = weights_read_ms + kv_read_ms_per_1k_tokens * kv_tokens_read / 1000
+    compute_ms = compute_ms_per_token * batched_tokens + attn_ms_per_1m_token_pairs * token_pairs / 1e6
 
 with the sliding-window layers' reads and pairs capped at window_tokens per query token.
 """

@@ -2,9 +2,9 @@
 
 One engine iteration (a continuous-batching step) takes
 
-    step_overhead_ms + [eager_step_ms if batched_tokens > graph_max_tokens]
-    + max(weights_read_ms + kv_read_ms_per_1k_tokens * kv_tokens_read / 1000,
-          compute_ms_per_token * batched_tokens + attn_ms_per_1m_token_pairs * token_pairs / 1e6)
+    step_overhead_ms + [eager_step_ms if batched_tokens > graph_max_tokens] + hypot(memory_ms, compute_ms)
+    memory_ms  = weights_read_ms + kv_read_ms_per_1k_tokens * kv_tokens_read / 1000
+    compute_ms = compute_ms_per_token * batched_tokens + attn_ms_per_1m_token_pairs * token_pairs / 1e6
 
 where, over the sequences in the step (context_len = the sequence's tokens in the KV cache once
 the step is done, i.e. cached tokens + tokens computed in this step):
@@ -70,7 +70,7 @@ def step_time_ms(
         profile.compute_ms_per_token * batched_tokens + profile.attn_ms_per_1m_token_pairs * token_pairs / 1e6
     )
     eager_ms = profile.eager_step_ms if batched_tokens > profile.graph_max_tokens else 0.0
-    return profile.step_overhead_ms + eager_ms + max(memory_ms, compute_ms)
+    return profile.step_overhead_ms + eager_ms + math.hypot(memory_ms, compute_ms)
 
 
 def load_step_time_ms(profile: LatencyProfile, load: StepLoad) -> float:

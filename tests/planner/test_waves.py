@@ -8,7 +8,7 @@ import pytest
 from planner.perf import Arrival, Workload, default_params, predict
 from planner.perf_model import hardware_costs, step_coefs
 from planner.perf_setup import limits_for, load_for
-from planner.serving import mean_value, shape_of, wave_times, wave_users
+from planner.serving import mean_value, shape_of, wave_share, wave_times, wave_users
 from planner.types import ArrivalKind, Engine, Precision
 from planner.waves import wave_shapes
 from tests.planner.perf_specs import H100, LLAMA_8B
@@ -27,14 +27,16 @@ def _setup(users: int, isl: int = 2048, osl: int = 128):
 def test_wave_percentiles_keep_the_mean_value_means_and_span_the_wave():
     coefs, limits, load, r = _setup(64)
     shapes = wave_shapes(coefs, load, limits, r)
-    at, end = wave_times(
-        coefs, wave_users(r.batch, limits.closed_loop_wave), shape_of(load), limits.max_num_batched_tokens
-    )
+    users = float(wave_users(r.batch, wave_share(limits, r.batch, shape_of(load).computed)))
+    at, end = wave_times(coefs, users, shape_of(load), limits.max_num_batched_tokens)
     fixed = float(r.ttft_ms) - float(np.mean(at))
     ttft = shapes["ttft"]
     assert fixed + float(np.min(at)) <= ttft["p50"] <= ttft["p90"] <= ttft["p99"] <= fixed + float(end) + 1e-6
-    # 64 prompts of 2048 tokens fill 16 steps: the median prompt waits about 8.5 of them, the last 16
-    assert (ttft["p99"] - fixed) / (ttft["p50"] - fixed) == pytest.approx(16 / 8.5, rel=0.1)
+    # the wave's prompts of 2048 tokens fill `steps` budget-sized steps: the median prompt waits
+    # about half of them, the last all of them
+    steps = np.ceil(users * 2048 / float(limits.max_num_batched_tokens))
+    assert 4 <= steps < 64 / 4  # a partial wave: more than one step, fewer than all 64 users' prompts
+    assert (ttft["p99"] - fixed) / (ttft["p50"] - fixed) == pytest.approx(steps / ((steps + 1) / 2), rel=0.1)
     tpot = shapes["tpot"]
     assert tpot["p50"] <= tpot["p90"] <= tpot["p99"]
     assert set(shapes["e2e"].values()) == {float(r.e2e_ms)}  # the whole wave finishes on one step
