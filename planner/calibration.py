@@ -164,6 +164,7 @@ SCALARS = (
     "moe_compute_eff",
     "low_bit_compute_eff",
     "fp4_eff",
+    "w4a16_read_eff",
     "expert_spread",
     "eager_layer_us",
 )

@@ -67,6 +67,7 @@ class HardwareCosts:
     experts_per_token: float = 0.0  # routed experts each token visits (top-k)
     attn_tflops: float = 0.0  # attention (FlashAttention) runs in 16 bit whatever the weight precision
     fp4_tensor_cores: float = 0.0  # 1.0 for 4-bit weights on Blackwell (FP4 MMA at twice FP8's rate)
+    weight_only_4bit: float = 0.0  # 1.0 for 4-bit weights without FP4 tensor cores (dequantized to 16 bit)
     layers: int = 0  # transformer layers (kernel launches of an eager, uncaptured step)
     window_tokens: float = 0.0  # sliding-window layers attend to this many recent tokens (0: none)
     window_share: float = 0.0  # share of the KV-cache layers that use the window
@@ -164,6 +165,7 @@ def hardware_costs(
         experts_per_token=float(model.num_experts_active) if model.is_moe else 0.0,
         attn_tflops=gpu.bf16_tflops,
         fp4_tensor_cores=1.0 if precision == Precision.INT4 and gpu_family(gpu) == "blackwell" else 0.0,
+        weight_only_4bit=1.0 if precision == Precision.INT4 and gpu_family(gpu) != "blackwell" else 0.0,
         layers=model.num_layers,
         window_tokens=float(window) if windowed else 0.0,
         window_share=min(windowed / model.kv_layers, 1.0),
@@ -209,6 +211,7 @@ class Efficiency:
     low_bit_compute_eff: float = 1.0  # fp8/fp4 GEMMs reach this share of mfu against their higher peak
     fp4_eff: float = 1.0  # FP4 GEMMs reach this share of their doubled peak (block scales, kernel maturity)
     eager_layer_us: float = 0.0  # launch overhead per layer of an eager (uncaptured) step
+    w4a16_read_eff: float = 1.0  # weight-only 4-bit GEMMs stream weights at this share of the bandwidth
 
 
 def step_coefs_from(hw: Any, eff: Efficiency) -> StepCoefs:
@@ -222,14 +225,15 @@ def step_coefs_from(hw: Any, eff: Efficiency) -> StepCoefs:
     attn_flops = (
         np.where(hw.attn_tflops > 0, hw.attn_tflops, hw.tflops) * 1e9 * np.minimum(eff.mfu, 1.0) / shard
     )
+    weights_bw = bw * np.where(hw.weight_only_4bit > 0, eff.w4a16_read_eff, 1.0)
     link = hw.link_gb_s * 1e6 * eff.allreduce_bw_eff
     comm_ms = hw.allreduces_per_step * eff.allreduce_latency_us / 1000.0
     return StepCoefs(
         overhead_ms=eff.overhead_ms
         + comm_ms
         + hw.moe_layers * eff.moe_layer_overhead_us * np.maximum(hw.experts_per_token, 1.0) / 4000.0,
-        dense_read_ms=hw.dense_read_bytes / bw,
-        expert_read_ms=hw.expert_read_bytes / bw,
+        dense_read_ms=hw.dense_read_bytes / weights_bw,
+        expert_read_ms=hw.expert_read_bytes / weights_bw,
         expert_fraction=hw.experts_per_token_fraction,
         kv_read_ms_per_1k_tokens=1000.0 * hw.kv_bytes_per_token / (bw * eff.kv_read_eff),
         compute_ms_per_token=hw.flops_per_token / flops + hw.allreduce_bytes_per_token / link,
@@ -258,6 +262,7 @@ def efficiency(params: PerfParams, *, family: Any, engine: Any, link: Any, looku
         expert_spread=params.expert_spread,
         low_bit_compute_eff=params.low_bit_compute_eff,
         fp4_eff=params.fp4_eff,
+        w4a16_read_eff=params.w4a16_read_eff,
         eager_layer_us=params.eager_layer_us,
     )
 

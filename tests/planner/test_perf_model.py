@@ -232,3 +232,18 @@ def test_a_hybrid_says_its_state_memory_is_not_counted():
     notes = _predict(model=replace(LLAMA_8B, attention_layers=8)).notes
     assert any(n.startswith("hybrid: KV cache for 8 of 32 layers") for n in notes)
     assert not any(n.startswith("hybrid") for n in _predict().notes)
+
+
+def test_weight_only_4bit_weights_stream_slower_than_their_bytes_off_blackwell():
+    """int4 on Hopper dequantizes in the GEMM (w4a16_read_eff); Blackwell's FP4 tensor cores do not."""
+    b200 = replace(H100, id="B200", name="NVIDIA B200", architecture="blackwell", fp8_tflops=4500.0)
+    for gpu, factor in ((H100, P.w4a16_read_eff), (b200, 1.0)):
+        costs = {
+            p: hardware_costs(LLAMA_70B, gpu, tp=2, precision=p, engine=Engine.VLLM, params=P)
+            for p in (Precision.INT4, Precision.BF16)
+        }
+        ratio = costs[Precision.INT4].dense_read_bytes / costs[Precision.BF16].dense_read_bytes
+        coefs = {p: step_coefs(c, P) for p, c in costs.items()}
+        read = coefs[Precision.INT4].dense_read_ms / coefs[Precision.BF16].dense_read_ms
+        assert read == pytest.approx(ratio / factor), gpu.id
+    assert P.w4a16_read_eff < 1.0
