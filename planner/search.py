@@ -29,7 +29,7 @@ from planner.perf_types import Arrival, Prediction, Workload
 from planner.spec import DeploymentSpec
 from planner.types import ArrivalKind, Engine
 
-CHEAPEST_EVALS = 16
+CHEAPEST_EVALS = 14
 LIKELY_FIRST = 2
 ACCURATE_EVALS = 2
 FASTEST_EVALS = 2
