@@ -370,7 +370,7 @@ def bench_predict(quick: bool, *, model: str = "llama-3.1-8b", gpu: str = "h100"
                        arrival=Arrival(ArrivalKind.POISSON, rate_rps=rate), params=params)  # fmt: skip
 
     capacity = float(predicted(1.0).capacity_rps)
-    overhead_ms = request_overhead_ms(params, "vllm", is_moe=False)
+    overhead_ms = request_overhead_ms(params, "vllm", expert_layers=0.0)
     _predict_header(model, gpu, isl, osl, capacity, overhead_ms)
     table = Comparison()
     with simulator_process(profile, model=model, extra=["--extra-latency-ms", str(overhead_ms)]) as (url, _):
