@@ -40,6 +40,7 @@ class CaseArrays:
     max_num_batched_tokens: np.ndarray
     kv_cache_tokens: np.ndarray
     replicas: np.ndarray
+    state_tokens: np.ndarray  # a hybrid's fixed per-sequence state, in KV tokens' worth (0 otherwise)
 
 
 def stack(cases: list[Case] | tuple[Case, ...], params: PerfParams) -> CaseArrays:
@@ -52,7 +53,7 @@ def stack(cases: list[Case] | tuple[Case, ...], params: PerfParams) -> CaseArray
         if n not in ("family", "engine", "link")
     }
     hw = type("HwArrays", (), numeric)
-    seqs, budget, kv = [], [], []
+    seqs, budget, kv, state = [], [], [], []
     for c in cases:
         plan = memory_plan(
             c.model,
@@ -65,6 +66,7 @@ def stack(cases: list[Case] | tuple[Case, ...], params: PerfParams) -> CaseArray
             engine=Engine(c.engine),
         )
         kv.append(max(plan.kv_cache_tokens, 1))
+        state.append(plan.state_tokens_per_seq)
         s, b = run_limits(
             Engine(c.engine),
             c.gpu,
@@ -96,6 +98,7 @@ def stack(cases: list[Case] | tuple[Case, ...], params: PerfParams) -> CaseArray
         max_num_batched_tokens=np.array(budget, dtype=float),
         kv_cache_tokens=np.array(kv, dtype=float),
         replicas=replicas,
+        state_tokens=np.array(state, dtype=float),
     )
 
 
@@ -114,6 +117,7 @@ def predict_cases(arrays: CaseArrays, params: PerfParams) -> dict[str, np.ndarra
         max_num_seqs=arrays.max_num_seqs,
         max_num_batched_tokens=arrays.max_num_batched_tokens,
         moe_expert_layers=expert_layers(arrays.hw),
+        state_tokens=arrays.state_tokens,
     )
     r = mean_value(coefs, arrays.load, limits)
     return {

@@ -8,10 +8,16 @@ non-torch terms are calibrated on the vLLM H100 start-up measurements (see `Perf
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from planner.errors import InvalidInputError
-from planner.perf_model import kv_bytes_per_token_per_gpu, kv_dtype_bytes, weight_bytes
+from planner.perf_model import (
+    kv_bytes_per_token_per_gpu,
+    kv_dtype_bytes,
+    state_bytes_per_seq_per_gpu,
+    weight_bytes,
+)
 from planner.perf_params import PerfParams
 from planner.types import Engine, GpuSpec, ModelSpec, Precision
 
@@ -28,11 +34,13 @@ class MemoryPlan:
     weights_gib: float  # per GPU
     kv_bytes_per_token: float  # per GPU
     kv_cache_tokens: int  # per replica (all its GPUs together hold this many tokens)
-    max_concurrency: int  # sequences of max_model_len that fit in the KV cache at once
+    max_concurrency: int  # sequences of max_model_len (and their fixed state) that fit at once
     smallest_tp: int | None  # smallest TP that fits, None when none up to 16 does
     activation_gib: float = 0.0
     non_torch_gib: float = 0.0
     kv_cache_gib: float = 0.0
+    # a hybrid's fixed per-sequence state, in KV tokens' worth of memory (0 for other models)
+    state_tokens_per_seq: int = 0
 
 
 def _check(tp: int, max_model_len: int, gpu_memory_utilization: float) -> None:
@@ -108,7 +116,9 @@ def memory_plan(
     )
     blocks = int(max(kv_gib, 0.0) * GIB // (per_token * params.block_size)) if per_token > 0 else 0
     tokens = blocks * params.block_size
-    fits = tokens >= max_model_len
+    state = state_bytes_per_seq_per_gpu(model, tp=tp)
+    state_tokens = math.ceil(state / per_token) if state > 0 and per_token > 0 else 0
+    fits = tokens >= max_model_len + state_tokens
     smallest = (
         smallest_fitting_tp(
             model,
@@ -135,6 +145,7 @@ def memory_plan(
             tokens=tokens,
             max_model_len=max_model_len,
             smallest=smallest,
+            state_tokens=state_tokens,
         )
     )
     return MemoryPlan(
@@ -143,11 +154,12 @@ def memory_plan(
         weights_gib=round(weights, 3),
         kv_bytes_per_token=per_token,
         kv_cache_tokens=tokens,
-        max_concurrency=tokens // max_model_len,
+        max_concurrency=tokens // (max_model_len + state_tokens),
         smallest_tp=smallest,
         activation_gib=round(act, 3),
         non_torch_gib=non_torch,
         kv_cache_gib=round(max(kv_gib, 0.0), 3),
+        state_tokens_per_seq=state_tokens,
     )
 
 
@@ -162,6 +174,7 @@ def _reason(
     tokens: int,
     max_model_len: int,
     smallest: int | None,
+    state_tokens: int = 0,
 ) -> str:
     fix = (
         f"Try tensor_parallel={smallest}" if smallest else "No tensor_parallel up to 16 fits; try fp8 or int4"
@@ -174,7 +187,8 @@ def _reason(
     else:
         what = (
             f"{model.name} at {precision.value} with TP{tp} on {gpu.name} leaves KV-cache room for "
-            f"{tokens} tokens, fewer than one sequence of max_model_len={max_model_len}."
+            f"{tokens} tokens, fewer than one sequence of max_model_len={max_model_len}"
+            + (f" plus its fixed state ({state_tokens} tokens' worth)." if state_tokens else ".")
         )
     return f"{what} {fix} or a shorter max_model_len."
 
@@ -203,6 +217,7 @@ def smallest_fitting_tp(
             gpu_memory_utilization=gpu_memory_utilization,
             params=params,
         )
-        if kv_gib > 0 and kv_gib * GIB / per_token >= max_model_len:
+        state_tokens = state_bytes_per_seq_per_gpu(model, tp=tp) / per_token
+        if kv_gib > 0 and kv_gib * GIB / per_token >= max_model_len + state_tokens:
             return tp
     return None

@@ -26,6 +26,7 @@ from planner.errors import InvalidInputError
 from planner.memory import MemoryPlan, memory_plan, smallest_fitting_tp
 from planner.perf_model import (
     GRAPH_TOKENS,
+    STATE_DTYPE_BYTES,
     HardwareCosts,
     StepCoefs,
     expert_layers,
@@ -120,6 +121,18 @@ def step_profile(
     )
 
 
+def _hybrid_note(model: ModelSpec, plan: MemoryPlan) -> str:
+    """What a hybrid's memory holds: KV for its attention layers, a fixed state per sequence."""
+    head = f"hybrid: KV cache for {model.kv_layers} of {model.num_layers} layers; the other layers keep "
+    if not plan.state_tokens_per_seq:
+        return head + "a per-sequence state the catalog does not size, so max_concurrency may be optimistic"
+    mib = model.state_elements_per_seq * STATE_DTYPE_BYTES / 2**20
+    return (
+        head + f"a fixed state of {mib:,.0f} MiB per sequence (split over TP), counted as "
+        f"{plan.state_tokens_per_seq:,} KV tokens' worth each"
+    )
+
+
 def _confidence(hw: HardwareCosts, params: PerfParams) -> str:
     rows = params.fit_info.get("rows_by_family_engine", {})
     if not rows:
@@ -209,14 +222,18 @@ def predict(
     )
     notes = [_confidence(hw, params)]
     if model.attention_layers:
-        notes.append(
-            f"hybrid: KV cache for {model.kv_layers} of {model.num_layers} layers; the other layers' "
-            "fixed per-sequence state is not counted, so max_concurrency may be optimistic"
-        )
+        notes.append(_hybrid_note(model, plan))
     if not plan.fits:
         return _not_fitting(plan, tp=tp, replicas=replicas, precision=precision, engine=engine, notes=notes)
     coefs = step_coefs(hw, params)
-    limits = limits_for(engine, params, plan.kv_cache_tokens, expert_layers=expert_layers(hw), gpu=gpu)
+    limits = limits_for(
+        engine,
+        params,
+        plan.kv_cache_tokens,
+        expert_layers=expert_layers(hw),
+        gpu=gpu,
+        state_tokens=plan.state_tokens_per_seq,
+    )
     load = load_for(workload, arrival, replicas)
     limits = bench_limits(limits, engine, load)
     r = mean_value(coefs, load, limits)

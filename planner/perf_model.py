@@ -80,6 +80,14 @@ def kv_bytes_per_token(model: ModelSpec, *, kv_dtype_bytes: float = 2.0) -> floa
     return float(2 * model.kv_layers * model.num_kv_heads * model.head_dim * kv_dtype_bytes)
 
 
+STATE_DTYPE_BYTES = 2.0  # a hybrid's recurrent state in the model's dtype (vLLM's mamba_cache_dtype "auto")
+
+
+def state_bytes_per_seq_per_gpu(model: ModelSpec, *, tp: int) -> float:
+    """Bytes of a hybrid's fixed per-sequence state one GPU holds (its heads split over TP); 0 if none."""
+    return model.state_elements_per_seq * STATE_DTYPE_BYTES / tp
+
+
 def kv_bytes_per_token_per_gpu(model: ModelSpec, *, tp: int, kv_dtype_bytes: float) -> float:
     """KV bytes one GPU stores per token: heads split over min(TP, KV heads); MLA is replicated."""
     total = kv_bytes_per_token(model, kv_dtype_bytes=kv_dtype_bytes)

@@ -131,10 +131,12 @@ def engine_limits(
     max_num_seqs: Num,
     max_num_batched_tokens: Num,
     moe_expert_layers: Num,
+    state_tokens: Num = 0.0,
 ) -> Limits:
     """Limits from the per-engine parameter tables; `get(table, default)` reads a table for one
     engine (a prediction) or for an array of rows' engines (the calibration). `moe_expert_layers` is
-    routed experts x MoE layers (0 for a dense model): MoE stacks add fixed TTFT in proportion."""
+    routed experts x MoE layers (0 for a dense model): MoE stacks add fixed TTFT in proportion.
+    `state_tokens` is a hybrid's fixed per-sequence state in KV tokens' worth (`MemoryPlan`)."""
     return Limits(
         max_num_seqs=max_num_seqs,
         max_num_batched_tokens=max_num_batched_tokens,
@@ -148,6 +150,7 @@ def engine_limits(
         closed_loop_overhead_ms=get(params.closed_loop_overhead_ms, 30.0),
         kv_output_reserve=get(params.kv_output_reserve, 1.0),
         prefill_first=get(dict.fromkeys(params.prefill_first_engines, 1.0), 0.0),
+        state_tokens=state_tokens,
     )
 
 
@@ -158,8 +161,10 @@ def limits_for(
     *,
     expert_layers: float = 0.0,
     gpu: GpuSpec | None = None,
+    state_tokens: int = 0,
 ) -> Limits:
-    """Engine limits of one replica with `kv_tokens` of KV cache (on `gpu`: its scheduler defaults)."""
+    """Engine limits of one replica with `kv_tokens` of KV cache (on `gpu`: its scheduler defaults)
+    and `state_tokens` of fixed state per sequence (a hybrid's; `MemoryPlan.state_tokens_per_seq`)."""
     seqs, budget = scheduler_limits(engine, gpu, params)
     return engine_limits(
         params,
@@ -168,6 +173,7 @@ def limits_for(
         max_num_seqs=float(seqs),
         max_num_batched_tokens=float(budget),
         moe_expert_layers=expert_layers,
+        state_tokens=float(state_tokens),
     )
 
 

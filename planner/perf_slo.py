@@ -70,7 +70,14 @@ def replica(
     if not plan.fits:
         return None
     coefs = step_coefs(hw, params)
-    limits = limits_for(engine, params, plan.kv_cache_tokens, expert_layers=expert_layers(hw), gpu=gpu)
+    limits = limits_for(
+        engine,
+        params,
+        plan.kv_cache_tokens,
+        expert_layers=expert_layers(hw),
+        gpu=gpu,
+        state_tokens=plan.state_tokens_per_seq,
+    )
     probe = load_for(workload, Arrival(ArrivalKind.POISSON, rate_rps=1e-6), 1)
     return Replica(coefs, limits, float(capacity_rps(coefs, probe, limits)))
 

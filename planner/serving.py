@@ -50,6 +50,7 @@ class Limits:
     first_token_steps: Num = 0.0  # decode steps between a prompt's last prefill step and its first token
     closed_loop_overhead_ms: Num = 0.0  # benchmark client/front-end time in closed-loop TTFT
     kv_output_reserve: Num = 1.0  # share of the output's KV an admitted sequence holds on average
+    state_tokens: Num = 0.0  # a hybrid's fixed per-sequence state, in KV tokens' worth of memory
     prefill_first: Num = 0.0  # 1: prompts run as prefill-only batches ahead of decode steps (SGLang)
 
 
@@ -139,7 +140,8 @@ def max_batch(load: Load, limits: Limits) -> Num:
 
 
 def _max_batch(sh: Shape, limits: Limits) -> Num:
-    by_kv = np.floor(limits.kv_cache_tokens / (sh.isl + limits.kv_output_reserve * sh.osl))
+    per_seq = sh.isl + limits.kv_output_reserve * sh.osl + limits.state_tokens
+    by_kv = np.floor(limits.kv_cache_tokens / per_seq)
     by_budget = limits.max_num_batched_tokens * sh.osl / (sh.osl + sh.computed)
     return np.maximum(np.minimum(np.minimum(limits.max_num_seqs, by_kv), by_budget), 1.0)
 
@@ -290,7 +292,8 @@ def _mean_value(coefs: StepCoefs, load: Load, limits: Limits) -> MeanResult:
     # engines that allocate KV blocks as tokens come (reserve < 1) admit a prompt when its own
     # blocks are free and preempt later, so users queue for a first token only when even the
     # prompts do not fit; the preemptions show in TPOT (the KV-limited batch), not in TTFT
-    by_prompt = np.minimum(limits.max_num_seqs, np.floor(limits.kv_cache_tokens / sh.isl))
+    prompt_room = np.floor(limits.kv_cache_tokens / (sh.isl + limits.state_tokens))
+    by_prompt = np.minimum(limits.max_num_seqs, prompt_room)
     admitted = np.where(np.asarray(limits.kv_output_reserve) < 1.0, np.maximum(by_prompt, batch), batch)
     q_closed = np.maximum(conc - admitted, 0.0) / np.maximum(batch / run, 1e-12)
     queue = np.where(is_rate, q_open + q_prefill, q_closed)

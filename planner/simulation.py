@@ -100,7 +100,7 @@ def _state(load: Load, limits: Limits, workload: Workload, *, seed: int, n: int)
     isl = _lengths(rng, workload.input_tokens, workload.input_tokens_std, n, workload.prefix_tokens + 1)
     osl = _lengths(rng, workload.output_tokens, workload.output_tokens_std, n, 1)
     arrival, users = _arrivals(rng, load, n)
-    need = isl + float(limits.kv_output_reserve) * osl - workload.prefix_tokens
+    need = isl + float(limits.kv_output_reserve) * osl - workload.prefix_tokens + float(limits.state_tokens)
     nan = np.full(n, np.nan)
     st = _State(arrival, isl, osl, need, nan, nan.copy(), kv_used=float(workload.prefix_tokens))
     st.isl_l, st.osl_l, st.need_l, st.arrival_l = isl.tolist(), osl.tolist(), need.tolist(), arrival.tolist()
@@ -117,7 +117,12 @@ def _warm(st: _State, batch: float, workload: Workload, limits: Limits) -> None:
     st.n_dec = b
     st.kv_dec = float((workload.input_tokens + osl - left).sum())
     st.warm_ctx = workload.input_tokens + osl
-    st.warm_need = workload.input_tokens + float(limits.kv_output_reserve) * osl - workload.prefix_tokens
+    st.warm_need = (
+        workload.input_tokens
+        + float(limits.kv_output_reserve) * osl
+        - workload.prefix_tokens
+        + float(limits.state_tokens)
+    )
     st.kv_used += b * st.warm_need
     st.finishing = [(int(k), -1 - j) for j, k in enumerate(left)]  # negative ids: not measured
     heapq.heapify(st.finishing)

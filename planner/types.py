@@ -110,6 +110,9 @@ class ModelSpec:
     # of a hybrid are linear-attention / state-space layers with a fixed-size state. None: all layers
     attention_layers: int | None = None
     sliding_window_layers: int = 0  # of the attention layers, those that attend within sliding_window
+    # a hybrid's fixed per-sequence state, in elements summed over its non-attention layers (Gated
+    # DeltaNet: value heads x key dim x value dim, plus the convolution window); sharded over TP
+    state_elements_per_seq: int = 0
     # Seed keys with no field (license_type, license_url, commercial_use, release_date, notes).
     details: dict[str, object] = field(default_factory=dict, compare=False)
 

@@ -95,6 +95,12 @@ def _drop(index: int, key: str, list_key: str) -> Callable[[Any], None]:
         ("models.json", _set(2, "params_active_b", 33), "field 'params_active_b': 33 exceeds params_total_b"),
         ("models.json", _set(0, "attention_layers", 33), "'attention_layers': 33 exceeds num_layers 32"),
         ("models.json", _set(0, "sliding_window_layers", 8), "'sliding_window_layers': needs sliding_window"),
+        (
+            "models.json",
+            _set(0, "state_elements_per_seq", 1000),
+            "'state_elements_per_seq': needs attention_layers",
+        ),
+        ("models.json", _set(0, "state_elements_per_seq", "big"), "field 'state_elements_per_seq'"),
         ("gpus.json", _set(0, "memory_gib", -80, "gpus"), "field 'memory_gib': must be greater than 0"),
         ("costs.json", _set(0, "gpu_id", "H999", "prices"), "'H999' is not a GPU id in gpus.json"),
         ("costs.json", _set(0, "effective_date", "last year", "prices"), "expected an ISO date"),
@@ -273,7 +279,9 @@ def test_aic_gpu_count_covers_experts_spread_wider_than_attention(tmp_path: Path
 
 def test_hybrid_and_sliding_window_layers_reach_the_model_spec(migrated: Engine, data_dir: Path) -> None:
     def hybrid(doc: Any) -> None:
-        doc["models"][0].update(attention_layers=8, sliding_window=128, sliding_window_layers=4)
+        doc["models"][0].update(
+            attention_layers=8, sliding_window=128, sliding_window_layers=4, state_elements_per_seq=1_000_000
+        )
 
     _edit_json(data_dir / MODELS, hybrid)
     load_seed(migrated, data_dir=data_dir)
@@ -281,4 +289,6 @@ def test_hybrid_and_sliding_window_layers_reach_the_model_spec(migrated: Engine,
         catalog = repo.load_catalog(session=session)
     m, plain = catalog.model("llama3.1:8b"), catalog.model("Qwen/Qwen3-30B-A3B")
     assert (m.attention_layers, m.kv_layers, m.sliding_window, m.sliding_window_layers) == (8, 8, 128, 4)
+    assert m.state_elements_per_seq == 1_000_000
     assert (plain.attention_layers, plain.kv_layers, plain.sliding_window_layers) == (None, 48, 0)
+    assert plain.state_elements_per_seq == 0

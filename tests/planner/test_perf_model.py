@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from planner.errors import InvalidInputError
+from planner.memory import memory_plan
 from planner.perf import Arrival, Workload, default_params, max_rate_under_slo, predict, step_profile
 from planner.perf_model import hardware_costs, step_coefs, step_ms
 from planner.types import ArrivalKind, Engine, Precision, SloTargets
@@ -228,10 +229,42 @@ def test_plain_float_step_time_is_the_array_formula(model, batched, kv, pairs):
     assert scalar == pytest.approx(float(arrays[0]), rel=1e-12)
 
 
-def test_a_hybrid_says_its_state_memory_is_not_counted():
+def test_a_hybrid_without_a_sized_state_says_its_state_memory_is_not_counted():
     notes = _predict(model=replace(LLAMA_8B, attention_layers=8)).notes
-    assert any(n.startswith("hybrid: KV cache for 8 of 32 layers") for n in notes)
+    assert any(n.startswith("hybrid: KV cache for 8 of 32 layers") and "does not size" in n for n in notes)
     assert not any(n.startswith("hybrid") for n in _predict().notes)
+
+
+def test_a_hybrid_state_takes_kv_room_from_every_sequence():
+    """8 of 32 layers attend; the other 24 hold 24 x 1M elements (48 MiB in bf16) per sequence."""
+    hybrid = replace(LLAMA_8B, attention_layers=8, state_elements_per_seq=24 * 1_048_576)
+    plain = replace(LLAMA_8B, attention_layers=8)
+    plans = {
+        (m.state_elements_per_seq, tp): memory_plan(
+            m, H100, tp=tp, precision=Precision.BF16, max_model_len=4096, params=P
+        )
+        for m in (hybrid, plain)
+        for tp in (1, 2)
+    }
+    for tp in (1, 2):
+        with_state, without = plans[(hybrid.state_elements_per_seq, tp)], plans[(0, tp)]
+        assert with_state.kv_cache_tokens == without.kv_cache_tokens  # the pool is the same memory
+        state_bytes = 24 * 1_048_576 * 2 / tp  # bf16, its heads split over the GPUs
+        assert with_state.state_tokens_per_seq == math.ceil(state_bytes / with_state.kv_bytes_per_token)
+        per_seq = 4096 + with_state.state_tokens_per_seq
+        assert with_state.max_concurrency == with_state.kv_cache_tokens // per_seq
+        assert with_state.max_concurrency < without.max_concurrency
+    pred = _predict(model=hybrid)
+    assert pred.max_concurrency < _predict(model=plain).max_concurrency
+    assert any("48 MiB per sequence" in n for n in pred.notes)
+
+
+def test_a_sequence_that_fits_only_without_its_state_does_not_fit():
+    plan = memory_plan(LLAMA_8B, H100, tp=1, precision=Precision.BF16, max_model_len=4096, params=P)
+    per_seq_bytes = (plan.kv_cache_tokens - 4096 + 16) * plan.kv_bytes_per_token  # just over the room left
+    hybrid = replace(LLAMA_8B, attention_layers=32, state_elements_per_seq=int(per_seq_bytes / 2) + 1)
+    big = memory_plan(hybrid, H100, tp=1, precision=Precision.BF16, max_model_len=4096, params=P)
+    assert not big.fits and "fixed state" in big.reason and big.smallest_tp == 2
 
 
 def test_weight_only_4bit_weights_stream_slower_than_their_bytes_off_blackwell():
