@@ -62,6 +62,7 @@ def model_spec(row: ModelCatalog) -> ModelSpec:
         attention_layers=_whole(row.details.get("attention_layers")),
         sliding_window_layers=_whole(row.details.get("sliding_window_layers")) or 0,
         state_elements_per_seq=_whole(row.details.get("state_elements_per_seq")) or 0,
+        int4_integer=row.details.get("int4_integer") is True,
         details=dict(row.details),
     )
 

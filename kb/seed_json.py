@@ -48,6 +48,7 @@ def parse_model(f: Fields) -> ModelCatalog:
     attention_layers = f.int_("attention_layers", None, minimum=1)  # hybrids only: kept in details
     windowed = f.int_("sliding_window_layers", 0, minimum=0)  # with sliding_window: kept in details
     state = f.int_("state_elements_per_seq", 0, minimum=0)  # hybrids only: kept in details
+    int4_integer = f.bool_("int4_integer", False)  # kept in details
     row = ModelCatalog(
         model_id=f.str_("id"),
         name=f.str_("name"),
@@ -86,6 +87,7 @@ def parse_model(f: Fields) -> ModelCatalog:
             **({"attention_layers": attention_layers} if attention_layers else {}),
             **({"sliding_window_layers": windowed} if windowed else {}),
             **({"state_elements_per_seq": state} if state else {}),
+            **({"int4_integer": True} if int4_integer else {}),
         },
     )
     _check_model(f, row)
@@ -105,6 +107,8 @@ def _check_model(f: Fields, m: ModelCatalog) -> None:
     hybrid = m.details.get("attention_layers")
     if isinstance(hybrid, int) and hybrid > m.num_layers:
         raise f.error("attention_layers", f"{hybrid} exceeds num_layers {m.num_layers}")
+    if m.details.get("int4_integer") and "int4" not in m.precisions:
+        raise f.error("int4_integer", "is set but 'int4' is not in precisions")
     if m.details.get("state_elements_per_seq") and not hybrid:
         raise f.error("state_elements_per_seq", "needs attention_layers (the layers that keep a KV cache)")
     windowed = m.details.get("sliding_window_layers", 0)

@@ -54,6 +54,16 @@ def row_precision(text: str | None) -> Precision | None:
         return None
 
 
+def fp4_weights(row: BenchmarkRow) -> bool:
+    """Whether a row's 4-bit weights are in an FP4 format (NVFP4/MXFP4) rather than integers: AIConfigurator
+    states its GEMM quantization (`int4_wo`: integer weight-only, as Kimi-K2.5's native INT4), others
+    the precision ('fp4' vs 'int4'/'w4a16')."""
+    mode = str(row.extra.get("gemm_quant_mode") or "").lower()
+    if mode:
+        return "fp4" in mode
+    return (row.precision or "").strip().lower() not in ("int4", "w4a16")
+
+
 def _extra_int(row: BenchmarkRow, key: str) -> int:
     value = row.extra.get(key)
     return int(value) if isinstance(value, int | float) and value else 1
@@ -139,7 +149,9 @@ def case_from_row(row: BenchmarkRow, catalog: Catalog, params: PerfParams) -> Ca
         return "multi-node deployment (more GPUs than one NVLink domain)"
     replicas = max(gpus // tp, 1)
     engine = Engine(row.engine)
-    hw = hardware_costs(model, gpu, tp=tp, precision=precision, engine=engine, params=params)
+    hw = hardware_costs(
+        model, gpu, tp=tp, precision=precision, engine=engine, params=params, fp4_weights=fp4_weights(row)
+    )
     return Case(
         row_id=row.id,
         source=row.source_set,

@@ -124,19 +124,36 @@ def _expert_params(model: ModelSpec) -> float:
     return max(extra / (1.0 - frac), 0.0) if frac < 1 else 0.0
 
 
-def compute_tflops(gpu: GpuSpec, precision: Precision) -> float:
-    """Dense tensor-core peak used at a precision (weight-only int4 computes in 16 bit off Blackwell)."""
+def fp4_compute(gpu: GpuSpec, precision: Precision, *, fp4_weights: bool = True) -> bool:
+    """4-bit weights in an FP4 format (NVFP4/MXFP4) on Blackwell compute on its FP4 tensor cores;
+    integer 4-bit weights (AWQ/GPTQ, INT4 QAT) and any 4-bit weights elsewhere are dequantized to 16 bit."""
+    return (
+        precision == Precision.INT4 and fp4_weights and gpu_family(gpu) == "blackwell" and gpu.fp8_tflops > 0
+    )
+
+
+def compute_tflops(gpu: GpuSpec, precision: Precision, *, fp4_weights: bool = True) -> float:
+    """Dense tensor-core peak used at a precision (weight-only 4-bit weights compute in 16 bit)."""
     if precision in (Precision.FP8, Precision.INT8) and gpu.fp8_tflops > 0:
         return gpu.fp8_tflops
-    if precision == Precision.INT4 and gpu_family(gpu) == "blackwell" and gpu.fp8_tflops > 0:
+    if fp4_compute(gpu, precision, fp4_weights=fp4_weights):
         return 2.0 * gpu.fp8_tflops  # FP4 tensor cores (NVFP4/MXFP4) double the FP8 rate
     return gpu.bf16_tflops
 
 
 def hardware_costs(
-    model: ModelSpec, gpu: GpuSpec, *, tp: int, precision: Precision, engine: Engine, params: PerfParams
+    model: ModelSpec,
+    gpu: GpuSpec,
+    *,
+    tp: int,
+    precision: Precision,
+    engine: Engine,
+    params: PerfParams,
+    fp4_weights: bool | None = None,
 ) -> HardwareCosts:
-    """Return the fit-independent work of one model on one GPU type.
+    """Return the fit-independent work of one model on one GPU type. `fp4_weights`: whether its int4
+    weights are in an FP4 format (NVFP4/MXFP4) that Blackwell computes in, or integers every GPU
+    dequantizes to 16 bit (`fp4_compute`); by default what the model's checkpoint is (`int4_integer`).
 
     Raises:
         InvalidInputError: tp is not a positive integer.
@@ -151,6 +168,8 @@ def hardware_costs(
     window = model.sliding_window or 0
     windowed = model.sliding_window_layers if window else 0
     ring = 2.0 * (tp - 1) / tp
+    fp4_format = not model.int4_integer if fp4_weights is None else fp4_weights
+    fp4 = fp4_compute(gpu, precision, fp4_weights=fp4_format)
     return HardwareCosts(
         dense_read_bytes=max(dense, 0.0) * per_weight / tp + model.vocab_size * model.hidden_size * 2.0 / tp,
         expert_read_bytes=experts * per_weight / tp,
@@ -163,7 +182,7 @@ def hardware_costs(
         allreduces_per_step=allreduces,
         allreduce_bytes_per_token=allreduces * ring * model.hidden_size * b_act,
         bandwidth_gb_s=gpu.memory_bandwidth_gb_s,
-        tflops=compute_tflops(gpu, precision),
+        tflops=compute_tflops(gpu, precision, fp4_weights=fp4_format),
         link_gb_s=max(gpu.interconnect_gb_s, 1.0),
         family=gpu_family(gpu),
         engine=engine.value,
@@ -172,8 +191,8 @@ def hardware_costs(
         moe_layers=model.num_layers if model.is_moe else 0,
         experts_per_token=float(model.num_experts_active) if model.is_moe else 0.0,
         attn_tflops=gpu.bf16_tflops,
-        fp4_tensor_cores=1.0 if precision == Precision.INT4 and gpu_family(gpu) == "blackwell" else 0.0,
-        weight_only_4bit=1.0 if precision == Precision.INT4 and gpu_family(gpu) != "blackwell" else 0.0,
+        fp4_tensor_cores=1.0 if fp4 else 0.0,
+        weight_only_4bit=1.0 if precision == Precision.INT4 and not fp4 else 0.0,
         layers=model.num_layers,
         window_tokens=float(window) if windowed else 0.0,
         window_share=min(windowed / model.kv_layers, 1.0),

@@ -113,6 +113,9 @@ class ModelSpec:
     # a hybrid's fixed per-sequence state, in elements summed over its non-attention layers (Gated
     # DeltaNet: value heads x key dim x value dim, plus the convolution window); sharded over TP
     state_elements_per_seq: int = 0
+    # its 4-bit checkpoint stores integers (INT4 QAT, AWQ, GPTQ): every GPU dequantizes them to 16 bit;
+    # False: an FP4 format (NVFP4, MXFP4) that Blackwell's FP4 tensor cores compute in directly
+    int4_integer: bool = False
     # Seed keys with no field (license_type, license_url, commercial_use, release_date, notes).
     details: dict[str, object] = field(default_factory=dict, compare=False)
 

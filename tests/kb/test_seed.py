@@ -101,6 +101,7 @@ def _drop(index: int, key: str, list_key: str) -> Callable[[Any], None]:
             "'state_elements_per_seq': needs attention_layers",
         ),
         ("models.json", _set(0, "state_elements_per_seq", "big"), "field 'state_elements_per_seq'"),
+        ("models.json", _set(0, "int4_integer", "yes"), "field 'int4_integer': expected true or false"),
         ("gpus.json", _set(0, "memory_gib", -80, "gpus"), "field 'memory_gib': must be greater than 0"),
         ("costs.json", _set(0, "gpu_id", "H999", "prices"), "'H999' is not a GPU id in gpus.json"),
         ("costs.json", _set(0, "effective_date", "last year", "prices"), "expected an ISO date"),
@@ -282,6 +283,8 @@ def test_hybrid_and_sliding_window_layers_reach_the_model_spec(migrated: Engine,
         doc["models"][0].update(
             attention_layers=8, sliding_window=128, sliding_window_layers=4, state_elements_per_seq=1_000_000
         )
+        doc["models"][0]["precisions"] = ["bf16", "int4"]
+        doc["models"][0]["int4_integer"] = True
 
     _edit_json(data_dir / MODELS, hybrid)
     load_seed(migrated, data_dir=data_dir)
@@ -289,6 +292,6 @@ def test_hybrid_and_sliding_window_layers_reach_the_model_spec(migrated: Engine,
         catalog = repo.load_catalog(session=session)
     m, plain = catalog.model("llama3.1:8b"), catalog.model("Qwen/Qwen3-30B-A3B")
     assert (m.attention_layers, m.kv_layers, m.sliding_window, m.sliding_window_layers) == (8, 8, 128, 4)
-    assert m.state_elements_per_seq == 1_000_000
+    assert m.state_elements_per_seq == 1_000_000 and m.int4_integer
     assert (plain.attention_layers, plain.kv_layers, plain.sliding_window_layers) == (None, 48, 0)
-    assert plain.state_elements_per_seq == 0
+    assert plain.state_elements_per_seq == 0 and not plain.int4_integer

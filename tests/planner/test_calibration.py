@@ -7,8 +7,9 @@ from dataclasses import replace
 import pytest
 
 from planner.calibration import abs_pct_errors, fit, predict_cases, stack
-from planner.calibration_cases import case_from_row, row_precision
+from planner.calibration_cases import case_from_row, fp4_weights, row_precision
 from planner.calibration_report import data_version
+from planner.catalog import Catalog
 from planner.perf_params import BOUNDS, PerfParams, default_params
 from planner.types import BenchmarkRow, Engine, Precision
 from tests.planner.catalog_fixture import fixture_catalog
@@ -108,6 +109,30 @@ def test_a_run_whose_experts_span_more_gpus_than_its_tp_is_one_replica_over_all(
 )
 def test_row_precision(text, precision):
     assert row_precision(text) == precision
+
+
+@pytest.mark.parametrize(
+    ("precision", "extra", "fp4"),
+    [
+        ("fp4", {"gemm_quant_mode": "nvfp4"}, True),
+        ("int4", {"gemm_quant_mode": "int4_wo"}, False),  # Kimi-K2.5's native INT4 on vLLM
+        ("int4", {}, False),
+        ("fp4", {}, True),
+        ("w4a16", {}, False),
+    ],
+)
+def test_4bit_rows_say_whether_blackwell_computes_them_in_fp4(precision, extra, fp4):
+    h100 = CATALOG.gpu("H100-SXM")
+    b200 = replace(
+        h100, id="B200", name="NVIDIA B200", architecture="blackwell", fp8_tflops=4500.0, aliases=()
+    )
+    catalog = Catalog(CATALOG.models, (*CATALOG.gpus, b200), CATALOG.prices, CATALOG.templates)
+    row = _row(0, gpu="B200", precision=precision, extra=extra, ttft_ms_mean=100.0, tpot_ms_mean=10.0)
+    assert fp4_weights(row) is fp4
+    case = case_from_row(row, catalog, default_params())
+    assert not isinstance(case, str)
+    assert (case.hw.fp4_tensor_cores, case.hw.weight_only_4bit) == ((1.0, 0.0) if fp4 else (0.0, 1.0))
+    assert case.hw.tflops == (2 * 4500.0 if fp4 else b200.bf16_tflops)
 
 
 def test_params_round_trip_and_data_version_is_order_free():

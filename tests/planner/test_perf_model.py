@@ -280,3 +280,16 @@ def test_weight_only_4bit_weights_stream_slower_than_their_bytes_off_blackwell()
         read = coefs[Precision.INT4].dense_read_ms / coefs[Precision.BF16].dense_read_ms
         assert read == pytest.approx(ratio / factor), gpu.id
     assert P.w4a16_read_eff < 1.0
+
+
+def test_an_integer_int4_checkpoint_is_weight_only_on_blackwell_too():
+    """Kimi-K2.5's native INT4 experts are dequantized to 16 bit; an FP4 checkpoint computes in FP4."""
+    b200 = replace(H100, id="B200", name="NVIDIA B200", architecture="blackwell", fp8_tflops=4500.0)
+    fp4, integer = (
+        hardware_costs(m, b200, tp=2, precision=Precision.INT4, engine=Engine.VLLM, params=P)
+        for m in (LLAMA_70B, replace(LLAMA_70B, int4_integer=True))
+    )
+    assert (fp4.fp4_tensor_cores, fp4.weight_only_4bit, fp4.tflops) == (1.0, 0.0, 9000.0)
+    weight_only = (0.0, 1.0, b200.bf16_tflops)
+    assert (integer.fp4_tensor_cores, integer.weight_only_4bit, integer.tflops) == weight_only
+    assert integer.dense_read_bytes == fp4.dense_read_bytes  # the same 4-bit bytes, read more slowly
