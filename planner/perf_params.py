@@ -77,8 +77,9 @@ class PerfParams:
     expert_spread: float = 0.6  # distinct expert draws per routed token (routing favours popular experts)
     low_bit_compute_eff: float = 0.75  # fp8/fp4 GEMMs get ~1.5x, not 2x, over 16 bit
     fp4_eff: float = 0.75  # Blackwell FP4 GEMMs reach this share of their 2x-FP8 peak (~1.5x FP8)
-    # weight-only 4-bit GEMMs off Blackwell (AWQ/GPTQ Marlin, MXFP4 on Hopper) dequantize every weight
-    # to 16 bit in the inner loop, so they stream weights at this share of the bandwidth 16-bit reads get
+    # weight-only 4-bit GEMMs (integer INT4 such as AWQ/GPTQ Marlin on any GPU, FP4 formats such as
+    # MXFP4 off Blackwell) dequantize every weight to 16 bit in the inner loop, so they stream weights
+    # at this share of the bandwidth 16-bit reads get
     # (a batch-1 GEMV on an A30: ~600 GB/s in W4A16 against ~750 GB/s in FP16, bytedance/decoupleQ#10).
     # The rows leave it nearly free (TensorRT-LLM's MXFP4 on H200 reads slower, vLLM's on H100 faster),
     # so the fit keeps this prior; held out, it cut the ITL error from 14.9% to 14.3% median and from
