@@ -223,6 +223,9 @@ def predict(
     notes = [_confidence(hw, params)]
     if model.attention_layers:
         notes.append(_hybrid_note(model, plan))
+    if hw.weight_only_4bit:
+        why = "integer weights" if model.int4_integer else f"no FP4 tensor cores on {gpu.id}"
+        notes.append(f"int4 is weight-only here ({why}): weights are dequantized to 16 bit for compute")
     if not plan.fits:
         return _not_fitting(plan, tp=tp, replicas=replicas, precision=precision, engine=engine, notes=notes)
     coefs = step_coefs(hw, params)

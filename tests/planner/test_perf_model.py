@@ -293,3 +293,15 @@ def test_an_integer_int4_checkpoint_is_weight_only_on_blackwell_too():
     weight_only = (0.0, 1.0, b200.bf16_tflops)
     assert (integer.fp4_tensor_cores, integer.weight_only_4bit, integer.tflops) == weight_only
     assert integer.dense_read_bytes == fp4.dense_read_bytes  # the same 4-bit bytes, read more slowly
+
+
+def test_predict_says_when_int4_is_weight_only():
+    def notes(model, gpu):
+        p = predict(model, gpu, tp=1, precision=Precision.INT4, workload=W,
+                    arrival=Arrival(ArrivalKind.POISSON, rate_rps=1.0), params=P)  # fmt: skip
+        return " ".join(p.notes)
+
+    b200 = replace(H100, id="B200", name="NVIDIA B200", architecture="blackwell", fp8_tflops=4500.0)
+    assert "weight-only here (no FP4 tensor cores on H100-SXM)" in notes(LLAMA_8B, H100)
+    assert "weight-only here (integer weights)" in notes(replace(LLAMA_8B, int4_integer=True), b200)
+    assert "weight-only" not in notes(LLAMA_8B, b200)
