@@ -118,6 +118,7 @@ def step_profile(
         graph_max_tokens=GRAPH_TOKENS,
         window_tokens=int(c.window_tokens),
         window_share=float(c.window_share),
+        state_blocks_per_seq=-(-plan.state_tokens_per_seq // params.block_size),
     )
 
 

@@ -171,3 +171,4 @@ class StepProfile:
     graph_max_tokens: int = 512
     window_tokens: int = 0  # sliding window of window_share of the attention layers (0: none)
     window_share: float = 0.0
+    state_blocks_per_seq: int = 0  # KV blocks' worth each running sequence holds for a hybrid's state

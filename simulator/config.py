@@ -51,6 +51,10 @@ class LatencyProfile:
     window_share: float = field(
         default=0.0, metadata={"help": "share of the attention layers that only see the last window_tokens"}
     )
+    state_blocks_per_seq: int = field(
+        default=0,
+        metadata={"help": "KV blocks' worth each running sequence holds for a hybrid's fixed state"},
+    )
 
     def __post_init__(self) -> None:
         for f in fields(self):

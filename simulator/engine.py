@@ -110,11 +110,13 @@ class Engine:
         Raises:
             ValueError: the request can never fit the KV cache, or its id is already queued.
         """
-        capacity = self.profile.usable_kv_tokens
+        state = self.profile.state_blocks_per_seq * self.profile.block_size  # a hybrid's fixed state
+        capacity = self.profile.usable_kv_tokens - state
         if req.prompt_tokens + req.output_tokens > capacity:
+            extra = f" besides its fixed state ({state} tokens' worth)" if state else ""
             raise ValueError(
                 f"request {req.request_id} needs {req.prompt_tokens + req.output_tokens} tokens of KV cache;"
-                f" the cache holds {capacity}"
+                f" the cache holds {capacity}{extra}"
             )
         if req.request_id in self._by_id:
             raise ValueError(f"request id {req.request_id} is already queued")
@@ -236,7 +238,9 @@ class Engine:
         return True
 
     def _blocks_for(self, tokens: int) -> int:
-        return -(-tokens // self.profile.block_size)
+        """Blocks a sequence of `tokens` holds: its KV, plus a hybrid's fixed state once it has any."""
+        state = self.profile.state_blocks_per_seq if tokens > 0 else 0
+        return -(-tokens // self.profile.block_size) + state
 
     def _duration_s(self, work: list[tuple[_Seq, int]]) -> float:
         batched = kv = 0

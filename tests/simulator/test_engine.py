@@ -192,3 +192,22 @@ def test_closed_loop_replay_keeps_the_concurrency() -> None:
     for r in results:
         overlapping = [o for o in results if o.arrival_s <= r.arrival_s < o.finish_s]
         assert len(overlapping) <= 3
+
+
+def test_a_hybrid_state_holds_blocks_for_every_running_sequence() -> None:
+    """With 20 blocks of fixed state per sequence, 64 blocks hold one 400-token prompt (25 + 20
+    blocks) instead of two, and a request that fits only without its state is refused."""
+    plain = LatencyProfile(**{**PROFILE.to_dict(), "kv_cache_tokens": 1024, "max_num_batched_tokens": 2048})
+    hybrid = LatencyProfile(**{**plain.to_dict(), "state_blocks_per_seq": 20})
+    running = {}
+    for name, prof in (("plain", plain), ("hybrid", hybrid)):
+        engine = Engine(prof, clock=ManualClock())
+        for i in range(4):
+            engine.submit(req(i, prompt=400, out=10))
+        engine.schedule()
+        running[name] = (engine.num_running, engine.kv_cache_usage)
+    assert running["plain"] == (2, pytest.approx(50 / 64))  # the third prompt's 25 blocks wait
+    assert running["hybrid"] == (1, pytest.approx(45 / 64))
+    with pytest.raises(ValueError, match="fixed state"):
+        Engine(hybrid, clock=ManualClock()).submit(req(9, prompt=900, out=10))
+    Engine(plain, clock=ManualClock()).submit(req(9, prompt=900, out=10))  # fits without the state
