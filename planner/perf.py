@@ -37,9 +37,9 @@ from planner.perf_params import PerfParams, default_params, request_overhead_ms
 from planner.perf_setup import (
     bench_limits,
     engine_memory_plan,
-    limits_for,
     load_for,
     max_model_len,
+    replica_limits,
     scheduler_limits,
 )
 from planner.perf_slo import max_rate_under_slo
@@ -230,14 +230,7 @@ def predict(
     if not plan.fits:
         return _not_fitting(plan, tp=tp, replicas=replicas, precision=precision, engine=engine, notes=notes)
     coefs = step_coefs(hw, params)
-    limits = limits_for(
-        engine,
-        params,
-        plan.kv_cache_tokens,
-        expert_layers=expert_layers(hw),
-        gpu=gpu,
-        state_tokens=plan.state_tokens_per_seq,
-    )
+    limits = replica_limits(engine, params, plan, hw, gpu)
     load = load_for(workload, arrival, replicas)
     limits = bench_limits(limits, engine, load)
     r = mean_value(coefs, load, limits)

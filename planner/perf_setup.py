@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from planner.memory import MemoryPlan, memory_plan
-from planner.perf_model import Num
+from planner.perf_model import HardwareCosts, Num, expert_layers
 from planner.perf_params import MOE_REFERENCE_EXPERT_LAYERS, PerfParams
 from planner.perf_types import Arrival, Workload
 from planner.serving import CLOSED_LOOP, MAX_THROUGHPUT, RATE, Limits, Load
@@ -174,6 +174,21 @@ def limits_for(
         max_num_batched_tokens=float(budget),
         moe_expert_layers=expert_layers,
         state_tokens=float(state_tokens),
+    )
+
+
+def replica_limits(
+    engine: Engine, params: PerfParams, plan: MemoryPlan, hw: HardwareCosts, gpu: GpuSpec
+) -> Limits:
+    """Engine limits of one replica from its memory plan (KV tokens, a hybrid's per-sequence state)
+    and its hardware costs (an MoE stack's fixed TTFT)."""
+    return limits_for(
+        engine,
+        params,
+        plan.kv_cache_tokens,
+        expert_layers=expert_layers(hw),
+        gpu=gpu,
+        state_tokens=plan.state_tokens_per_seq,
     )
 
 

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from planner.perf_model import StepCoefs, expert_layers, hardware_costs, step_coefs
+from planner.perf_model import StepCoefs, hardware_costs, step_coefs
 from planner.perf_params import PerfParams
-from planner.perf_setup import engine_memory_plan, limits_for, load_for, max_model_len
+from planner.perf_setup import engine_memory_plan, load_for, max_model_len, replica_limits
 from planner.perf_tail import Q, tail
 from planner.perf_types import Arrival, Workload
 from planner.serving import RATE, Limits, Load, capacity_rps, mean_value
@@ -70,14 +70,7 @@ def replica(
     if not plan.fits:
         return None
     coefs = step_coefs(hw, params)
-    limits = limits_for(
-        engine,
-        params,
-        plan.kv_cache_tokens,
-        expert_layers=expert_layers(hw),
-        gpu=gpu,
-        state_tokens=plan.state_tokens_per_seq,
-    )
+    limits = replica_limits(engine, params, plan, hw, gpu)
     probe = load_for(workload, Arrival(ArrivalKind.POISSON, rate_rps=1e-6), 1)
     return Replica(coefs, limits, float(capacity_rps(coefs, probe, limits)))
 
