@@ -151,7 +151,13 @@ def option_summary(option: Option, percentile: str) -> str:
         f"(TP {option.tensor_parallel} × {option.replicas} replica{'s' if option.replicas != 1 else ''}, "
         f"{option.precision})\n"
         f"TTFT {percentile} {_ms(p.ttft_ms)} · TPOT {percentile} {_ms(p.tpot_ms)} · "
-        f"${option.cost_per_month_usd:,.0f}/month · {mark}" + (" · Pareto" if option.pareto else "")
+        f"${option.cost_per_month_usd:,.0f}/month · {mark}"
+        + (" · Pareto" if option.pareto else "")
+        + (
+            f" · :grey_question: {' and '.join(option.within_error)} near target"
+            if option.within_error
+            else ""
+        )
     )
 
 
@@ -183,6 +189,7 @@ def options_message(result: PlanResult, *, plan_id: int, top: int = MAX_OPTIONS_
         tail.append(f"…and {more} more options")
     if result.infeasible:
         tail.append(f"{len(result.infeasible)} combinations ruled out (e.g. {result.infeasible[0].reason})")
+    tail += [n for n in result.notes if n.startswith("Expected error")]  # how far off the figures may be
     if tail:
         blocks.append(context("; ".join(tail)))
     return message(f"{len(result.options)} options; best: {shown[0].model_id} on {shown[0].gpu_type}", blocks)

@@ -97,6 +97,25 @@ def validate(cases: list[Case], prior: PerfParams, *, iterations: int = 3) -> di
     }
 
 
+SPLITS = ("leave_one_source_out", "leave_one_gpu_out")
+
+
+def held_out_error(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per metric, the worse of `validate`'s two held-out splits (median and p90 absolute % error):
+    the error a prediction for a configuration nobody benchmarked should be expected to carry."""
+    out: dict[str, dict[str, Any]] = {}
+    for split in SPLITS:
+        for metric, s in report.get(split, {}).items():
+            if metric == "by_source" or not isinstance(s, dict) or "median_pct" not in s:
+                continue
+            seen = out.get(metric)
+            if seen is None or s["median_pct"] > seen["median_pct"]:
+                out[metric] = {**s, "split": split}
+            if s["p90_pct"] > out[metric]["p90_pct"]:
+                out[metric] = {**out[metric], "p90_pct": s["p90_pct"]}
+    return dict(sorted(out.items()))
+
+
 def memory_errors(cases: list[MemoryCase], gpu: GpuSpec, params: PerfParams) -> dict[str, Any]:
     """KV-cache tokens predicted vs measured on the vLLM start-ups (absolute % error)."""
     errs = []

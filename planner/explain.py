@@ -63,6 +63,19 @@ def explain_option(
     return f"{head}. {why[0].upper()}{why[1:]}." if why else f"{head}."
 
 
+def within_error_note(spec: DeploymentSpec, close: list[tuple[str, float]]) -> str:
+    """'Its p95 TTFT is within the model's typical error (±30%) of the target: ...' ('' when none)."""
+    if not close:
+        return ""
+    pct = spec.slo.percentile.value  # the options quote TTFT at the SLO's percentile, TPOT as a mean
+    what = " and ".join(f"{pct} {metric}" if metric == "TTFT" else metric for metric, _ in close)
+    errs = ", ".join(f"±{err:.0f}% for {metric}" for metric, err in close)
+    return (
+        f"Its {what} {'is' if len(close) == 1 else 'are'} within the model's typical error ({errs}) of the "
+        "target: confirm under real load once deployed (predeploy posts observed against predicted)."
+    )
+
+
 def headroom_note() -> str:
     return (
         f"Each replica is planned at {1 - HEADROOM:.0%} of the highest rate at which it still holds the SLO."

@@ -33,7 +33,7 @@ from planner.perf_model import (
     hardware_costs,
     step_coefs,
 )
-from planner.perf_params import PerfParams, default_params, request_overhead_ms
+from planner.perf_params import PerfParams, default_params, expected_error, request_overhead_ms
 from planner.perf_setup import (
     bench_limits,
     engine_memory_plan,
@@ -145,6 +145,18 @@ def _confidence(hw: HardwareCosts, params: PerfParams) -> str:
     if fam:
         return f"partly extrapolated: {fam} rows for {hw.family} GPUs, none with {hw.engine}"
     return f"extrapolated: no benchmark for the {hw.family} GPU family (datasheet figures and priors)"
+
+
+def accuracy_note(params: PerfParams) -> str | None:
+    """How far off a prediction typically is: the held-out error `predeploy calibrate` measured."""
+    ttft, tpot = expected_error(params, "ttft_ms"), expected_error(params, "itl_tpot_ms")
+    if ttft is None or tpot is None:
+        return None
+    return (
+        f"expected error (mean latencies, held out on published benchmarks): TTFT ±{ttft[0]:.0f}% "
+        f"(1 in 10 off by more than {ttft[1]:.0f}%), TPOT/ITL ±{tpot[0]:.0f}% "
+        f"(1 in 10 more than {tpot[1]:.0f}%)"
+    )
 
 
 def _breakdown(
@@ -267,6 +279,9 @@ def predict(
             f"{(arrival.concurrency or 0) / replicas - float(r.batch):.0f} users per replica wait in "
             "the queue: the batch is limited by max_num_seqs or the KV cache"
         )
+    accuracy = accuracy_note(params)
+    if accuracy:
+        notes.append(accuracy)
     out_tps = float(r.output_tokens_per_s) * replicas
     rps = float(r.requests_per_s) * replicas
     return Prediction(

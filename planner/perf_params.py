@@ -169,6 +169,18 @@ class PerfParams:
         return replace(base, **kwargs)
 
 
+def expected_error(params: PerfParams, metric: str) -> tuple[float, float] | None:
+    """(median, p90) absolute % error of `metric` held out on the benchmark rows, as `predeploy
+    calibrate` measured it (`planner.calibration_report.held_out_error`); None when never measured."""
+    s = params.fit_info.get("held_out_error", {}).get(metric)
+    if not isinstance(s, dict):
+        return None
+    try:
+        return float(s["median_pct"]), float(s["p90_pct"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 MOE_REFERENCE_EXPERT_LAYERS = 256.0 * 60.0  # routed experts x MoE layers of a DeepSeek-V3-sized stack
 
 

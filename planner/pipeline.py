@@ -17,7 +17,8 @@ from planner import perf
 from planner.capacity import HEADROOM, Sized, screen
 from planner.catalog import Catalog
 from planner.corrections import corrections_for
-from planner.explain import explain_option, headroom_note, relax_advice
+from planner.explain import explain_option, headroom_note, relax_advice, within_error_note
+from planner.perf_params import expected_error
 from planner.perf_setup import scheduler_limits
 from planner.plan import Infeasible, Option, PlanResult, Predicted, ServingConfig
 from planner.rank import Metrics, View, pareto_flags, scores, view_order, weights_for
@@ -119,8 +120,15 @@ def plan(
         progress=progress,
     )
     misses = [s for s in screened if not s.feasible] + misses
-    result = _rank(spec, good, top_k=top_k, view=view)
-    notes = [spec.traffic.derivation, headroom_note(), *spec.notes]
+    errors = {m: expected_error(params, key) for m, key in (("TTFT", "ttft_ms"), ("TPOT", "itl_tpot_ms"))}
+    result = _rank(spec, good, top_k=top_k, view=view, errors=errors)
+    accuracy = perf.accuracy_note(params)
+    notes = [
+        spec.traffic.derivation,
+        headroom_note(),
+        *([accuracy[0].upper() + accuracy[1:]] if accuracy else []),
+        *spec.notes,
+    ]
     extra: dict[str, Any] = {}
     if not result:
         closest, advice = relax_advice(spec, misses)
@@ -175,7 +183,14 @@ def _key(x: Scored) -> tuple[str, Precision]:
     return x.sized.model.id, x.sized.precision
 
 
-def _rank(spec: DeploymentSpec, good: list[Scored], *, top_k: int, view: View) -> list[Option]:
+def _rank(
+    spec: DeploymentSpec,
+    good: list[Scored],
+    *,
+    top_k: int,
+    view: View,
+    errors: dict[str, tuple[float, float] | None] | None = None,
+) -> list[Option]:
     good = _drop_worse_shapes(spec, good)
     metrics = [_metrics(spec, x) for x in good]
     score = scores(metrics, weights_for(spec.priorities))
@@ -187,6 +202,7 @@ def _rank(spec: DeploymentSpec, good: list[Scored], *, top_k: int, view: View) -
     picks = {i: best_in[i] if view is View.BALANCED else [] for i in best_in}
     for rank, i in enumerate(_top(view_order(metrics, score, view), picks, top_k, pairs), start=1):
         x, s = good[i], good[i].sized
+        close = _within_error(spec, x, errors or {})
         options.append(
             Option(
                 rank=rank,
@@ -221,6 +237,7 @@ def _rank(spec: DeploymentSpec, good: list[Scored], *, top_k: int, view: View) -
                                 pareto=pareto[i],
                             ),
                             x.correction_note and f"Prediction {x.correction_note}.",
+                            within_error_note(spec, close),
                         ],
                     )
                 ),
@@ -230,6 +247,7 @@ def _rank(spec: DeploymentSpec, good: list[Scored], *, top_k: int, view: View) -
                 best_in=best_in[i],
                 headroom=HEADROOM,
                 rate_per_replica_rps=round(s.rate_per_replica_rps, 3),
+                within_error=[m for m, _ in close],
                 region=s.price.region if s.price else None,
             )
         )
@@ -251,6 +269,22 @@ def _top(order: list[int], best_in: dict[int, list[str]], k: int, pairs: list[tu
         if len(keep) < k and not same_pair and same_model < MAX_PER_MODEL:
             keep.append(i)
     return keep
+
+
+def _within_error(
+    spec: DeploymentSpec, x: Scored, errors: dict[str, tuple[float, float] | None]
+) -> list[tuple[str, float]]:
+    """SLO metrics whose prediction is nearer the target than the model's typical (median held-out)
+    error: (metric, that error in %) for each."""
+    close = []
+    for metric, predicted, target in (
+        ("TTFT", x.ttft_ms, spec.slo.ttft_ms),
+        ("TPOT", x.tpot_ms, spec.slo.tpot_ms),
+    ):
+        err = errors.get(metric)
+        if err and math.isfinite(predicted) and predicted > 0 and predicted * (1.0 + err[0] / 100.0) > target:
+            close.append((metric, err[0]))
+    return close
 
 
 def _finite(x: float) -> float | None:

@@ -69,6 +69,10 @@ class Option(BaseModel):
         default=None, description="share of each replica's SLO-bounded rate kept free"
     )
     rate_per_replica_rps: float | None = None
+    within_error: list[str] = Field(
+        default_factory=list,
+        description="SLO metrics (TTFT, TPOT) predicted nearer the target than the model's typical error",
+    )
 
 
 class Infeasible(BaseModel):

@@ -231,17 +231,39 @@ def register(app: typer.Typer) -> None:
         )
 
     @app.command()
-    def calibrate(as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
-        """Refit the model on the knowledge base and write kb/data/calibration.json."""
+    def calibrate(
+        as_json: bool = typer.Option(False, "--json", help="print JSON"),
+        skip_validation: bool = typer.Option(
+            False,
+            "--skip-validation",
+            help="do not measure the held-out error (about a minute); predictions then cannot quote it",
+        ),
+    ) -> None:
+        """Refit the model on the knowledge base and write kb/data/calibration.json, with the held-out
+        error (the `validate` figures) that predictions and plans quote as their expected error."""
+        from dataclasses import replace
+
         from kb.calibration import save_params
         from planner.calibration_report import calibrate as fit_all
+        from planner.calibration_report import held_out_error, validate
         from planner.perf_params import default_params
 
         cases, _, _ = _cases()
+        if not cases:
+            fail("no comparable benchmark rows in the knowledge base; run `predeploy kb init`")
         params = fit_all(cases, default_params())
+        if not skip_validation:
+            held_out = held_out_error(validate(cases, default_params()))
+            params = replace(params, fit_info={**params.fit_info, "held_out_error": held_out})
         path = save_params(params)
         info = {"path": str(path), **params.fit_info}
-        print_json(info) if as_json else typer.echo(f"wrote {path}: {json.dumps(info['in_sample_error'])}")
+        if as_json:
+            print_json(info)
+            return
+        typer.echo(f"wrote {path}")
+        for label, key in (("in sample", "in_sample_error"), ("held out", "held_out_error")):
+            for metric, s in info.get(key, {}).items():
+                typer.echo(f"  {label:9s} {metric:22s} {_line(s)}")
 
 
 def _cases() -> tuple[list[Any], list[Any], Any]:

@@ -71,6 +71,19 @@ def test_options_show_the_top_five_and_say_how_many_more(spec: DeploymentSpec) -
     assert {b["value"] for b in buttons} == {f"7|{r}" for r in range(1, 6)}
 
 
+def test_options_quote_the_expected_error_and_mark_options_near_a_target(spec: DeploymentSpec) -> None:
+    near = option(2).model_copy(update={"within_error": ["TTFT"]})
+    note = "Expected error (mean latencies, held out on published benchmarks): TTFT ±30% (1 in 10 ...)"
+    result = plan(2, spec).model_copy(update={"options": [option(1), near], "notes": ["traffic", note]})
+    message = blocks.options_message(result, plan_id=3)
+    sections = [b["text"]["text"] for b in message["blocks"] if b["type"] == "section"]
+    assert "TTFT near target" not in sections[0] and ":grey_question: TTFT near target" in sections[1]
+    assert message["blocks"][-1]["type"] == "context" and "TTFT ±30%" in json.dumps(
+        message["blocks"][-1], ensure_ascii=False
+    )
+    assert "traffic" not in json.dumps(message)  # only the error note joins the options
+
+
 def test_no_message_exceeds_fifty_blocks_or_the_text_limits(spec: DeploymentSpec) -> None:
     message = blocks.options_message(plan(40, spec), plan_id=1, top=40)
     assert len(message["blocks"]) == 50

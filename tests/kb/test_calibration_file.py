@@ -30,3 +30,7 @@ def test_shipped_calibration_carries_its_data_version_and_errors():
     assert len(params.fit_info["data_version"]) == 64
     assert params.fit_info["rows"] > 1000
     assert set(params.fit_info["in_sample_error"]) >= {"ttft_ms", "itl_tpot_ms", "max_throughput_tok_s"}
+    # `predeploy calibrate` also measures the held-out error that predictions quote
+    held_out = params.fit_info["held_out_error"]
+    assert set(held_out) >= {"ttft_ms", "itl_tpot_ms", "e2e_ms", "max_throughput_tok_s"}
+    assert all(0 < s["median_pct"] <= s["p90_pct"] for s in held_out.values())

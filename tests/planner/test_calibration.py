@@ -174,3 +174,31 @@ def test_repeatability_compares_rows_the_model_cannot_tell_apart():
     rep = repeatability([case_from_row(r, CATALOG, p) for r in rows])
     assert rep["ttft_ms"] == {"pairs": 2, "median_pct": 50.0, "p90_pct": 50.0}
     assert "itl_tpot_ms" not in rep  # equal values are the same measurement, not a repeat
+
+
+def test_held_out_error_keeps_the_worse_split_per_metric():
+    from planner.calibration_report import held_out_error
+
+    report = {
+        "leave_one_source_out": {
+            "ttft_ms": {"rows": 10, "median_pct": 29.5, "p90_pct": 82.2},
+            "itl_tpot_ms": {"rows": 10, "median_pct": 14.7, "p90_pct": 37.7},
+            "by_source": {"a": {"ttft_ms": {"rows": 5, "median_pct": 99.0, "p90_pct": 99.0}}},
+        },
+        "leave_one_gpu_out": {
+            "ttft_ms": {"rows": 10, "median_pct": 28.4, "p90_pct": 87.2},
+            "itl_tpot_ms": {"rows": 10, "median_pct": 14.3, "p90_pct": 39.8},
+        },
+        "rows": 10,
+    }
+    out = held_out_error(report)
+    assert set(out) == {"ttft_ms", "itl_tpot_ms"}  # by_source is a breakdown, not a metric
+    # the worse median and the worse p90, which may come from different splits
+    assert out["ttft_ms"] == {
+        "rows": 10,
+        "median_pct": 29.5,
+        "p90_pct": 87.2,
+        "split": "leave_one_source_out",
+    }
+    assert out["itl_tpot_ms"]["median_pct"] == 14.7 and out["itl_tpot_ms"]["p90_pct"] == 39.8
+    assert held_out_error({}) == {}

@@ -179,6 +179,24 @@ def test_confidence_note_names_the_calibration_rows():
     assert any(n.startswith("extrapolated") for n in _predict(gpu=L40S, params=fitted).notes)
 
 
+def test_predictions_quote_the_held_out_error_the_calibration_measured():
+    assert not any(n.startswith("expected error") for n in _predict().notes)  # priors: never measured
+    held_out = {
+        "ttft_ms": {"median_pct": 29.5, "p90_pct": 87.2},
+        "itl_tpot_ms": {"median_pct": 14.7, "p90_pct": 39.8},
+    }
+    notes = _predict(params=replace(P, fit_info={"held_out_error": held_out})).notes
+    assert any(
+        n.startswith("expected error") and "TTFT ±30% (1 in 10 off by more than 87%)" in n and "ITL ±15%" in n
+        for n in notes
+    )
+    broken = {"ttft_ms": {"median_pct": "?"}, "itl_tpot_ms": None}  # a hand-edited file: no note, no crash
+    assert not any(
+        n.startswith("expected error")
+        for n in _predict(params=replace(P, fit_info={"held_out_error": broken})).notes
+    )
+
+
 def test_sliding_window_layers_read_only_their_window_once_contexts_pass_it():
     """Half of the layers attending to the last 128 tokens read half the KV of a long context."""
     windowed = replace(LLAMA_8B, sliding_window=128, sliding_window_layers=16)

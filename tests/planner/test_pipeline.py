@@ -122,3 +122,39 @@ def test_search_finds_the_cheapest_option_a_full_search_finds(catalog):
         found = min(o.cost_per_month_usd for o in plan(spec, catalog, params=PARAMS, top_k=20).options)
         assert found == pytest.approx(best), text
         assert serving_config(spec, feasible[0]).max_num_seqs >= 8
+
+
+def test_options_nearer_the_slo_than_the_models_error_say_so(catalog):
+    """A plan quotes the held-out error, and an option predicted closer to a target than that error
+    is flagged (within_error) and told to be confirmed under load."""
+    from dataclasses import replace
+
+    held_out = {
+        "ttft_ms": {"median_pct": 30.0, "p90_pct": 87.0},
+        "itl_tpot_ms": {"median_pct": 15.0, "p90_pct": 40.0},
+    }
+    params = replace(PARAMS, fit_info={"held_out_error": held_out})
+    spec = extract("support chatbot for 1000 users, latency matters", catalog=catalog)
+    result = plan(spec, catalog, params=params)
+    assert any(n.startswith("Expected error") and "TTFT ±30%" in n for n in result.notes)
+    slo = result.spec["slo"]
+    for o in result.options:
+        ttft_close = o.predicted.ttft_ms * 1.30 > slo["ttft_ms"]
+        tpot_close = o.predicted.tpot_ms * 1.15 > slo["tpot_ms"]
+        assert o.within_error == [m for m, close in (("TTFT", ttft_close), ("TPOT", tpot_close)) if close]
+        assert ("within the model's typical error" in o.explanation) == bool(o.within_error)
+    # a TTFT target just above the fastest option's prediction: some option is now within the error
+    tight = spec.model_copy(
+        update={
+            "slo": spec.slo.model_copy(
+                update={"ttft_ms": 1.1 * min(o.predicted.ttft_ms for o in result.options)}
+            )
+        }
+    )
+    wide = {**held_out, "ttft_ms": {"median_pct": 60.0, "p90_pct": 150.0}}  # replicas are sized with headroom
+    options = plan(tight, catalog, params=replace(PARAMS, fit_info={"held_out_error": wide})).options
+    flagged = [o for o in options if "TTFT" in o.within_error]
+    assert flagged and all(o.predicted.ttft_ms * 1.6 > tight.slo.ttft_ms for o in flagged)
+    assert "p95 TTFT is within the model's typical error (±60% for TTFT)" in flagged[0].explanation
+    # without a measured error there is nothing to quote or flag
+    assert not any(o.within_error for o in plan(tight, catalog, params=PARAMS).options)
