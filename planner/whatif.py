@@ -19,7 +19,8 @@ from pydantic import BaseModel, Field
 
 from planner.catalog import Catalog
 from planner.errors import InvalidInputError, close_matches
-from planner.perf_params import PerfParams
+from planner.perf import accuracy_note
+from planner.perf_params import PerfParams, default_params
 from planner.pipeline import plan
 from planner.plan import Option, PlanResult
 from planner.search import RateCache
@@ -184,6 +185,7 @@ class Comparison(BaseModel):
 
     base: Scenario
     scenarios: list[Scenario]
+    notes: list[str] = Field(default_factory=list, description="how far off the predictions may be")
 
 
 def _diff(base: Option | None, other: Option | None) -> dict[str, Any]:
@@ -235,4 +237,10 @@ def compare(
         s = _scenario(text, changes, result)
         s.diff = _diff(base.best, s.best)
         out.append(s)
-    return Comparison(base=base, scenarios=out)
+    accuracy = accuracy_note(params or default_params())
+    notes = (
+        [f"{accuracy}; latency differences smaller than that are within the model's error"]
+        if accuracy
+        else []
+    )
+    return Comparison(base=base, scenarios=out, notes=notes)

@@ -114,6 +114,7 @@ def compare_lines(c: Comparison) -> list[str]:
     for s in c.scenarios:
         diffs = ", ".join(f"{k} {_signed(v)}" for k, v in s.diff.items())
         lines.append(f"{s.label}: {diffs or 'same as the base'}")
+    lines += [f"note: {n}" for n in c.notes]
     return lines
 
 

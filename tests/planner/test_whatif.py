@@ -81,6 +81,21 @@ def test_compare_diffs_against_the_base_and_shares_the_rate_cache(catalog):
     assert cache  # rates computed once, reused across scenarios
 
 
+def test_a_comparison_says_which_differences_the_model_cannot_tell_apart(catalog):
+    from dataclasses import replace
+
+    spec = extract("support chatbot for 1000 users", catalog=catalog)
+    assert compare(spec, ["gpu=A100-80GB"], catalog, params=PARAMS).notes == []  # priors: no measured error
+    held_out = {
+        "ttft_ms": {"median_pct": 29.5, "p90_pct": 87.2},
+        "itl_tpot_ms": {"median_pct": 14.7, "p90_pct": 39.8},
+    }
+    c = compare(
+        spec, ["gpu=A100-80GB"], catalog, params=replace(PARAMS, fit_info={"held_out_error": held_out})
+    )
+    assert len(c.notes) == 1 and "TTFT ±30%" in c.notes[0] and "within the model's error" in c.notes[0]
+
+
 def test_what_ifs_through_a_shared_cache_plan_as_if_planned_alone(catalog):
     """The cache keeps SLO-independent work (curves, fits, predictions) across scenarios: whatever the
     order, each scenario's plan equals its plan without a cache."""
