@@ -172,7 +172,8 @@ class PerfParams:
 def expected_error(params: PerfParams, metric: str) -> tuple[float, float] | None:
     """(median, p90) absolute % error of `metric` held out on the benchmark rows, as `predeploy
     calibrate` measured it (`planner.calibration_report.held_out_error`); None when never measured."""
-    s = params.fit_info.get("held_out_error", {}).get(metric)
+    table = params.fit_info.get("held_out_error")
+    s = table.get(metric) if isinstance(table, dict) else None
     if not isinstance(s, dict):
         return None
     try:

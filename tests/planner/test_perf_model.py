@@ -191,6 +191,11 @@ def test_predictions_quote_the_held_out_error_the_calibration_measured():
         for n in notes
     )
     broken = {"ttft_ms": {"median_pct": "?"}, "itl_tpot_ms": None}  # a hand-edited file: no note, no crash
+    for bad in (["not", "a", "table"], "29.5"):
+        assert not any(
+            n.startswith("expected error")
+            for n in _predict(params=replace(P, fit_info={"held_out_error": bad})).notes
+        )
     assert not any(
         n.startswith("expected error")
         for n in _predict(params=replace(P, fit_info={"held_out_error": broken})).notes
