@@ -1,13 +1,15 @@
 """How fast planning is: the whole plan, a what-if re-plan, and `predeploy plan` end to end.
 
-    .venv/bin/python benchmarks/bench_plan.py [--fixture] [--repeat N] [--no-cli]
+    .venv/bin/python benchmarks/bench_plan.py [--fixture] [--priors] [--repeat N] [--no-cli]
 
 Uses the knowledge base's catalog (45 models × 16 GPUs; DATABASE_URL or the default SQLite file)
-unless --fixture. Targets (issue 4): plan < 200 ms, what-if re-plan < 100 ms, CLI < 2 s. Wall and
-CPU times are both shown: on a shared machine the CPU time is the steadier figure (both include
-Python's garbage collector: a full pass over the catalog's objects takes tens of ms here and lands
-in some runs, which is why the median is shown). Each what-if is also checked against a plan of
-the same spec without a cache: the caches must change nothing.
+unless --fixture, and the shipped calibration (`kb/data/calibration.json`, what `predeploy plan` and
+the bot use) unless --priors (the PERF_FACTS priors, which earlier sessions timed). Targets (issue 4):
+plan < 200 ms, what-if re-plan < 100 ms, CLI < 2 s. Wall and CPU times are both shown: on a shared
+machine the CPU time is the steadier figure (both include Python's garbage collector: a full pass
+over the catalog's objects takes tens of ms here and lands in some runs, which is why the median is
+shown). Each what-if is also checked against a plan of the same spec without a cache: the caches must
+change nothing.
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ def _full_search(spec: Any, catalog: Any, params: Any) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fixture", action="store_true", help="use the small test catalog")
+    parser.add_argument("--priors", action="store_true", help="plan with the priors, not the calibration")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--no-cli", action="store_true", help="skip the end-to-end CLI timing")
     parser.add_argument(
@@ -84,6 +87,7 @@ def main() -> int:
         help="compare the cheapest option found with a full branch-and-bound (slow)",
     )
     args = parser.parse_args()
+    from kb.calibration import load_params
     from planner.capacity import screen
     from planner.intent import extract
     from planner.perf import default_params
@@ -92,9 +96,10 @@ def main() -> int:
     from planner.search import RateCache
     from planner.whatif import apply_changes, parse_changes
 
-    catalog, params = _catalog(args.fixture), default_params()
+    catalog, params = _catalog(args.fixture), default_params() if args.priors else load_params()
     print(
         f"catalog: {len(catalog.models)} models × {len(catalog.gpus)} GPUs; "
+        f"{'priors' if args.priors else 'calibrated parameters'}; "
         f"load average {os.getloadavg()[0]:.1f}"
     )
     print(f"{'request':<62} {'combos':>6} {'plan ms (wall/cpu)':>20} {'options':>7}")
