@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot import ids
-from planner.plan import Option, PlanResult
+from planner.plan import ACCURACY_NOTE_START, Option, PlanResult
 from planner.spec import DeploymentSpec
 
 Block = dict[str, Any]
@@ -189,7 +189,7 @@ def options_message(result: PlanResult, *, plan_id: int, top: int = MAX_OPTIONS_
         tail.append(f"…and {more} more options")
     if result.infeasible:
         tail.append(f"{len(result.infeasible)} combinations ruled out (e.g. {result.infeasible[0].reason})")
-    tail += [n for n in result.notes if n.startswith("Expected error")]  # how far off the figures may be
+    tail += [n for n in result.notes if n.lower().startswith(ACCURACY_NOTE_START)]  # how far off they may be
     if tail:
         blocks.append(context("; ".join(tail)))
     return message(f"{len(result.options)} options; best: {shown[0].model_id} on {shown[0].gpu_type}", blocks)

@@ -53,6 +53,7 @@ from planner.perf_types import (
     StepProfile,
     Workload,
 )
+from planner.plan import ACCURACY_NOTE_START
 from planner.serving import (
     CLOSED_LOOP,
     MAX_THROUGHPUT,
@@ -153,7 +154,7 @@ def accuracy_note(params: PerfParams) -> str | None:
     if ttft is None or tpot is None:
         return None
     return (
-        f"expected error (mean latencies, held out on published benchmarks): TTFT ±{ttft[0]:.0f}% "
+        f"{ACCURACY_NOTE_START} (mean latencies, held out on published benchmarks): TTFT ±{ttft[0]:.0f}% "
         f"(1 in 10 off by more than {ttft[1]:.0f}%), TPOT/ITL ±{tpot[0]:.0f}% "
         f"(1 in 10 more than {tpot[1]:.0f}%)"
     )
