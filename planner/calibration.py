@@ -167,6 +167,7 @@ SCALARS = (
     "moe_layer_overhead_us",
     "moe_compute_eff",
     "low_bit_compute_eff",
+    "low_bit_prefill_eff",
     "fp4_eff",
     "w4a16_read_eff",
     "expert_spread",

@@ -26,6 +26,7 @@ from planner.errors import InvalidInputError
 from planner.memory import MemoryPlan, memory_plan, smallest_fitting_tp
 from planner.perf_model import (
     GRAPH_TOKENS,
+    LARGE_M_HALF,
     STATE_DTYPE_BYTES,
     HardwareCosts,
     StepCoefs,
@@ -120,6 +121,9 @@ def step_profile(
         window_tokens=int(c.window_tokens),
         window_share=float(c.window_share),
         state_blocks_per_seq=-(-plan.state_tokens_per_seq // params.block_size),
+        gemm_ms_per_token=float(c.gemm_ms_per_token),
+        large_step_speedup=float(c.large_m_gain),
+        large_step_half_tokens=int(LARGE_M_HALF),
     )
 
 

@@ -85,6 +85,7 @@ class PerfParams:
     # so the fit keeps this prior; held out, it cut the ITL error from 14.9% to 14.3% median and from
     # 41.3% to 39.9% p90 (leave one GPU out)
     w4a16_read_eff: float = 0.8
+    low_bit_prefill_eff: float = 0.95  # low-bit GEMMs of large (prefill) steps reach this share of mfu
     # extra fixed TTFT of an engine's MoE serving stack of 256 experts x 60 MoE layers (in proportion)
     moe_request_overhead_ms: dict[str, float] = field(default_factory=lambda: _per(ENGINES, 20.0))
     # engine scheduling limits (vLLM: max_num_seqs / max_num_batched_tokens)
@@ -226,5 +227,6 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "low_bit_compute_eff": (0.3, 1.0),
     "fp4_eff": (0.5, 1.0),
     "w4a16_read_eff": (0.3, 1.0),
+    "low_bit_prefill_eff": (0.3, 1.0),
     "eager_layer_us": (0.0, 3000.0),
 }

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from planner.perf_model import GRAPH_TOKENS, StepCoefs, step_ms
+from planner.perf_model import GRAPH_TOKENS, LARGE_M_HALF, StepCoefs, step_ms
 from planner.perf_types import PERCENTILES, Workload
 from planner.serving import CLOSED_LOOP, Limits, Load, MeanResult
 
@@ -212,9 +212,12 @@ def scalar_step(coefs: StepCoefs) -> StepFn:
     o, w, e = float(coefs.overhead_ms), float(coefs.dense_read_ms), float(coefs.eager_ms)
     a, c = float(coefs.kv_read_ms_per_1k_tokens) / 1000.0, float(coefs.compute_ms_per_token)
     d = float(coefs.attn_ms_per_1m_token_pairs) / 1e6
+    gain, gemm = float(coefs.large_m_gain), float(coefs.gemm_ms_per_token)
 
     def fast(batched: float, kv: float, pairs: float) -> float:
         memory, compute = w + a * kv, c * batched + d * pairs
+        if gain:
+            compute -= gemm * batched * (1.0 - 1.0 / (1.0 + gain * batched / (batched + LARGE_M_HALF)))
         return o + (e if batched > GRAPH_TOKENS else 0.0) + math.hypot(memory, compute)
 
     probes = [

@@ -5,8 +5,11 @@ The step-time formula (implemented in `latency.py`, mirrored by `planner/perf.py
     step_ms = step_overhead_ms + hypot(memory_ms, compute_ms)
     memory_ms  = weights_read_ms + kv_read_ms_per_1k_tokens * kv_tokens_read / 1000
     compute_ms = compute_ms_per_token * batched_tokens + attn_ms_per_1m_token_pairs * token_pairs / 1e6
+                 - gemm_ms_per_token * batched_tokens * (1 - 1 / speedup)
+    speedup    = 1 + large_step_speedup * batched_tokens / (batched_tokens + large_step_half_tokens)
 
-with the sliding-window layers' reads and pairs capped at window_tokens per query token.
+with the sliding-window layers' reads and pairs capped at window_tokens per query token (fp8/fp4
+GEMMs run faster in large steps; large_step_speedup is 0 for 16-bit weights).
 """
 
 from __future__ import annotations
@@ -55,6 +58,17 @@ class LatencyProfile:
         default=0,
         metadata={"help": "KV blocks' worth each running sequence holds for a hybrid's fixed state"},
     )
+    gemm_ms_per_token: float = field(
+        default=0.0,
+        metadata={"help": "the low-bit GEMMs' part of compute_ms_per_token, the part large steps speed up"},
+    )
+    large_step_speedup: float = field(
+        default=0.0,
+        metadata={"help": "low-bit GEMMs of a large step run up to 1 + this times faster (0: no change)"},
+    )
+    large_step_half_tokens: int = field(
+        default=1024, metadata={"help": "step tokens at which the GEMMs reach half of large_step_speedup"}
+    )
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -65,9 +79,20 @@ class LatencyProfile:
                 raise ProfileError(f"profile field {f.name} must be a whole number, got {value!r}")
             if value < 0:
                 raise ProfileError(f"profile field {f.name} must be >= 0, got {value!r}")
+        if self.gemm_ms_per_token > self.compute_ms_per_token:
+            raise ProfileError(
+                f"profile field gemm_ms_per_token ({self.gemm_ms_per_token!r}) cannot exceed"
+                f" compute_ms_per_token ({self.compute_ms_per_token!r})"
+            )
         if self.window_share > 1.0:
             raise ProfileError(f"profile field window_share must be <= 1, got {self.window_share!r}")
-        for name in ("kv_cache_tokens", "max_num_seqs", "max_num_batched_tokens", "block_size"):
+        for name in (
+            "kv_cache_tokens",
+            "max_num_seqs",
+            "max_num_batched_tokens",
+            "block_size",
+            "large_step_half_tokens",
+        ):
             if getattr(self, name) < 1:
                 raise ProfileError(f"profile field {name} must be >= 1, got {getattr(self, name)!r}")
         if self.kv_cache_tokens < self.block_size:

@@ -5,6 +5,8 @@ One engine iteration (a continuous-batching step) takes
     step_overhead_ms + [eager_step_ms if batched_tokens > graph_max_tokens] + hypot(memory_ms, compute_ms)
     memory_ms  = weights_read_ms + kv_read_ms_per_1k_tokens * kv_tokens_read / 1000
     compute_ms = compute_ms_per_token * batched_tokens + attn_ms_per_1m_token_pairs * token_pairs / 1e6
+                 - gemm_ms_per_token * batched_tokens * (1 - 1 / speedup)
+    speedup    = 1 + large_step_speedup * batched_tokens / (batched_tokens + large_step_half_tokens)
 
 where, over the sequences in the step (context_len = the sequence's tokens in the KV cache once
 the step is done, i.e. cached tokens + tokens computed in this step):
@@ -69,6 +71,10 @@ def step_time_ms(
     compute_ms = (
         profile.compute_ms_per_token * batched_tokens + profile.attn_ms_per_1m_token_pairs * token_pairs / 1e6
     )
+    if profile.large_step_speedup:  # low-bit GEMMs run faster in large steps (prefill chunks)
+        n = float(batched_tokens)
+        speedup = 1.0 + profile.large_step_speedup * n / (n + profile.large_step_half_tokens)
+        compute_ms -= profile.gemm_ms_per_token * n * (1.0 - 1.0 / speedup)
     eager_ms = profile.eager_step_ms if batched_tokens > profile.graph_max_tokens else 0.0
     return profile.step_overhead_ms + eager_ms + math.hypot(memory_ms, compute_ms)
 

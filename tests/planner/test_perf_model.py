@@ -328,3 +328,27 @@ def test_predict_says_when_int4_is_weight_only():
     assert "weight-only here (no FP4 tensor cores on H100-SXM)" in notes(LLAMA_8B, H100)
     assert "weight-only here (integer weights)" in notes(replace(LLAMA_8B, int4_integer=True), b200)
     assert "weight-only" not in notes(LLAMA_8B, b200)
+
+
+def test_fp8_gemms_speed_up_in_large_steps_and_16_bit_ones_do_not():
+    """Low-bit GEMMs reach low_bit_compute_eff at decode sizes and low_bit_prefill_eff in prefill-sized
+    steps (half way at 1,024 tokens); 16-bit GEMMs run at one efficiency whatever the step."""
+
+    def per_token_compute(precision, batched):
+        hw = hardware_costs(LLAMA_70B, H100, tp=1, precision=precision, engine=Engine.VLLM, params=P)
+        c = replace(step_coefs(hw, P), overhead_ms=0.0, dense_read_ms=0.0, eager_ms=0.0)  # GEMMs only
+        return float(step_ms(c, batched_tokens=batched, kv_tokens=0.0, token_pairs=0.0)) / batched
+
+    full = P.low_bit_prefill_eff / P.low_bit_compute_eff
+    fp8 = {n: per_token_compute(Precision.FP8, n) for n in (1, 1024, 1_000_000)}
+    assert fp8[1] / fp8[1024] == pytest.approx(1.0 + (full - 1.0) / 2, rel=2e-3)
+    assert fp8[1] / fp8[1_000_000] == pytest.approx(full, rel=2e-3)
+    bf16 = {n: per_token_compute(BF16, n) for n in (1, 8192)}
+    assert bf16[1] == pytest.approx(bf16[8192], rel=1e-9)
+
+
+def test_large_steps_never_slow_low_bit_gemms_down():
+    """A calibration that puts the prefill efficiency under the decode one leaves steps as they were."""
+    params = replace(P, low_bit_prefill_eff=0.5 * P.low_bit_compute_eff)
+    hw = hardware_costs(LLAMA_70B, H100, tp=2, precision=Precision.FP8, engine=Engine.VLLM, params=params)
+    assert float(step_coefs(hw, params).large_m_gain) == 0.0

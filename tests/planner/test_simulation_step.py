@@ -14,17 +14,27 @@ from tests.planner.perf_specs import H100, L40S, LLAMA_8B, LLAMA_70B, MIXTRAL
 P = default_params()
 
 
-def _coefs(model: ModelSpec, gpu: GpuSpec, tp: int) -> StepCoefs:
-    hw = hardware_costs(model, gpu, tp=tp, precision=Precision.BF16, engine=Engine.VLLM, params=P)
+def _coefs(model: ModelSpec, gpu: GpuSpec, tp: int, precision: Precision = Precision.BF16) -> StepCoefs:
+    hw = hardware_costs(model, gpu, tp=tp, precision=precision, engine=Engine.VLLM, params=P)
     return step_coefs(hw, P)
 
 
 @pytest.mark.parametrize(
-    ("model", "gpu", "tp"),
-    [(LLAMA_8B, H100, 1), (LLAMA_70B, H100, 4), (LLAMA_8B, L40S, 2), (MIXTRAL, H100, 2)],
+    ("model", "gpu", "tp", "precision"),
+    [
+        (LLAMA_8B, H100, 1, Precision.BF16),
+        (LLAMA_70B, H100, 4, Precision.BF16),
+        (LLAMA_70B, H100, 2, Precision.FP8),  # low-bit GEMMs: faster in large steps
+        (LLAMA_8B, L40S, 2, Precision.BF16),
+        (MIXTRAL, H100, 2, Precision.BF16),
+    ],
 )
-def test_scalar_step_is_step_ms_on_random_steps(model: ModelSpec, gpu: GpuSpec, tp: int) -> None:
-    coefs = _coefs(model, gpu, tp)
+def test_scalar_step_is_step_ms_on_random_steps(
+    model: ModelSpec, gpu: GpuSpec, tp: int, precision: Precision
+) -> None:
+    coefs = _coefs(model, gpu, tp, precision)
+    if precision == Precision.FP8:
+        assert float(coefs.large_m_gain) > 0 and scalar_step(coefs).__name__ == "fast"
     fast = scalar_step(coefs)
     rng = np.random.default_rng(1)
     for _ in range(300):

@@ -73,6 +73,8 @@ def test_profile_file_roundtrip(tmp_path: Path) -> None:
         ({"compute_ms_per_token": "fast"}, "finite number"),
         ({"kv_cache_tokens": 8}, "smaller than one block"),
         ({"extra": 1}, "unknown extra"),
+        ({"gemm_ms_per_token": 1.0}, "cannot exceed compute_ms_per_token"),
+        ({"large_step_half_tokens": 0}, "large_step_half_tokens must be >= 1"),
     ],
 )
 def test_bad_profile_values(tmp_path: Path, change: dict[str, object], match: str) -> None:
@@ -132,3 +134,16 @@ def test_a_profile_file_written_before_the_eager_fields_still_loads(tmp_path: Pa
     path.write_text(json.dumps(old))
     loaded = load_profile(path)
     assert loaded.eager_step_ms == 0.0 and loaded.graph_max_tokens == 512
+
+
+def test_low_bit_gemms_of_a_large_step_run_faster_and_a_decode_step_barely() -> None:
+    """gemm_ms_per_token of the per-token compute speeds up by 1 + gain x n / (n + half) in a step of n."""
+    compute_only = replace(P, step_overhead_ms=0.0, weights_read_ms=0.0, attn_ms_per_1m_token_pairs=0.0)
+    fast = replace(compute_only, gemm_ms_per_token=0.04, large_step_speedup=1.0, large_step_half_tokens=1024)
+    plain = step_time_ms(compute_only, batched_tokens=1024, kv_tokens_read=0, token_pairs=0)
+    assert plain == pytest.approx(0.1 * 1024)
+    # half way at 1,024 tokens: the GEMM part (0.04 of the 0.1 ms a token) runs 1.5x faster
+    big = step_time_ms(fast, batched_tokens=1024, kv_tokens_read=0, token_pairs=0)
+    assert big == pytest.approx((0.06 + 0.04 / 1.5) * 1024)
+    one = step_time_ms(fast, batched_tokens=1, kv_tokens_read=0, token_pairs=0)
+    assert one == pytest.approx(0.06 + 0.04 / (1 + 1 / 1025))

@@ -19,8 +19,9 @@ from simulator.latency import step_time_ms
     [(1, 600, 600), (64, 64 * 1500, 64 * 1500), (8192, 8192, 8192 * 4096), (300, 40_000, 1e6)],
 )
 @pytest.mark.parametrize("model_name", ["llama-3.1-8b", "gemma-3-12b-it"])  # full attention; 5:1 sliding
+@pytest.mark.parametrize("precision", ["bf16", "fp8"])  # fp8: GEMMs speed up in large steps
 def test_step_times_agree_for_a_dense_model(
-    seeded_env: str, model_name: str, batched: int, kv: int, pairs: float
+    seeded_env: str, model_name: str, precision: str, batched: int, kv: int, pairs: float
 ) -> None:
     from bot.cli.common import load_catalog_cached
     from kb.calibration import load_params
@@ -29,14 +30,13 @@ def test_step_times_agree_for_a_dense_model(
     from planner.types import Engine, Precision
 
     catalog, params = load_catalog_cached(), load_params()
-    model, gpu = catalog.model(model_name), catalog.gpu("h100")
+    model, gpu, prec = catalog.model(model_name), catalog.gpu("h100"), Precision(precision)
     profile = profile_from_dict(
-        dataclasses.asdict(
-            step_profile(model, gpu, tp=1, precision=Precision.BF16, params=params, max_model_len=8192)
-        )
+        dataclasses.asdict(step_profile(model, gpu, tp=1, precision=prec, params=params, max_model_len=8192))
     )
     assert (profile.window_tokens > 0) == (model.sliding_window_layers > 0)
-    hw = hardware_costs(model, gpu, tp=1, precision=Precision.BF16, engine=Engine.VLLM, params=params)
+    assert (profile.large_step_speedup > 0) == (prec == Precision.FP8)
+    hw = hardware_costs(model, gpu, tp=1, precision=prec, engine=Engine.VLLM, params=params)
     planner_ms = float(
         step_ms(step_coefs(hw, params), batched_tokens=batched, kv_tokens=kv, token_pairs=pairs)
     )
