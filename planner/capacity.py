@@ -31,6 +31,7 @@ from planner.capacity_cost import (
 )
 from planner.capacity_inputs import gpus_for, is_precision_allowed, slo_of, workload_of
 from planner.catalog import Catalog
+from planner.memory import tp_problem
 from planner.perf_types import Workload
 from planner.rate_cache import max_rate
 from planner.recommend import Candidate, context_need_tokens
@@ -162,12 +163,14 @@ def _fits(mt: ModelTerms, gt: GpuTerms, max_len: int, params: perf.PerfParams) -
     for tp in TP_DEGREES:
         if tp > top or (smallest and tp > 4 * smallest):
             break
+        if tp_problem(mt.model, tp):  # the engines cannot split its heads over tp GPUs
+            continue
         last = fit(mt, gt, tp=tp, params=params, max_model_len=max_len)
         if last.fits:
             smallest = smallest or tp
             out.append(last)
     if not out and last is not None:
-        out.append(replace(last, tp=top))
+        out.append(replace(last, tp=top) if not tp_problem(mt.model, top) else last)
     return tuple(out)
 
 

@@ -19,10 +19,47 @@ from planner.perf_model import (
     weight_bytes,
 )
 from planner.perf_params import PerfParams
-from planner.types import Engine, GpuSpec, ModelSpec, Precision
+from planner.types import AttentionKind, Engine, GpuSpec, ModelSpec, Precision
 
 GIB = float(1 << 30)
 TP_CHOICES = (1, 2, 4, 8, 16)
+
+
+def tp_problem(model: ModelSpec, tp: int) -> str:
+    """Why the serving engines cannot shard `model` over `tp` GPUs ('' when they can).
+
+    vLLM (`ModelConfig.verify_with_parallel_config`) refuses a TP that does not divide the attention
+    heads ("Total number of attention heads (28) must be divisible by tensor parallel size (8)"), and
+    its QKV projection needs the KV heads to divide TP, or TP to divide them; TensorRT-LLM and SGLang
+    split heads the same way. An MLA model's latent KV is replicated, so only its heads count.
+    """
+    heads, kv = model.num_attention_heads, model.num_kv_heads
+    if heads > 0 and heads % tp:
+        return f"its {heads} attention heads do not split evenly over {tp} GPUs"
+    mla = model.attention == AttentionKind.MLA or model.kv_lora_rank > 0
+    if not mla and kv > 0 and (tp % kv if tp >= kv else kv % tp):
+        return f"its {kv} KV heads neither split evenly over {tp} GPUs nor replicate evenly across them"
+    return ""
+
+
+def valid_tps(model: ModelSpec, limit: int) -> list[int]:
+    """The TP degrees (of TP_CHOICES, up to `limit`) the engines can shard `model` over."""
+    return [tp for tp in TP_CHOICES if tp <= limit and not tp_problem(model, tp)]
+
+
+def check_tp(model: ModelSpec, gpu: GpuSpec, tp: int) -> None:
+    """Refuse a TP the engines cannot shard `model` over, naming the ones they can.
+
+    Raises:
+        InvalidInputError: `tp_problem` says why.
+    """
+    problem = tp_problem(model, tp) if tp >= 1 else ""
+    if problem:
+        *most, last = [str(t) for t in valid_tps(model, max(gpu.max_tensor_parallel, 1))] or ["1"]
+        usable = f"{', '.join(most)} or {last}" if most else last
+        raise InvalidInputError(
+            f"tensor_parallel={tp} cannot serve {model.name}: {problem} (vLLM refuses it). Use --tp {usable}."
+        )
 
 
 @dataclass(frozen=True)
@@ -203,11 +240,9 @@ def smallest_fitting_tp(
     params: PerfParams,
     engine: Engine = Engine.VLLM,
 ) -> int | None:
-    """Return the smallest TP (1, 2, 4, 8, 16, within the GPU's limit) that fits, or None."""
-    limit = max(gpu.max_tensor_parallel, 1)
-    for tp in TP_CHOICES:
-        if tp > limit:
-            break
+    """Return the smallest TP (1, 2, 4, 8, 16, within the GPU's limit, one the model's heads split
+    over: `tp_problem`) that fits, or None."""
+    for tp in valid_tps(model, max(gpu.max_tensor_parallel, 1)):
         *_, kv_gib, per_token = _budget(
             model,
             gpu,

@@ -23,7 +23,7 @@ from dataclasses import replace
 import numpy as np
 
 from planner.errors import InvalidInputError
-from planner.memory import MemoryPlan, memory_plan, smallest_fitting_tp
+from planner.memory import MemoryPlan, check_tp, memory_plan, smallest_fitting_tp
 from planner.perf_model import (
     GRAPH_TOKENS,
     LARGE_M_HALF,
@@ -97,8 +97,9 @@ def step_profile(
     """Step-time coefficients of one replica (MoE expert reads taken at a full batch of max_num_seqs).
 
     Raises:
-        InvalidInputError: tp or max_model_len out of range.
+        InvalidInputError: tp or max_model_len out of range, or a tp the model's heads do not split over.
     """
+    check_tp(model, gpu, tp)
     hw = hardware_costs(model, gpu, tp=tp, precision=precision, engine=engine, params=params)
     c = step_coefs(hw, params)
     plan = engine_memory_plan(
@@ -224,10 +225,12 @@ def predict(
     """Predict latency percentiles and throughput of `replicas` replicas of TP `tp` under a load.
 
     Raises:
-        InvalidInputError: non-positive tp or replicas (workload and arrival check themselves).
+        InvalidInputError: non-positive tp or replicas, or a tp the model's attention heads do not
+            split over (workload and arrival check themselves).
     """
     if replicas < 1:
         raise InvalidInputError(f"replicas must be 1 or more, got {replicas}.")
+    check_tp(model, gpu, tp)
     hw = hardware_costs(model, gpu, tp=tp, precision=precision, engine=engine, params=params)
     plan = engine_memory_plan(
         model,

@@ -40,6 +40,17 @@ def _int(q: dict[str, Any], key: str, default: int | None = None) -> int | None:
     return int(value)
 
 
+def _choice(kind: Any, key: str, value: Any) -> Any:
+    """The member of enum `kind` named `value` (any case), or an error listing the members."""
+    from planner.errors import InvalidInputError
+
+    try:
+        return kind(str(value).lower())
+    except ValueError:
+        names = ", ".join(m.value for m in kind)
+        raise InvalidInputError(f"unknown {key} {value!r}; use one of {names}") from None
+
+
 def answer(q: dict[str, Any], catalog: Any, params: Any) -> dict[str, Any]:
     """Predict one query (flag names as keys); raises PlannerError or ValueError on bad input."""
     from planner.errors import InvalidInputError
@@ -50,9 +61,12 @@ def answer(q: dict[str, Any], catalog: Any, params: Any) -> dict[str, Any]:
     if unknown:
         raise InvalidInputError(f"unknown keys {sorted(unknown)}; use {sorted(QUERY_KEYS)}")
     model, gpu = catalog.model(str(q.get("model", ""))), catalog.gpu(str(q.get("gpu", "")))
-    precision = Precision(str(q.get("precision") or "bf16").lower())
-    engine = Engine(str(q.get("engine") or "vllm").lower())
-    modes = [k for k in ("concurrency", "rate", "max_throughput") if q.get(k) not in (None, False)]
+    precision = _choice(Precision, "precision", q.get("precision") or "bf16")
+    engine = _choice(Engine, "engine", q.get("engine") or "vllm")
+    # 0 is a value given (and refused below as not positive), not a missing one: `0 in (None, False)`
+    modes = [
+        k for k in ("concurrency", "rate", "max_throughput") if q.get(k) is not None and q.get(k) is not False
+    ]
     if len(modes) != 1:
         raise InvalidInputError("give exactly one of concurrency, rate or max_throughput")
     workload = Workload(

@@ -63,6 +63,22 @@ def test_unknown_gpu_exits_2_with_close_matches(run):
     assert "unknown GPU" in r.output
 
 
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        (["--concurrency", "0"], "a closed loop needs a concurrency of 1 or more, got 0"),  # not "give one"
+        (["--rate", "1", "--precision", "fp9"], "unknown precision 'fp9'; use one of bf16, fp16, fp8"),
+        (["--rate", "1", "--engine", "trt"], "unknown engine 'trt'; use one of vllm, tensorrt-llm"),
+        (["--rate", "1", "--tp", "3"], "its 32 attention heads do not split evenly over 3 GPUs"),
+    ],
+)
+def test_bad_flags_say_what_was_wrong_and_what_to_use(run, extra, says):
+    r = run(*BASE, *extra)
+    assert r.exit_code != 0 and says in " ".join(r.output.split()), r.output
+    if "--tp" in extra:
+        assert "Use --tp 1, 2, 4 or 8." in " ".join(r.output.split())
+
+
 def test_batch_answers_every_line_and_carries_ids(run, tmp_path):
     q = {"model": "llama 3.1 8b", "gpu": "h100", "input_tokens": 512, "output_tokens": 128}
     lines = [

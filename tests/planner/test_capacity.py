@@ -146,3 +146,33 @@ def test_pinned_precision_and_provider(catalog):
     assert {r.precision for r in priced} == {Precision.FP8}
     assert priced and {r.price.provider for r in priced} == {"aws"}
     assert any(r.reason.startswith("no price for MI300X at aws") for r in rows)
+
+
+def test_no_tensor_parallel_degree_the_engines_refuse_is_screened(catalog):
+    """vLLM refuses a TP that does not divide the attention heads ("Total number of attention heads
+    (28) must be divisible by tensor parallel size (8)"): Qwen2.5-7B's 28 heads rule out TP 8."""
+    from planner.capacity import _fits
+    from planner.memory import tp_problem
+    from planner.screen import gpu_terms, model_terms
+    from planner.types import Engine
+
+    qwen = catalog.model("Qwen/Qwen2.5-7B-Instruct")
+    mt = model_terms(qwen, Precision.BF16, params=PARAMS, engine=Engine.VLLM)
+    gt = gpu_terms(catalog.gpu("A100-40GB"), Precision.BF16, params=PARAMS, engine=Engine.VLLM)
+    # a context one A100-40GB cannot hold: the smallest TP is 2, and the search would go up to 4 x 2
+    assert [f.tp for f in _fits(mt, gt, 500_000, PARAMS)] == [2, 4]
+    _, rows = _screen(catalog, "summarize 100-page reports for 40 analysts")
+    assert rows and not [(r.model.id, r.tp) for r in rows if r.feasible and tp_problem(r.model, r.tp)]
+
+
+def test_tp_problem_names_the_heads_that_do_not_split():
+    from dataclasses import replace
+
+    from planner.memory import tp_problem
+    from tests.planner.perf_specs import DEEPSEEK_V3, LLAMA_70B
+
+    assert tp_problem(LLAMA_70B, 3) == "its 64 attention heads do not split evenly over 3 GPUs"
+    phi4 = replace(LLAMA_70B, name="Phi-4", num_attention_heads=40, num_kv_heads=10)
+    assert "10 KV heads" in tp_problem(phi4, 4) and tp_problem(phi4, 2) == ""
+    assert tp_problem(replace(LLAMA_70B, num_kv_heads=4), 8) == ""  # 4 KV heads, each on 2 GPUs
+    assert tp_problem(DEEPSEEK_V3, 8) == ""  # MLA: the latent KV is replicated, only heads split
