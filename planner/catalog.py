@@ -56,7 +56,12 @@ class Catalog:
         """
         found = self.find_model(name)
         if found is None:
-            raise UnknownNameError("model", name, suggestions=self._suggest(name, self._model_index))
+            raise UnknownNameError(
+                "model",
+                name,
+                suggestions=self._suggest(name, self._model_index),
+                known=sorted(m.id.split("/")[-1] for m in self.models),
+            )
         return found
 
     def find_gpu(self, name: str) -> GpuSpec | None:
@@ -72,7 +77,12 @@ class Catalog:
         """
         found = self.find_gpu(name)
         if found is None:
-            raise UnknownNameError("GPU", name, suggestions=self._suggest(name, self._gpu_index))
+            raise UnknownNameError(
+                "GPU",
+                name,
+                suggestions=self._suggest(name, self._gpu_index),
+                known=sorted(g.id for g in self.gpus),
+            )
         return found
 
     @staticmethod

@@ -23,13 +23,29 @@ class UnknownNameError(PlannerError):
     """A name that the catalog does not know; carries close matches."""
 
     def __init__(
-        self, kind: str, name: str, candidates: Iterable[str] = (), *, suggestions: list[str] | None = None
+        self,
+        kind: str,
+        name: str,
+        candidates: Iterable[str] = (),
+        *,
+        suggestions: list[str] | None = None,
+        known: Iterable[str] = (),
     ) -> None:
         self.kind = kind
         self.name = name
         self.suggestions = suggestions if suggestions is not None else close_matches(name, candidates)
-        hint = f"; did you mean {', '.join(repr(s) for s in self.suggestions)}?" if self.suggestions else ""
+        if self.suggestions:
+            hint = f"; did you mean {', '.join(repr(s) for s in self.suggestions)}?"
+        else:  # nothing close: say what there is instead of leaving the user guessing
+            names = list(known)
+            shown = ", ".join(names[:KNOWN_SHOWN]) + (
+                f" and {len(names) - KNOWN_SHOWN} more" if len(names) > KNOWN_SHOWN else ""
+            )
+            hint = f"; known {kind}s: {shown}" if names else ""
         super().__init__(f"unknown {kind} {name!r}{hint}")
+
+
+KNOWN_SHOWN = 20  # names an unknown-name error lists when none is close
 
 
 class InvalidInputError(PlannerError):

@@ -32,6 +32,12 @@ def print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
 
 
+def list_hint(exc: Any) -> str:
+    """'; `predeploy kb list gpus` lists them all' for an unknown model or GPU with nothing close."""
+    kind = {"model": "models", "GPU": "gpus"}.get(exc.kind)
+    return "" if exc.suggestions or kind is None else f"; `predeploy kb list {kind}` lists them all"
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Turn planner and knowledge-base errors into a clean message and an exit code.
@@ -39,10 +45,12 @@ def user_errors() -> Iterator[None]:
     Unknown names and bad input exit 2; an unreachable database or broken seed files exit 1.
     """
     from kb.errors import DatabaseUnavailableError, KbError, NotFoundError, SeedDataError
-    from planner.errors import PlannerError
+    from planner.errors import PlannerError, UnknownNameError
 
     try:
         yield
+    except UnknownNameError as exc:
+        fail(f"{exc}{list_hint(exc)}")
     except PlannerError as exc:
         fail(str(exc))
     except (DatabaseUnavailableError, SeedDataError) as exc:

@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from bot.cli.common import fail, open_session, print_json, user_errors
+from bot.cli.common import fail, list_hint, open_session, print_json, user_errors
 
 
 class ListKind(StrEnum):
@@ -183,8 +183,7 @@ def show(
     try:
         found: Any = catalog.model(name) if kind is ShowKind.MODEL else catalog.gpu(name)
     except UnknownNameError as exc:
-        hint = "" if exc.suggestions else f"; `predeploy kb list {kind.value}s` lists them"
-        fail(f"{exc}{hint}")
+        fail(f"{exc}{list_hint(exc)}")
     item: dict[str, Any] = _jsonable(found)
     if kind is ShowKind.MODEL:
         with open_session() as session:

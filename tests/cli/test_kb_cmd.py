@@ -119,7 +119,15 @@ def test_show_unknown_name_exits_2_with_suggestions(
 def test_show_unknown_name_without_close_matches_says_where_to_look(seeded_env: str) -> None:
     code, _, err = run("kb", "show", "model", "zzzz-unheard-of")
     assert code == 2
-    assert "unknown model 'zzzz-unheard-of'; `predeploy kb list models` lists them" in err
+    assert "unknown model 'zzzz-unheard-of'; known models: CodeLlama-34b-Instruct-hf, DeepSeek-R1," in err
+    assert "and 25 more; `predeploy kb list models` lists them all" in err
+    code, _, err = run("predict", "--model", "llama-3.1-8b", "--gpu", "zz9", "--input-tokens", "5",
+                       "--output-tokens", "5", "--rate", "1")  # fmt: skip
+    assert code == 2
+    assert (
+        "unknown GPU 'zz9'; known GPUs: A10, A100-40GB," in err
+        and "`predeploy kb list gpus` lists them all" in err
+    )
 
 
 def test_unreachable_database_exits_1_without_password(
