@@ -24,7 +24,7 @@ from deploy.args import engine_args, precision_args
 from deploy.errors import ManifestInvalidError, PlanInputError
 from deploy.kinds import KindInfo
 from deploy.names import derive_name, is_label_value, validate_name, validate_namespace
-from deploy.render_settings import MonitoringKind, RenderSettings, check_settings
+from deploy.render_settings import VLLM_IMAGE, VLLM_IMAGES, MonitoringKind, RenderSettings, check_settings
 from planner.catalog import normalise_name
 from planner.plan import Option, PlanResult, ServingConfig
 from planner.types import GpuSpec
@@ -164,7 +164,7 @@ def build_context(
         "isvc_annotations": sorted(_isvc_annotations(settings, scales=max_replicas > min_replicas).items())
         + sorted(annotations.items()),
         "simulator": simulator,
-        "image": settings.simulator_image if settings.simulator_image else settings.vllm_image,
+        "image": settings.simulator_image or settings.vllm_image or VLLM_IMAGES.get(gpu.vendor, VLLM_IMAGE),
         "command": _command(simulator),
         "runtime_args": _runtime_args(option, serving, gpu=gpu, name=name, simulator=simulator),
         "args": args,

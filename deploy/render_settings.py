@@ -10,6 +10,10 @@ from deploy.errors import SettingsError
 from deploy.names import DNS_LABEL_MAX_CHARS
 
 VLLM_IMAGE = "vllm/vllm-openai:v0.33.0"  # INTEGRATION.md targets vLLM 0.33.0; never ':latest'
+# AMD GPUs need vLLM built for ROCm: vLLM's official ROCm image (Docker Hub vllm/vllm-openai-rocm,
+# published since 2026-01-20 with the same version tags; vLLM docs, installation/gpu.rocm)
+VLLM_ROCM_IMAGE = "vllm/vllm-openai-rocm:v0.33.0"
+VLLM_IMAGES = {"nvidia": VLLM_IMAGE, "amd": VLLM_ROCM_IMAGE}  # by GPU vendor
 STORAGE_SCHEMES = ("hf://", "pvc://", "s3://", "gs://", "oci://", "https://")
 _IMAGE_RE = re.compile(r"^[a-z0-9][a-z0-9._/:-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[a-f0-9]{64})$")
 _SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -30,7 +34,7 @@ class RenderSettings:
 
     namespace: str = "default"
     name: str | None = None  # None: derived from model, GPU and TP
-    vllm_image: str = VLLM_IMAGE
+    vllm_image: str | None = None  # None: the official image for the GPU's vendor (VLLM_IMAGES)
     simulator_image: str | None = None  # set: run `predeploy simulate` instead of vLLM, no GPUs
     storage_uri: str | None = None  # None: hf://<model id>; or pvc://<claim>/<path>
     hf_token_secret: str | None = "hf-token"  # a Secret holding the token; never its value

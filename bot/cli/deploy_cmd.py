@@ -33,7 +33,11 @@ OPTION_OPT = typer.Option(1, "--option", "--rank", min=1, help="Rank of the opti
 NAMESPACE_OPT = typer.Option("default", "--namespace", "-n", help="Kubernetes namespace (a DNS-1123 label).")
 NAME_OPT = typer.Option(None, "--name", help="InferenceService name; default: from model, GPU and TP.")
 SIM_OPT = typer.Option(None, "--simulator-image", help="Run `predeploy simulate` from this image (no GPU).")
-IMAGE_OPT = typer.Option(None, "--vllm-image", help="vLLM image, pinned (default vllm/vllm-openai:v0.33.0).")
+IMAGE_OPT = typer.Option(
+    None,
+    "--vllm-image",
+    help="vLLM image, pinned (default vllm/vllm-openai:v0.33.0; vllm/vllm-openai-rocm:v0.33.0 on AMD GPUs).",
+)
 STORAGE_OPT = typer.Option(
     None, "--storage-uri", help="Model source: hf://org/model (default) or pvc://claim/path."
 )
@@ -187,7 +191,7 @@ def _settings(
         namespace=namespace,
         name=name,
         simulator_image=simulator_image,
-        vllm_image=vllm_image or base.vllm_image,
+        vllm_image=vllm_image,
         storage_uri=storage_uri,
         hf_token_secret=hf_token_secret or None,
         keda=keda,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -282,3 +283,20 @@ def test_pinned_images_are_accepted(image: str) -> None:
         make_plan(), option_rank=1, gpu=gpu_by_id("H100-SXM"), settings=RenderSettings(vllm_image=image)
     )
     assert rendered.manifests[0].body["spec"]["containers"][0]["image"] == image
+
+
+def test_amd_gpus_get_vllms_rocm_image_unless_an_image_is_given() -> None:
+    """vLLM's CUDA image cannot drive an MI300X: AMD GPUs get vllm/vllm-openai-rocm, same version."""
+    opt = option_dict(gpu_type="MI300X")
+
+    def image(gpu_id: str, **settings: Any) -> str:
+        plan = make_plan(opt if gpu_id == "MI300X" else option_dict())
+        rendered = render(plan, option_rank=1, gpu=gpu_by_id(gpu_id), settings=RenderSettings(**settings))
+        return str(rendered.manifests[0].body["spec"]["containers"][0]["image"])
+
+    assert image("MI300X") == "vllm/vllm-openai-rocm:v0.33.0"
+    assert image("H100-SXM") == "vllm/vllm-openai:v0.33.0"
+    assert (
+        image("MI300X", vllm_image="registry.example.com/vllm-rocm:0.33.0")
+        == "registry.example.com/vllm-rocm:0.33.0"
+    )
