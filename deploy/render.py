@@ -153,6 +153,8 @@ def build_context(
     simulator = settings.simulator_image is not None
     min_replicas, max_replicas = _replica_bounds(option, settings)
     annotations = _annotations(option, settings=settings)
+    if serving.checkpoint and not simulator:
+        annotations["predeploy.io/checkpoint"] = serving.checkpoint
     args = [] if simulator else engine_args(option, serving, served_model_name=name)
     args += [] if simulator else precision_args(option, serving)
     return {
@@ -169,7 +171,9 @@ def build_context(
         "runtime_args": _runtime_args(option, serving, gpu=gpu, name=name, simulator=simulator),
         "args": args,
         "port": SERVING_PORT,
-        "storage_uri": None if simulator else (settings.storage_uri or f"hf://{option.model_id}"),
+        "storage_uri": None
+        if simulator
+        else (settings.storage_uri or f"hf://{serving.checkpoint or option.model_id}"),
         "hf_token_secret": None if simulator else settings.hf_token_secret,
         "hf_token_key": settings.hf_token_key,
         "gpu": None if simulator else _gpu_context(option, gpu, settings),

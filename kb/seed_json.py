@@ -107,6 +107,14 @@ def _check_model(f: Fields, m: ModelCatalog) -> None:
     hybrid = m.details.get("attention_layers")
     if isinstance(hybrid, int) and hybrid > m.num_layers:
         raise f.error("attention_layers", f"{hybrid} exceeds num_layers {m.num_layers}")
+    checkpoints = m.details.get("checkpoints", {})
+    if not isinstance(checkpoints, dict):
+        raise f.error("checkpoints", "must be an object of precision -> Hugging Face repository")
+    for precision, repo in checkpoints.items():
+        if precision not in m.precisions:
+            raise f.error("checkpoints", f"names {precision!r}, which is not in precisions {m.precisions}")
+        if not isinstance(repo, str) or repo.count("/") != 1 or " " in repo:
+            raise f.error("checkpoints", f"{precision}: {repo!r} is not a Hugging Face repository (org/name)")
     if m.details.get("int4_integer") and "int4" not in m.precisions:
         raise f.error("int4_integer", "is set but 'int4' is not in precisions")
     if m.details.get("state_elements_per_seq") and not hybrid:

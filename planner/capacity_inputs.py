@@ -35,8 +35,16 @@ def gpus_for(spec: DeploymentSpec, catalog: Catalog) -> list[GpuSpec]:
     ]
 
 
+WEIGHTS_FROM_CHECKPOINT = (Precision.INT8, Precision.INT4)  # precisions vLLM cannot quantize to at load
+
+
 def is_precision_allowed(spec: DeploymentSpec, model: ModelSpec, gpu: GpuSpec, precision: Precision) -> bool:
-    """The pinned precision, else bf16, fp8 (on GPUs with FP8 cores) and int4 when the model offers them."""
+    """The pinned precision, else bf16, fp8 (on GPUs with FP8 cores) and int4 when the model offers them.
+
+    int8 and int4 need a checkpoint quantized to them (`ModelSpec.checkpoint`): vLLM quantizes to fp8
+    while loading 16-bit weights, but not to AWQ/GPTQ/W8A8, which it only reads from a checkpoint."""
+    if precision in WEIGHTS_FROM_CHECKPOINT and model.checkpoint(precision) is None:
+        return False
     if spec.precision:
         return precision is spec.precision
     if precision is Precision.FP8 and gpu.fp8_tflops <= 0:

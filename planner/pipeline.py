@@ -27,7 +27,8 @@ from planner.search import ProgressFn, RateCache, Scored, search
 from planner.spec import DeploymentSpec
 from planner.types import DeploymentOutcome, Engine, Precision
 
-QUANTIZATION = {Precision.FP8: "fp8", Precision.INT8: "compressed-tensors", Precision.INT4: "awq"}
+# methods vLLM applies while loading 16-bit weights; int8/int4 come quantized in their checkpoint
+QUANTIZATION = {Precision.FP8: "fp8"}
 
 
 def serving_config(spec: DeploymentSpec, s: Sized) -> ServingConfig:
@@ -37,13 +38,15 @@ def serving_config(spec: DeploymentSpec, s: Sized) -> ServingConfig:
     # exactly the scheduler the prediction modelled: vLLM's token budget for this GPU and its
     # 16-bit KV cache (an fp8 cache would hold twice the tokens the capacity was sized with)
     _, budget = scheduler_limits(Engine.VLLM, s.gpu, perf.default_params())
+    checkpoint = s.model.checkpoint(s.precision)
     return ServingConfig(
         max_model_len=min(context_need_tokens(spec), s.model.max_context_tokens),
         gpu_memory_utilization=0.9,
         max_num_seqs=int(max(8, min(256, s.kv_cache_tokens // max(per_request, 1)))),
         max_num_batched_tokens=budget,
         kv_cache_dtype="auto",
-        quantization=QUANTIZATION.get(s.precision),
+        quantization=None if checkpoint else QUANTIZATION.get(s.precision),
+        checkpoint=checkpoint if checkpoint != s.model.id else None,
         enable_prefix_caching=t.prefix_tokens > 0,
         enable_chunked_prefill=True,
     )

@@ -37,7 +37,10 @@ class ServingConfig(BaseModel):
     max_num_seqs: int = 256
     max_num_batched_tokens: int = 8192
     kv_cache_dtype: str = "auto"
-    quantization: str | None = None
+    quantization: str | None = None  # a method vLLM applies while loading (fp8); None: the checkpoint's
+    # the Hugging Face repository to load when not the option's model id: weights already quantized to
+    # the option's precision (AWQ, GPTQ, W4A16, W8A8), which carry their own quantization config
+    checkpoint: str | None = None
     enable_prefix_caching: bool = True
     enable_chunked_prefill: bool = True
 

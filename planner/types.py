@@ -123,6 +123,14 @@ class ModelSpec:
     def is_moe(self) -> bool:
         return self.num_experts > 0
 
+    def checkpoint(self, precision: Precision) -> str | None:
+        """The Hugging Face repository whose weights are already at `precision` (an AWQ/GPTQ/W4A16
+        or W8A8 quantization, or the base itself when it ships that way, as gpt-oss's MXFP4), from the
+        catalog's `checkpoints`; None when the catalog lists none."""
+        table = self.details.get("checkpoints")
+        repo = table.get(precision.value) if isinstance(table, dict) else None
+        return repo if isinstance(repo, str) and repo else None
+
     @property
     def kv_layers(self) -> int:
         """Layers that keep a per-token KV cache (all of them unless the model is a hybrid)."""

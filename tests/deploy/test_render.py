@@ -300,3 +300,24 @@ def test_amd_gpus_get_vllms_rocm_image_unless_an_image_is_given() -> None:
         image("MI300X", vllm_image="registry.example.com/vllm-rocm:0.33.0")
         == "registry.example.com/vllm-rocm:0.33.0"
     )
+
+
+def test_an_int4_option_loads_its_quantized_checkpoint_not_the_base_model() -> None:
+    """vLLM cannot quantize to AWQ/GPTQ while loading: an int4 option names the repository whose weights
+    are already 4-bit, and the checkpoint's own quantization config (no --quantization) decides."""
+    opt = option_dict(
+        precision="int4", serving={"checkpoint": "RedHatAI/Meta-Llama-3.1-8B-Instruct-quantized.w4a16"}
+    )
+
+    def predictor(**settings: Any) -> dict[str, Any]:
+        rendered = render(
+            make_plan(opt), option_rank=1, gpu=gpu_by_id("H100-SXM"), settings=RenderSettings(**settings)
+        )
+        isvc = next(m for m in rendered.manifests if m.info.kind == "InferenceService")
+        assert isvc.body["metadata"]["annotations"]["predeploy.io/checkpoint"].endswith("quantized.w4a16")
+        return dict(isvc.body["spec"]["predictor"]["model"])
+
+    model = predictor()
+    assert model["storageUri"] == "hf://RedHatAI/Meta-Llama-3.1-8B-Instruct-quantized.w4a16"
+    assert not [a for a in model["args"] if a.startswith("--quantization")]
+    assert predictor(storage_uri="pvc://models/llama-8b-w4a16")["storageUri"] == "pvc://models/llama-8b-w4a16"

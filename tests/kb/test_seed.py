@@ -15,6 +15,7 @@ from kb import repository as repo
 from kb.errors import SeedDataError
 from kb.seed import DATA_DIR, MODELS, fingerprint, load_seed, read_seed
 from kb.tables import ModelBenchmark, ModelCatalog
+from planner.types import Precision
 
 FIXTURE_DATA = Path(__file__).parent / "data"
 
@@ -102,6 +103,9 @@ def _drop(index: int, key: str, list_key: str) -> Callable[[Any], None]:
         ),
         ("models.json", _set(0, "state_elements_per_seq", "big"), "field 'state_elements_per_seq'"),
         ("models.json", _set(0, "int4_integer", "yes"), "field 'int4_integer': expected true or false"),
+        ("models.json", _set(0, "checkpoints", ["x/y"]), "field 'checkpoints': must be an object"),
+        ("models.json", _set(0, "checkpoints", {"fp4": "x/y"}), "names 'fp4', which is not in precisions"),
+        ("models.json", _set(0, "checkpoints", {"fp8": "an fp8 copy"}), "is not a Hugging Face repository"),
         ("gpus.json", _set(0, "memory_gib", -80, "gpus"), "field 'memory_gib': must be greater than 0"),
         ("costs.json", _set(0, "gpu_id", "H999", "prices"), "'H999' is not a GPU id in gpus.json"),
         ("costs.json", _set(0, "effective_date", "last year", "prices"), "expected an ISO date"),
@@ -285,6 +289,7 @@ def test_hybrid_and_sliding_window_layers_reach_the_model_spec(migrated: Engine,
         )
         doc["models"][0]["precisions"] = ["bf16", "int4"]
         doc["models"][0]["int4_integer"] = True
+        doc["models"][0]["checkpoints"] = {"int4": "RedHatAI/Meta-Llama-3.1-8B-Instruct-quantized.w4a16"}
 
     _edit_json(data_dir / MODELS, hybrid)
     load_seed(migrated, data_dir=data_dir)
@@ -295,3 +300,23 @@ def test_hybrid_and_sliding_window_layers_reach_the_model_spec(migrated: Engine,
     assert m.state_elements_per_seq == 1_000_000 and m.int4_integer
     assert (plain.attention_layers, plain.kv_layers, plain.sliding_window_layers) == (None, 48, 0)
     assert plain.state_elements_per_seq == 0 and not plain.int4_integer
+    assert m.checkpoint(Precision.INT4) == "RedHatAI/Meta-Llama-3.1-8B-Instruct-quantized.w4a16"
+    assert plain.checkpoint(Precision.INT4) is None and m.checkpoint(Precision.BF16) is None
+
+
+def test_every_shipped_quantized_checkpoint_is_a_listed_precision_and_integer_int4_says_so() -> None:
+    """int4 from an AWQ/GPTQ/W4A16 repository computes as integer weight-only on every GPU (the
+    performance model's int4_integer); only a base that ships 4-bit itself (gpt-oss's MXFP4) is FP4."""
+    from kb.convert import model_spec
+
+    models = {m.id: m for m in (model_spec(row) for row in read_seed().models)}
+    quantized = [m for m in models.values() if m.checkpoint(Precision.INT4) or m.checkpoint(Precision.INT8)]
+    assert len(quantized) >= 15
+    for m in quantized:
+        for p in (Precision.INT4, Precision.INT8):
+            repo = m.checkpoint(p)
+            assert repo is None or p in m.precisions, (m.id, p)
+        repo = m.checkpoint(Precision.INT4)
+        if repo and repo != m.id:
+            assert m.int4_integer, f"{m.id}: int4 from {repo} is integer weight-only"
+    assert models["openai/gpt-oss-120b"].checkpoint(Precision.INT4) == "openai/gpt-oss-120b"

@@ -44,6 +44,10 @@ def _model(mid: str, name: str, family: str, b: float, arch: tuple[int, ...], **
         "precisions": (P.BF16, P.FP8, P.INT4),
         "approved_for_production": True,
     }
+    checkpoints = kw.pop("checkpoints", None)
+    if checkpoints:  # as the shipped catalog: int4 weights from an AWQ/GPTQ/W4A16 repository
+        fields["details"] = {"checkpoints": checkpoints}
+        fields["int4_integer"] = True
     fields.update(kw)
     return ModelSpec(**fields)  # type: ignore[arg-type]
 
@@ -64,6 +68,7 @@ MODELS = (
         quality=_q(mmlu=69.4, humaneval=72.6, ifeval=80.4),
         quality_tier="small",
         aliases=("llama 3.1 8b", "llama3.1:8b", "llama-8b", "llama 8b", "llama3 8b", "llama 3 8b"),
+        checkpoints={"int4": "RedHatAI/Meta-Llama-3.1-8B-Instruct-quantized.w4a16"},
     ),
     _model(
         "meta-llama/Llama-3.1-70B-Instruct",
@@ -75,6 +80,7 @@ MODELS = (
         quality=_q(mmlu=83.6, humaneval=80.5, ifeval=87.5),
         quality_tier="large",
         aliases=("llama 3.1 70b", "llama-70b", "llama 70b", "llama3 70b", "llama 3 70b"),
+        checkpoints={"int4": "RedHatAI/Meta-Llama-3.1-70B-Instruct-quantized.w4a16"},
     ),
     _model(
         "mistralai/Mistral-7B-Instruct-v0.3",
@@ -99,6 +105,7 @@ MODELS = (
         quality=_q(mmlu=74.2, humaneval=84.8, ifeval=71.2),
         quality_tier="small",
         aliases=("qwen 2.5 7b", "qwen2.5 7b", "qwen 7b", "qwen-7b"),
+        checkpoints={"int4": "Qwen/Qwen2.5-7B-Instruct-AWQ"},
     ),
     _model(
         "Qwen/Qwen2.5-Coder-32B-Instruct",
@@ -112,6 +119,7 @@ MODELS = (
         quality=_q(mmlu=75.0, humaneval=92.7),
         quality_tier="medium",
         aliases=("qwen coder", "qwen2.5 coder", "qwen coder 32b", "qwen-coder"),
+        checkpoints={"int4": "Qwen/Qwen2.5-Coder-32B-Instruct-AWQ"},
     ),
     _model(
         "mistralai/Mixtral-8x7B-Instruct-v0.1",

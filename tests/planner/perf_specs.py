@@ -9,8 +9,10 @@ from tests.planner.catalog_fixture import GPUS, MODELS
 
 BY_ID = {m.id: m for m in MODELS}
 GPU = {g.id: g for g in GPUS}
-LLAMA_8B = BY_ID["meta-llama/Llama-3.1-8B-Instruct"]
-LLAMA_70B = BY_ID["meta-llama/Llama-3.1-70B-Instruct"]
+# the architectures, with int4 meaning an FP4 checkpoint (the catalog fixture's int4 is its W4A16
+# integer checkpoint): the tests that need integer int4 say so with int4_integer=True
+LLAMA_8B = replace(BY_ID["meta-llama/Llama-3.1-8B-Instruct"], int4_integer=False)
+LLAMA_70B = replace(BY_ID["meta-llama/Llama-3.1-70B-Instruct"], int4_integer=False)
 MIXTRAL = BY_ID["mistralai/Mixtral-8x7B-Instruct-v0.1"]
 H100 = replace(GPU["H100-SXM"], memory_gib=80.0, architecture="hopper")
 L40S = replace(GPU["L40S"], memory_gib=48.0, architecture="ada_lovelace")

@@ -9,6 +9,7 @@ from planner.perf import default_params
 from planner.pipeline import plan, serving_config
 from planner.plan import PlanResult
 from planner.rank import View
+from planner.types import Precision
 
 PARAMS = default_params()
 
@@ -50,7 +51,21 @@ def test_serving_config_is_filled_for_the_deploy_renderer(chat_plan):
     o = chat_plan.options[0]
     assert o.serving is not None
     assert 4096 <= o.serving.max_model_len and o.serving.enable_prefix_caching  # chat template has a prefix
-    assert o.serving.quantization == {"bf16": None, "fp16": None, "fp8": "fp8", "int4": "awq"}[o.precision]
+    # fp8 is quantized by vLLM while loading; int4 weights come quantized in their own checkpoint
+    assert o.serving.quantization == {"bf16": None, "fp16": None, "fp8": "fp8", "int4": None}[o.precision]
+
+
+def test_int4_options_load_a_quantized_checkpoint_and_models_without_one_offer_no_int4(catalog):
+    spec = extract("a support chatbot for 1000 users, cheap", catalog=catalog)
+    result = plan(spec, catalog, top_k=50)
+    int4 = [o for o in result.options if o.precision == "int4"]
+    assert int4, "the cheap chatbot plan has int4 options"
+    for o in int4:
+        model = catalog.model(o.model_id)
+        assert o.serving is not None and o.serving.checkpoint == model.checkpoint(Precision.INT4)
+        assert o.serving.quantization is None
+    no_checkpoint = {m.id for m in catalog.models if m.checkpoint(Precision.INT4) is None}
+    assert no_checkpoint and not [o for o in int4 if o.model_id in no_checkpoint]
 
 
 def test_notes_show_the_traffic_arithmetic_and_headroom(chat_plan):
