@@ -15,6 +15,7 @@ from typing import Any
 
 from planner import perf
 from planner.capacity import HEADROOM, Sized, screen
+from planner.capacity_inputs import WEIGHTS_FROM_CHECKPOINT
 from planner.catalog import Catalog
 from planner.corrections import corrections_for
 from planner.explain import explain_option, headroom_note, relax_advice, within_error_note
@@ -135,6 +136,16 @@ def plan(
     extra: dict[str, Any] = {}
     if not result:
         closest, advice = relax_advice(spec, misses)
+        pinned = spec.precision
+        if pinned in WEIGHTS_FROM_CHECKPOINT and not any(c.model.checkpoint(pinned) for c in candidates):
+            closest, advice = (
+                None,
+                (
+                    f"none of the models considered has a checkpoint quantized to {pinned.value} (AWQ, GPTQ, "
+                    f"W4A16 or W8A8) in the catalog, and vLLM cannot quantize to {pinned.value} while loading: "
+                    "drop the precision pin or use fp8, which vLLM quantizes to at load"
+                ),
+            )
         notes.append(f"No option meets the SLO; {advice}.")
         extra = {"closest": _closest_json(closest), "relax": advice}
     return PlanResult(

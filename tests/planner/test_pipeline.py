@@ -173,3 +173,16 @@ def test_options_nearer_the_slo_than_the_models_error_say_so(catalog):
     assert "p95 TTFT is within the model's typical error (±60% for TTFT)" in flagged[0].explanation
     # without a measured error there is nothing to quote or flag
     assert not any(o.within_error for o in plan(tight, catalog, params=PARAMS).options)
+
+
+def test_pinning_int4_on_a_model_without_an_int4_checkpoint_says_so(catalog):
+    from planner.whatif import apply_changes, parse_changes
+
+    base = extract("a support chatbot for 1000 users", catalog=catalog)
+    spec = apply_changes(base, parse_changes("precision=int4,model=mistral-7b"), catalog)
+    result = plan(spec, catalog)
+    assert not result.options
+    assert "no option meets the slo; none of the models considered has a checkpoint quantized to int4" in (
+        " ".join(result.notes).lower()
+    )
+    assert result.relax is not None and "use fp8" in result.relax
