@@ -42,9 +42,14 @@ def is_precision_allowed(spec: DeploymentSpec, model: ModelSpec, gpu: GpuSpec, p
     """The pinned precision, else bf16, fp8 (on GPUs with FP8 cores) and int4 when the model offers them.
 
     int8 and int4 need a checkpoint quantized to them (`ModelSpec.checkpoint`): vLLM quantizes to fp8
-    while loading 16-bit weights, but not to AWQ/GPTQ/W8A8, which it only reads from a checkpoint."""
-    if precision in WEIGHTS_FROM_CHECKPOINT and model.checkpoint(precision) is None:
-        return False
+    while loading 16-bit weights, but not to AWQ/GPTQ/W8A8, which it only reads from a checkpoint. On
+    AMD GPUs vLLM runs none of AWQ, GPTQ, Marlin or INT8 W8A8 (its quantization "Supported Hardware"
+    table: FP8 and GGUF only), so there int8/int4 means a base that ships low-bit itself (gpt-oss's
+    MXFP4, Kimi-K2.5's INT4), which vLLM's ROCm build serves with its own kernels."""
+    if precision in WEIGHTS_FROM_CHECKPOINT:
+        checkpoint = model.checkpoint(precision)
+        if checkpoint is None or (gpu.vendor == "amd" and checkpoint != model.id):
+            return False
     if spec.precision:
         return precision is spec.precision
     if precision is Precision.FP8 and gpu.fp8_tflops <= 0:

@@ -138,14 +138,7 @@ def plan(
         closest, advice = relax_advice(spec, misses)
         pinned = spec.precision
         if pinned in WEIGHTS_FROM_CHECKPOINT and not any(c.model.checkpoint(pinned) for c in candidates):
-            closest, advice = (
-                None,
-                (
-                    f"none of the models considered has a checkpoint quantized to {pinned.value} (AWQ, GPTQ, "
-                    f"W4A16 or W8A8) in the catalog, and vLLM cannot quantize to {pinned.value} while loading: "
-                    "drop the precision pin or use fp8, which vLLM quantizes to at load"
-                ),
-            )
+            closest, advice = None, _no_checkpoint_advice(pinned)
         notes.append(f"No option meets the SLO; {advice}.")
         extra = {"closest": _closest_json(closest), "relax": advice}
     return PlanResult(
@@ -156,6 +149,15 @@ def plan(
         notes=notes,
         view=view.value,
         **extra,
+    )
+
+
+def _no_checkpoint_advice(precision: Precision) -> str:
+    p = precision.value
+    return (
+        f"none of the models considered has a checkpoint quantized to {p} (AWQ, GPTQ, W4A16 or W8A8) "
+        f"in the catalog, and vLLM cannot quantize to {p} while loading: drop the precision pin or use "
+        "fp8, which vLLM quantizes to at load"
     )
 
 

@@ -176,3 +176,24 @@ def test_tp_problem_names_the_heads_that_do_not_split():
     assert "10 KV heads" in tp_problem(phi4, 4) and tp_problem(phi4, 2) == ""
     assert tp_problem(replace(LLAMA_70B, num_kv_heads=4), 8) == ""  # 4 KV heads, each on 2 GPUs
     assert tp_problem(DEEPSEEK_V3, 8) == ""  # MLA: the latent KV is replicated, only heads split
+
+
+def test_int4_needs_a_checkpoint_and_on_amd_gpus_a_natively_4bit_base(catalog):
+    """vLLM reads AWQ/GPTQ/W8A8 only from a checkpoint, and runs none of them on AMD GPUs (FP8 and
+    GGUF only): there int4 is a base that ships 4-bit itself, as gpt-oss's MXFP4."""
+    from dataclasses import replace
+
+    from planner.capacity_inputs import is_precision_allowed
+
+    spec = extract("chatbot for 100 users", catalog=catalog)
+    qwen, mistral = (
+        catalog.model("Qwen/Qwen2.5-7B-Instruct"),
+        catalog.model("mistralai/Mistral-7B-Instruct-v0.3"),
+    )
+    h100, mi300x = catalog.gpu("H100-SXM"), catalog.gpu("MI300X")
+    assert is_precision_allowed(spec, qwen, h100, Precision.INT4)  # Qwen/Qwen2.5-7B-Instruct-AWQ
+    assert not is_precision_allowed(spec, qwen, mi300x, Precision.INT4)
+    assert not is_precision_allowed(spec, mistral, h100, Precision.INT4)  # no int4 checkpoint listed
+    native = replace(qwen, details={"checkpoints": {"int4": qwen.id}})
+    assert is_precision_allowed(spec, native, mi300x, Precision.INT4)
+    assert is_precision_allowed(spec, qwen, mi300x, Precision.FP8)
