@@ -46,6 +46,18 @@ logger = logging.getLogger(__name__)
 S = ThreadStatus
 
 
+def unchanged_note(text: str, *, has_plan: bool) -> str:
+    """What to say when a message left the spec as it was."""
+    quoted = text if len(text) <= 80 else text[:77] + "..."
+    head = f"Nothing in \u201c{quoted}\u201d changed the spec (still this version): "
+    if is_whatif(text) and not has_plan:
+        return head + "there is no plan yet to ask a what-if about; type 'plan' first, or state the change."
+    return head + (
+        "I found no GPU, model, number of users, token length or latency target I know in it. "
+        "Name one (e.g. 'use H100s', '5000 users', 'TTFT under 300 ms'), or edit the spec."
+    )
+
+
 class Conversation:
     """One thread's conversation. Cheap to create: all state is in the knowledge base."""
 
@@ -80,6 +92,12 @@ class Conversation:
         if not messages:
             raise InvalidInputError("this thread has no request yet; describe the use case first")
         spec, notes = self.services.extract(messages[-1], messages[:-1], extractor=extractor)
+        with self.services.sessions() as session:
+            latest = kb_threads.latest_spec(session=session, thread_id=self.thread_id)
+        if latest is not None and latest[1] == spec.model_dump(mode="json"):
+            # say so instead of posting the same spec as a new version
+            unchanged = unchanged_note(messages[-1], has_plan=state.plan_id is not None)
+            return SpecReply(self.thread_id, latest[0], spec, (*notes, unchanged))
         return self._store_spec(spec, author=author, notes=tuple(notes))
 
     def edit_spec(self, spec: DeploymentSpec, *, author: str) -> SpecReply:

@@ -11,7 +11,7 @@ import pytest
 from bot.conversation import Conversation, Services
 from bot.settings import BotSettings
 from kb import threads as kb_threads
-from tests.bot.harness import SlackUser, find_button
+from tests.bot.harness import TEAM_ID, SlackUser, find_button
 from tests.bot.slack_stub import Call, SlackStub
 
 REQUEST = "support chatbot for 1000 users, latency matters"
@@ -243,3 +243,25 @@ def test_whatif_messages_in_words_or_as_key_value(user: SlackUser, stub: SlackSt
     _wait(lambda: any("unknown what-if key" in text_of(c) for c in stub.of("chat.postMessage")))
     user.say("what if it were nicer?", ts="1700000500.000003", thread_ts=root.ts)
     _wait(lambda: any("could not tell what to change" in text_of(c) for c in stub.of("chat.postMessage")))
+
+
+def test_a_message_that_changes_nothing_keeps_the_spec_version_and_says_why(
+    user: SlackUser, stub: SlackStub, services: Services
+) -> None:
+    user.slash(REQUEST)
+    root, _ = stub.wait_for("chat.postMessage", count=2, channel=user.channel)[-2:]
+    user.say("what if gpu=H999", ts="1700000600.000001", thread_ts=root.ts)
+    _wait(
+        lambda: any("no plan yet to ask a what-if about" in text_of(c) for c in stub.of("chat.postMessage"))
+    )
+    user.say("use an H999 gpu please", ts="1700000600.000002", thread_ts=root.ts)
+    _wait(lambda: any("I found no GPU, model" in text_of(c) for c in stub.of("chat.postMessage")))
+    with services.sessions() as session:
+        key = kb_threads.thread_key(TEAM_ID, user.channel, root.ts)
+        assert kb_threads.latest_spec(session=session, thread_id=key)[0] == 1  # still the first version
+    user.say("make it 5000 users", ts="1700000600.000003", thread_ts=root.ts)
+    _wait(
+        lambda: any(
+            "(version 2)" in text_of(c) and "5,000" in text_of(c) for c in stub.of("chat.postMessage")
+        )
+    )
