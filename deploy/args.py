@@ -30,6 +30,8 @@ def engine_args(option: Option, serving: ServingConfig, *, served_model_name: st
         "--enable-chunked-prefill" if serving.enable_chunked_prefill else "--no-enable-chunked-prefill",
         "--enable-prefix-caching" if serving.enable_prefix_caching else "--no-enable-prefix-caching",
     ]
+    if serving.trust_remote_code:  # the catalog says the repository's own code loads this model
+        args.append("--trust-remote-code")
     if tp > 1:
         args.append("--distributed-executor-backend=mp")  # one pod, TP workers as processes (as RHOAI does)
     return args

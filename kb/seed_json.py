@@ -107,6 +107,8 @@ def _check_model(f: Fields, m: ModelCatalog) -> None:
     hybrid = m.details.get("attention_layers")
     if isinstance(hybrid, int) and hybrid > m.num_layers:
         raise f.error("attention_layers", f"{hybrid} exceeds num_layers {m.num_layers}")
+    if not isinstance(m.details.get("trust_remote_code", False), bool):
+        raise f.error("trust_remote_code", "expected true or false")
     checkpoints = m.details.get("checkpoints", {})
     if not isinstance(checkpoints, dict):
         raise f.error("checkpoints", "must be an object of precision -> Hugging Face repository")

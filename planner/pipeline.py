@@ -48,6 +48,7 @@ def serving_config(spec: DeploymentSpec, s: Sized) -> ServingConfig:
         kv_cache_dtype="auto",
         quantization=None if checkpoint else QUANTIZATION.get(s.precision),
         checkpoint=checkpoint if checkpoint != s.model.id else None,
+        trust_remote_code=s.model.details.get("trust_remote_code") is True,
         enable_prefix_caching=t.prefix_tokens > 0,
         enable_chunked_prefill=True,
     )

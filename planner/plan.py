@@ -41,6 +41,7 @@ class ServingConfig(BaseModel):
     # the Hugging Face repository to load when not the option's model id: weights already quantized to
     # the option's precision (AWQ, GPTQ, W4A16, W8A8), which carry their own quantization config
     checkpoint: str | None = None
+    trust_remote_code: bool = False  # the repository's own code loads it (vLLM --trust-remote-code)
     enable_prefix_caching: bool = True
     enable_chunked_prefill: bool = True
 

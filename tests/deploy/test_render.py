@@ -321,3 +321,14 @@ def test_an_int4_option_loads_its_quantized_checkpoint_not_the_base_model() -> N
     assert model["storageUri"] == "hf://RedHatAI/Meta-Llama-3.1-8B-Instruct-quantized.w4a16"
     assert not [a for a in model["args"] if a.startswith("--quantization")]
     assert predictor(storage_uri="pvc://models/llama-8b-w4a16")["storageUri"] == "pvc://models/llama-8b-w4a16"
+
+
+def test_a_model_that_loads_with_its_own_code_gets_trust_remote_code_and_others_do_not() -> None:
+    def args(**serving: Any) -> list[str]:
+        plan = make_plan(option_dict(serving=serving))
+        rendered = render(plan, option_rank=1, gpu=gpu_by_id("H100-SXM"), settings=RenderSettings())
+        isvc = next(m for m in rendered.manifests if m.info.kind == "InferenceService")
+        return list(isvc.body["spec"]["predictor"]["model"]["args"])
+
+    assert "--trust-remote-code" in args(trust_remote_code=True)
+    assert "--trust-remote-code" not in args()

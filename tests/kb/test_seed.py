@@ -104,6 +104,11 @@ def _drop(index: int, key: str, list_key: str) -> Callable[[Any], None]:
         ("models.json", _set(0, "state_elements_per_seq", "big"), "field 'state_elements_per_seq'"),
         ("models.json", _set(0, "int4_integer", "yes"), "field 'int4_integer': expected true or false"),
         ("models.json", _set(0, "checkpoints", ["x/y"]), "field 'checkpoints': must be an object"),
+        (
+            "models.json",
+            _set(0, "trust_remote_code", "yes"),
+            "field 'trust_remote_code': expected true or false",
+        ),
         ("models.json", _set(0, "checkpoints", {"fp4": "x/y"}), "names 'fp4', which is not in precisions"),
         ("models.json", _set(0, "checkpoints", {"fp8": "an fp8 copy"}), "is not a Hugging Face repository"),
         ("gpus.json", _set(0, "memory_gib", -80, "gpus"), "field 'memory_gib': must be greater than 0"),
@@ -320,3 +325,5 @@ def test_every_shipped_quantized_checkpoint_is_a_listed_precision_and_integer_in
         if repo and repo != m.id:
             assert m.int4_integer, f"{m.id}: int4 from {repo} is integer weight-only"
     assert models["openai/gpt-oss-120b"].checkpoint(Precision.INT4) == "openai/gpt-oss-120b"
+    remote = sorted(m.id for m in models.values() if m.details.get("trust_remote_code") is True)
+    assert remote == ["moonshotai/Kimi-K2-Instruct", "moonshotai/Kimi-K2.5"]
