@@ -36,6 +36,7 @@ def gpus_for(spec: DeploymentSpec, catalog: Catalog) -> list[GpuSpec]:
 
 
 WEIGHTS_FROM_CHECKPOINT = (Precision.INT8, Precision.INT4)  # precisions vLLM cannot quantize to at load
+SIXTEEN_BIT = (Precision.BF16, Precision.FP16)
 
 
 def is_precision_allowed(spec: DeploymentSpec, model: ModelSpec, gpu: GpuSpec, precision: Precision) -> bool:
@@ -45,9 +46,13 @@ def is_precision_allowed(spec: DeploymentSpec, model: ModelSpec, gpu: GpuSpec, p
     while loading 16-bit weights, but not to AWQ/GPTQ/W8A8, which it only reads from a checkpoint. On
     AMD GPUs vLLM runs none of AWQ, GPTQ, Marlin or INT8 W8A8 (its quantization "Supported Hardware"
     table: FP8 and GGUF only), so there int8/int4 means a base that ships low-bit itself (gpt-oss's
-    MXFP4, Kimi-K2.5's INT4), which vLLM's ROCm build serves with its own kernels."""
+    MXFP4, Kimi-K2.5's INT4), which vLLM's ROCm build serves with its own kernels. A base that ships
+    quantized loads only at its own precision unless the catalog lists another checkpoint: vLLM
+    refuses a --quantization that differs from the checkpoint's, and cannot dequantize to 16 bit."""
+    checkpoint, native = model.checkpoint(precision), model.native_precision
+    if native not in SIXTEEN_BIT and precision is not native and checkpoint is None:
+        return False  # a base that ships quantized (DeepSeek's FP8, gpt-oss's MXFP4) loads only as itself
     if precision in WEIGHTS_FROM_CHECKPOINT:
-        checkpoint = model.checkpoint(precision)
         if checkpoint is None or (gpu.vendor == "amd" and checkpoint != model.id):
             return False
     if spec.precision:

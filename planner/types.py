@@ -123,6 +123,12 @@ class ModelSpec:
     def is_moe(self) -> bool:
         return self.num_experts > 0
 
+    @property
+    def native_precision(self) -> Precision:
+        """The precision its own repository ships (a `checkpoints` entry naming the model itself, as
+        DeepSeek's FP8 or gpt-oss's MXFP4); BF16 when none does."""
+        return next((p for p in Precision if self.checkpoint(p) == self.id), Precision.BF16)
+
     def checkpoint(self, precision: Precision) -> str | None:
         """The Hugging Face repository whose weights are already at `precision` (an AWQ/GPTQ/W4A16
         or W8A8 quantization, or the base itself when it ships that way, as gpt-oss's MXFP4), from the

@@ -12,11 +12,12 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import build_cli
+from tests.redis_db import flush, run_redis_url
 from workers import records
 from workers.records import JobStatus
 
 runner = CliRunner()
-REDIS_URL = "redis://127.0.0.1:6379/15"
+REDIS_URL = run_redis_url()  # this run's own database
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -43,10 +44,10 @@ def redis_env(env: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         if os.environ.get("CI"):
             pytest.fail(f"Redis at {REDIS_URL} is required under CI: {exc}")
         pytest.skip(f"Redis at {REDIS_URL} is not reachable: {exc}")
-    conn.flushdb()
+    flush(conn)
     monkeypatch.setenv("REDIS_URL", REDIS_URL)
     yield conn
-    conn.flushdb()
+    flush(conn)
     conn.close()
 
 

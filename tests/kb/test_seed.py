@@ -325,5 +325,14 @@ def test_every_shipped_quantized_checkpoint_is_a_listed_precision_and_integer_in
         if repo and repo != m.id:
             assert m.int4_integer, f"{m.id}: int4 from {repo} is integer weight-only"
     assert models["openai/gpt-oss-120b"].checkpoint(Precision.INT4) == "openai/gpt-oss-120b"
+    natives = {
+        m.id: m.native_precision.value for m in models.values() if m.native_precision is not Precision.BF16
+    }
+    assert natives == {
+        "deepseek-ai/DeepSeek-V3": "fp8", "deepseek-ai/DeepSeek-R1": "fp8",
+        "deepseek-ai/DeepSeek-V3.1": "fp8", "moonshotai/Kimi-K2-Instruct": "fp8",
+        "MiniMaxAI/MiniMax-M2.5": "fp8",
+        "openai/gpt-oss-20b": "int4", "openai/gpt-oss-120b": "int4", "moonshotai/Kimi-K2.5": "int4",
+    }  # fmt: skip
     remote = sorted(m.id for m in models.values() if m.details.get("trust_remote_code") is True)
     assert remote == ["moonshotai/Kimi-K2-Instruct", "moonshotai/Kimi-K2.5"]

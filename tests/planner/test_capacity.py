@@ -197,3 +197,11 @@ def test_int4_needs_a_checkpoint_and_on_amd_gpus_a_natively_4bit_base(catalog):
     native = replace(qwen, details={"checkpoints": {"int4": qwen.id}})
     assert is_precision_allowed(spec, native, mi300x, Precision.INT4)
     assert is_precision_allowed(spec, qwen, mi300x, Precision.FP8)
+    # a base that ships 4-bit loads only as itself: vLLM cannot make bf16 of it, nor take --quantization fp8
+    assert native.native_precision is Precision.INT4 and qwen.native_precision is Precision.BF16
+    assert not is_precision_allowed(spec, native, h100, Precision.BF16)
+    assert not is_precision_allowed(spec, native, h100, Precision.FP8)
+    fp8_base = replace(qwen, details={"checkpoints": {"fp8": qwen.id, "int4": "org/its-awq"}})
+    assert is_precision_allowed(spec, fp8_base, h100, Precision.FP8)
+    assert is_precision_allowed(spec, fp8_base, h100, Precision.INT4)  # another repository is listed
+    assert not is_precision_allowed(spec, fp8_base, h100, Precision.BF16)

@@ -1,5 +1,6 @@
-"""Fixtures for the job system: a real Redis (db 15, flushed around each test), the Slack stub, a
-seeded tmp database holding one Slack thread, and the environment a worker reads its settings from.
+"""Fixtures for the job system: a real Redis (this run's own database, flushed around each test),
+the Slack stub, a seeded tmp database holding one Slack thread, and the environment a worker
+reads its settings from.
 
 Redis tests skip when 127.0.0.1:6379 does not answer, except under CI, where that is a failure.
 """
@@ -13,11 +14,12 @@ from pathlib import Path
 import pytest
 
 from tests.bot.slack_stub import SlackStub
+from tests.redis_db import flush, run_redis_url
 from workers import records
 from workers.enqueue import forget_inline
 from workers.settings import WorkerSettings, load_settings
 
-REDIS_URL = "redis://127.0.0.1:6379/15"
+REDIS_URL = run_redis_url()  # this run's own database
 TOKEN = "xoxb-test-token"
 TEAM, CHANNEL, THREAD_TS = "T1", "C1", "111.222"
 THREAD_ID = f"{TEAM}:{CHANNEL}:{THREAD_TS}"
@@ -34,9 +36,9 @@ def redis_conn() -> Iterator[object]:
         if os.environ.get("CI"):
             pytest.fail(f"Redis at {REDIS_URL} is required under CI: {exc}")
         pytest.skip(f"Redis at {REDIS_URL} is not reachable: {exc}")
-    conn.flushdb()
+    flush(conn)
     yield conn
-    conn.flushdb()
+    flush(conn)
     conn.close()
 
 
