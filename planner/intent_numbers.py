@@ -143,10 +143,24 @@ _QPS_RE = re.compile(
     rf"(?<![\d.]){NUM}\s*(?:qps|rps|req/s|reqs/s|requests?/s(?:ec)?|queries per second|requests? (?:per|a|each) second|"
     rf"queries a second|(?:requests?|queries|calls) per sec)"
 )
-_QPM_RE = re.compile(
-    rf"(?<![\d.]){NUM}\s*(?:requests?|queries|calls)\s*(?:per|a|an|/)\s*(minute|min|hour|hr|day)\b"
+# work items a request stands for ("1,000,000 documents per day", "20k tickets a week")
+_ITEMS = (
+    r"requests?|queries|calls|documents?|docs|files|records|tickets|emails|reviews|transcripts|articles|"
+    r"messages|conversations|chats|summaries|translations|jobs|tasks|items|reports|contracts|invoices|claims"
 )
-_PER = {"minute": 60.0, "min": 60.0, "hour": 3600.0, "hr": 3600.0, "day": 86400.0}
+_QPM_RE = re.compile(
+    rf"(?<![\d.]){NUM}\s*(?:{_ITEMS})\s*(?:per|a|an|/|each)\s*(minute|min|hour|hr|day|night|week|month)\b"
+)
+_PER = {
+    "minute": 60.0,
+    "min": 60.0,
+    "hour": 3600.0,
+    "hr": 3600.0,
+    "day": 86400.0,
+    "night": 86400.0,  # a nightly batch: its daily volume, spread over the day
+    "week": 7 * 86400.0,
+    "month": 30 * 86400.0,
+}
 
 
 def find_qps(t: str) -> float | None:
@@ -234,6 +248,11 @@ def find_tokens(t: str) -> dict[str, int]:
             rf"{NUM}[\s-]*{_TOK}?\s*(?:of )?context|context(?: window| length)?\s+(?:of|up to)?\s*{NUM}",
         ),
     )
+    each = re.search(  # "4000 tokens each", "each about 4000 tokens", "4000-token documents"
+        rf"{NUM}\s*{_TOK}\s+each\b|\beach\s+(?:is\s+)?(?:of\s+)?(?:about\s+|around\s+|~\s*)?{NUM}\s*{_TOK}"
+        rf"|{NUM}[\s-]*{_TOK}\s+(?:documents?|docs|files|articles|reports|pages|transcripts|contracts|emails|tickets)",
+        t,
+    )
     for key, rx in rules:
         m = re.search(rx, t)
         if m:
@@ -242,6 +261,10 @@ def find_tokens(t: str) -> dict[str, int]:
             if key != "context_length_tokens" and not re.search(_TOK, m.group(0)):
                 continue
             out[key] = round(to_number(digits, suffix))
+    before = t[max(each.start() - 40, 0) : each.start()] if each else ""
+    if each and "input_tokens" not in out and not re.search(r"answers?|outputs?|responses?|replies", before):
+        digits, suffix = next((each.group(i), each.group(i + 1)) for i in (1, 3, 5) if each.group(i))
+        out["input_tokens"] = round(to_number(digits, suffix))  # the size of each item to process
     return out
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from planner.errors import InvalidInputError
 from planner.intent import extract, parse_intent, resolve_use_case
-from planner.intent_numbers import find_budget, find_qps, find_slo, find_users, normalise_text
+from planner.intent_numbers import find_budget, find_qps, find_slo, find_tokens, find_users, normalise_text
 from planner.spec import Level
 
 
@@ -34,10 +34,32 @@ def test_concurrent_users_are_flagged():
 
 @pytest.mark.parametrize(
     ("text", "qps"),
-    [("about 20 qps", 20.0), ("1.5k requests per second", 1500.0), ("600 requests per minute", 10.0)],
+    [
+        ("about 20 qps", 20.0),
+        ("1.5k requests per second", 1500.0),
+        ("600 requests per minute", 10.0),
+        ("batch summarization of 1,000,000 documents per day", 1e6 / 86400),
+        ("1e6 documents per day", 1e6 / 86400),
+        ("20k tickets a week", 20000 / (7 * 86400)),
+        ("36,000 emails per hour", 10.0),
+    ],
 )
 def test_qps(text, qps):
     assert find_qps(normalise_text(text)) == pytest.approx(qps)
+
+
+@pytest.mark.parametrize(
+    ("text", "tokens"),
+    [
+        ("1,000,000 documents per day, 4000 tokens each", {"input_tokens": 4000}),
+        ("summarize documents, each about 4000 tokens", {"input_tokens": 4000}),
+        ("review 1500-token contracts", {"input_tokens": 1500}),
+        ("answers of 200 tokens each", {"output_tokens": 200}),  # each answer: an output length
+        ("prompts of 800 tokens, 4000 tokens each", {"input_tokens": 800}),  # the stated prompt wins
+    ],
+)
+def test_the_size_of_each_item_is_its_prompt_length(text, tokens):
+    assert find_tokens(normalise_text(text)) == tokens
 
 
 @pytest.mark.parametrize(
