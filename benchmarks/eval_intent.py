@@ -55,6 +55,8 @@ def score(cases: list[dict[str, Any]], catalog: Any) -> tuple[dict[str, list[int
         extra = [f for f in ("excluded_gpu_types", "excluded_models") if f in case["expected"]]
         for field in (*FIELDS, *extra):
             got, want = _actual(intent, field), _expected(case, field)
+            if field == "excluded_gpu_types":  # "no H100s" rules out the variants this catalog has
+                want = [g for g in want if any(g == x.id for x in catalog.gpus)]
             row = tally.setdefault(field, [0, 0])
             row[1] += 1
             if got == want:

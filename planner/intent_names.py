@@ -41,6 +41,9 @@ def find_names(t: str, catalog: Catalog, kind: str) -> tuple[list[str], list[str
                 target = excluded if is_negated(t, start) else [] if is_demoted(t, start) else wanted
                 if found not in target:
                     target.append(found)
+                if kind == "gpu" and target is excluded:  # "no A100": every A100, not one variant
+                    named = "".join(keys[i : i + n]).removesuffix("s")
+                    target += [g for g in _same_family(catalog, found, named) if g not in target]
                 last_tok, last_start = tokens[i + n - 1]
                 consumed.append((start, last_start + len(last_tok)))
                 i += n
@@ -52,6 +55,19 @@ def find_names(t: str, catalog: Catalog, kind: str) -> tuple[list[str], list[str
     elif not wanted:
         _by_architecture(t, catalog, wanted, excluded)
     return [w for w in wanted if w not in excluded], excluded
+
+
+def _gpu_family(gpu_id: str) -> str:
+    """'A100-80GB' -> 'a100', 'H100-SXM' -> 'h100', 'L40S' -> 'l40s'."""
+    return gpu_id.split("-")[0].lower()
+
+
+def _same_family(catalog: Catalog, gpu_id: str, named: str) -> list[str]:
+    """The catalog's variants of `gpu_id` when the text named just its family ('a100'), else none."""
+    family = _gpu_family(gpu_id)
+    if named != family:
+        return []
+    return [g.id for g in catalog.gpus if _gpu_family(g.id) == family]
 
 
 _SIZE_RE = re.compile(r"\b(\d+(?:\.\d+)?)\s*b\b")

@@ -97,6 +97,16 @@ def test_negations_exclude_gpus_and_use_cases(catalog):
     assert i.preferred_gpu_types == ["L40S"]
 
 
+def test_excluding_a_gpu_family_excludes_every_variant_of_it(catalog):
+    """'no A100' rules out the 40 GB and the 80 GB card; naming one variant rules out only that one."""
+    assert sorted(parse_intent("chatbot, no A100s", catalog=catalog).excluded_gpu_types) == [
+        "A100-40GB",
+        "A100-80GB",
+    ]
+    assert parse_intent("chatbot, no A100-40GB", catalog=catalog).excluded_gpu_types == ["A100-40GB"]
+    assert parse_intent("chatbot on A100s", catalog=catalog).excluded_gpu_types == []
+
+
 def test_prefer_over_demotes_without_excluding(catalog):
     i = parse_intent("prefer L40S over H100", catalog=catalog)
     assert i.preferred_gpu_types == ["L40S"]
