@@ -47,6 +47,17 @@ def build_spec(intent: Intent, catalog: Catalog) -> DeploymentSpec:
         choices = ", ".join(t.use_case for t in catalog.templates)
         questions.append(f"What will it be used for? I assumed {tpl.use_case} (one of: {choices}).")
     users = intent.user_count
+    qps = intent.qps
+    if qps is None and intent.tokens_per_s:
+        per_request = (intent.input_tokens or tpl.traffic.input_tokens_mean) + (
+            intent.output_tokens or tpl.traffic.output_tokens_mean
+        )
+        qps = intent.tokens_per_s / per_request
+        notes.append(
+            f"request rate from the stated volume: {intent.tokens_per_s * 86400:,.0f} tokens a day "
+            f"÷ {per_request:,} tokens a request ÷ 86,400 s = {qps:.3g} req/s"
+        )
+        intent = intent.model_copy(update={"qps": qps})
     if users is not None and not 1 <= users <= MAX_USERS:
         raise InvalidInputError(
             f"user_count={users:,} is out of range; "
@@ -54,7 +65,7 @@ def build_spec(intent: Intent, catalog: Catalog) -> DeploymentSpec:
         )
     if users is None and intent.qps is not None:
         users = _users_from_qps(intent.qps, tpl)
-        notes.append(f"user count estimated from {intent.qps:g} req/s with the {tpl.use_case} template")
+        notes.append(f"user count estimated from {intent.qps:.3g} req/s with the {tpl.use_case} template")
     elif users is None:
         users = DEFAULT_USERS
         questions.append(

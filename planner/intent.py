@@ -23,6 +23,7 @@ from planner.intent_numbers import (
     find_percentile,
     find_qps,
     find_slo,
+    find_token_volume,
     find_tokens,
     find_users,
     normalise_text,
@@ -111,6 +112,9 @@ def _refine(intent: Intent, text: str, catalog: Catalog, *, is_followup: bool) -
     qps = find_qps(t)
     if qps is not None:
         upd["qps"] = qps
+    volume = find_token_volume(t)
+    if volume is not None:
+        upd["tokens_per_s"] = volume
     for kind, want_key, excl_key in (
         ("gpu", "preferred_gpu_types", "excluded_gpu_types"),
         ("model", "preferred_models", "excluded_models"),

@@ -163,6 +163,17 @@ _PER = {
 }
 
 
+_TOKEN_VOLUME_RE = re.compile(
+    rf"(?<![\d.]){NUM}\s*(?:tokens?|toks?)\s*(?:per|a|an|/|each)\s*(minute|min|hour|hr|day|night|week|month)\b"
+)
+
+
+def find_token_volume(t: str) -> float | None:
+    """Tokens per second from a stated volume ("2M tokens per day"), or None."""
+    m = _TOKEN_VOLUME_RE.search(t)
+    return to_number(m.group(1), m.group(2)) / _PER[m.group(3)] if m else None
+
+
 def find_qps(t: str) -> float | None:
     """Requests per second stated directly or per minute/hour/day."""
     m = _QPS_RE.search(t)

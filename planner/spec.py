@@ -61,6 +61,9 @@ class Intent(BaseModel):
     )
     user_count: int | None = Field(default=None, description="number of people who will use it")
     qps: float | None = Field(default=None, description="requests per second at peak, when stated")
+    tokens_per_s: float | None = Field(
+        default=None, description="tokens processed per second (prompt + answer), when stated as a volume"
+    )
     concurrency: int | None = Field(
         default=None, description="concurrent requests, when stated instead of users"
     )

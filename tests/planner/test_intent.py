@@ -165,3 +165,15 @@ def test_use_case_synonyms_map_onto_the_catalog(catalog):
 def test_extraction_is_deterministic(catalog):
     text = "RAG over policies for 220 underwriters, qwen 7b on azure, accuracy is key"
     assert parse_intent(text, catalog=catalog) == parse_intent(text, catalog=catalog)
+
+
+def test_a_token_volume_becomes_a_request_rate_over_the_request_size(catalog):
+    """'2M tokens per day' at the template's 1,500 + 700 tokens a request is 2e6 / 2,200 / 86,400 req/s."""
+    spec = extract("a code assistant, 2M tokens per day", catalog=catalog)
+    per_request = spec.traffic.input_tokens_mean + spec.traffic.output_tokens_mean
+    assert spec.traffic.peak_qps == pytest.approx(2e6 / per_request / 86400, rel=1e-3)
+    assert any(
+        n.startswith("request rate from the stated volume: 2,000,000 tokens a day") for n in spec.notes
+    )
+    stated = extract("a code assistant, 2M tokens per day, 30 requests per second", catalog=catalog)
+    assert stated.traffic.peak_qps == pytest.approx(30.0)  # a stated rate wins over a volume
