@@ -82,6 +82,9 @@ def headroom_note() -> str:
     )
 
 
+LOW_LOAD_MISS = "even at low load"  # how `planner.search.explain_zero_rate` starts its reasons
+
+
 def relax_advice(spec: DeploymentSpec, misses: list[Sized]) -> tuple[Sized | None, str]:
     """The closest miss and what to relax so that it would work."""
     slo = spec.slo
@@ -98,7 +101,13 @@ def relax_advice(spec: DeploymentSpec, misses: list[Sized]) -> tuple[Sized | Non
     slo_misses = [m for m in misses if m.replicas == 0 and m.floor_tpot_ms > 0]
     if not slo_misses:
         return None, "no model fits the GPUs allowed; allow larger GPUs, more GPUs per replica or int4/fp8"
-    best = min(slo_misses, key=lambda m: max(m.floor_ttft_ms / slo.ttft_ms, m.floor_tpot_ms / slo.tpot_ms))
+    # prefer misses predicted at low load (overheads and tails in) over screening floors, which leave
+    # the request overhead out and so would advise a target that still fails
+    predicted = [m for m in slo_misses if m.reason.startswith(LOW_LOAD_MISS)]
+    best = min(
+        predicted or slo_misses,
+        key=lambda m: max(m.floor_ttft_ms / slo.ttft_ms, m.floor_tpot_ms / slo.tpot_ms),
+    )
     asks = []
     if best.floor_ttft_ms * 2 > slo.ttft_ms:
         asks.append(f"TTFT to {_round_up(best.floor_ttft_ms * 2)} ms")

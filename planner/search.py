@@ -25,6 +25,7 @@ from typing import Any
 from planner import perf
 from planner.capacity import Sized, size_exact, with_replicas, workload_of
 from planner.corrections import NO_CORRECTIONS, Corrections, apply_corrections
+from planner.explain import LOW_LOAD_MISS
 from planner.perf_types import Arrival, Prediction, Workload
 from planner.spec import DeploymentSpec
 from planner.types import ArrivalKind, Engine
@@ -225,7 +226,13 @@ def explain_zero_rate(
     over = [f"{k} {v:,.0f} ms > {t:,.0f}" for k, (v, t) in got.items() if v > t]
     detail = "; ".join(over) if over else "its tails reach the targets before any load"
     return replace(
-        lone, replicas=0, reason=f"even at low load the {pct} {detail} (TP={s.tp}, {s.precision.value})"
+        lone,
+        replicas=0,
+        reason=f"{LOW_LOAD_MISS} the {pct} {detail} (TP={s.tp}, {s.precision.value})",
+        # what it takes at low load, overheads and tails included (the screening floors leave them
+        # out): what to relax the SLO to is read from these
+        floor_ttft_ms=max(s.floor_ttft_ms, got["TTFT"][0]),
+        floor_tpot_ms=max(s.floor_tpot_ms, got["TPOT"][0]),
     )
 
 

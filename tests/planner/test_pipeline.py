@@ -186,3 +186,20 @@ def test_pinning_int4_on_a_model_without_an_int4_checkpoint_says_so(catalog):
         " ".join(result.notes).lower()
     )
     assert result.relax is not None and "use fp8" in result.relax
+
+
+@pytest.mark.parametrize(("target", "key"), [("TTFT under 5 ms", "ttft_ms"), ("TPOT under 1 ms", "tpot_ms")])
+def test_following_the_relax_advice_gives_options(catalog, target, key):
+    """The advice names a target the closest miss reaches (its low-load prediction, overheads in),
+    not the screening floor without them: planning again at that target finds options."""
+    import re
+
+    from planner.whatif import apply_changes, parse_changes
+
+    spec = extract(f"a support chatbot for 100 users, {target}", catalog=catalog)
+    result = plan(spec, catalog)
+    assert not result.options and result.relax is not None
+    m = re.search(r"relax (TTFT|TPOT) to (\d+) ms", result.relax)
+    assert m, result.relax
+    again = plan(apply_changes(spec, parse_changes(f"{key}={m.group(2)}"), catalog), catalog)
+    assert again.options, f"advice {result.relax!r} still gives no option"
