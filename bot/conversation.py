@@ -92,12 +92,10 @@ class Conversation:
         if not messages:
             raise InvalidInputError("this thread has no request yet; describe the use case first")
         spec, notes = self.services.extract(messages[-1], messages[:-1], extractor=extractor)
-        with self.services.sessions() as session:
-            latest = kb_threads.latest_spec(session=session, thread_id=self.thread_id)
-        if latest is not None and latest[1] == spec.model_dump(mode="json"):
+        if state.spec is not None and state.spec == spec.model_dump(mode="json"):
             # say so instead of posting the same spec as a new version
             unchanged = unchanged_note(messages[-1], has_plan=state.plan_id is not None)
-            return SpecReply(self.thread_id, latest[0], spec, (*notes, unchanged))
+            return SpecReply(self.thread_id, state.spec_version, spec, (*notes, unchanged))
         return self._store_spec(spec, author=author, notes=tuple(notes))
 
     def edit_spec(self, spec: DeploymentSpec, *, author: str) -> SpecReply:

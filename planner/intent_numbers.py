@@ -148,9 +148,6 @@ _ITEMS = (
     r"requests?|queries|calls|documents?|docs|files|records|tickets|emails|reviews|transcripts|articles|"
     r"messages|conversations|chats|summaries|translations|jobs|tasks|items|reports|contracts|invoices|claims"
 )
-_QPM_RE = re.compile(
-    rf"(?<![\d.]){NUM}\s*(?:{_ITEMS})\s*(?:per|a|an|/|each)\s*(minute|min|hour|hr|day|night|week|month)\b"
-)
 _PER = {
     "minute": 60.0,
     "min": 60.0,
@@ -163,9 +160,9 @@ _PER = {
 }
 
 
-_TOKEN_VOLUME_RE = re.compile(
-    rf"(?<![\d.]){NUM}\s*(?:tokens?|toks?)\s*(?:per|a|an|/|each)\s*(minute|min|hour|hr|day|night|week|month)\b"
-)
+_PER_UNIT = rf"\s*(?:per|a|an|/|each)\s*({'|'.join(_PER)})\b"  # "per day", "a week", "/hour"
+_QPM_RE = re.compile(rf"(?<![\d.]){NUM}\s*(?:{_ITEMS}){_PER_UNIT}")
+_TOKEN_VOLUME_RE = re.compile(rf"(?<![\d.]){NUM}\s*(?:tokens?|toks?){_PER_UNIT}")
 
 
 def find_token_volume(t: str) -> float | None:
