@@ -58,6 +58,10 @@ def build_spec(intent: Intent, catalog: Catalog) -> DeploymentSpec:
             f"÷ {per_request:,} tokens a request ÷ 86,400 s = {qps:.3g} req/s"
         )
         intent = intent.model_copy(update={"qps": qps})
+    if intent.qps_basis and intent.qps:
+        notes.append(f"request rate from the stated volume: {intent.qps_basis}")
+    if intent.input_tokens_basis and intent.input_tokens:
+        notes.append(f"prompt length from the stated document size: {intent.input_tokens_basis}")
     if users is not None and not 1 <= users <= MAX_USERS:
         raise InvalidInputError(
             f"user_count={users:,} is out of range; "

@@ -19,6 +19,8 @@ from planner.errors import InvalidInputError
 from planner.intent_names import find_names
 from planner.intent_numbers import (
     find_budget,
+    find_document_size,
+    find_item_volume,
     find_max_gpus,
     find_percentile,
     find_qps,
@@ -111,7 +113,8 @@ def _refine(intent: Intent, text: str, catalog: Catalog, *, is_followup: bool) -
         upd["concurrency"] = users if concurrent else None
     qps = find_qps(t)
     if qps is not None:
-        upd["qps"] = qps
+        volume = find_item_volume(t)
+        upd["qps"], upd["qps_basis"] = (qps, volume[1] if volume and volume[0] == qps else None)
     volume = find_token_volume(t)
     if volume is not None:
         upd["tokens_per_s"] = volume
@@ -125,7 +128,13 @@ def _refine(intent: Intent, text: str, catalog: Catalog, *, is_followup: bool) -
     if re.search(r"\bany (?:gpu|hardware)\b|no gpu preference|drop the gpu", t):
         upd["preferred_gpu_types"] = []
     upd.update(find_slo(t))
-    upd.update(find_tokens(t))
+    tokens = find_tokens(t)
+    size = find_document_size(t)
+    if "input_tokens" in tokens:
+        upd["input_tokens_basis"] = None
+    elif size:
+        tokens["input_tokens"], upd["input_tokens_basis"] = size
+    upd.update(tokens)
     pct = find_percentile(t)
     if pct:
         upd["percentile"] = Percentile(pct)

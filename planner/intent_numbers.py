@@ -161,7 +161,10 @@ _PER = {
 
 
 _PER_UNIT = rf"\s*(?:per|a|an|/|each)\s*({'|'.join(_PER)})\b"  # "per day", "a week", "/hour"
-_QPM_RE = re.compile(rf"(?<![\d.]){NUM}\s*(?:{_ITEMS}){_PER_UNIT}")
+# up to three describing words between the number and the items ("50k legal contracts a day"),
+# none of them a word that ends the phrase or starts another quantity
+_ITEM_WORDS = r"(?:(?!(?:and|or|with|per|from|of|to|for|by|users?|gpus?|tokens?)\b)[a-z][a-z\-]*\s+){0,3}?"
+_QPM_RE = re.compile(rf"(?<![\d.]){NUM}(?![a-z])\s*{_ITEM_WORDS}(?:{_ITEMS}){_PER_UNIT}")
 _TOKEN_VOLUME_RE = re.compile(rf"(?<![\d.]){NUM}\s*(?:tokens?|toks?){_PER_UNIT}")
 
 
@@ -176,14 +179,26 @@ def find_qps(t: str) -> float | None:
     m = _QPS_RE.search(t)
     if m:
         return to_number(m.group(1), m.group(2))
+    volume = find_item_volume(t)
+    return volume[0] if volume else None
+
+
+def find_item_volume(t: str) -> tuple[float, str] | None:
+    """(requests per second, how) from a volume of work items per minute/hour/day/week/month."""
     m = _QPM_RE.search(t)
-    if m:
-        return to_number(m.group(1), m.group(2)) / _PER[m.group(3)]
-    return None
+    if not m:
+        return None
+    count, unit = to_number(m.group(1), m.group(2)), m.group(3)
+    items = re.search(rf"(?:{_ITEMS})(?={_PER_UNIT})", m.group(0))
+    noun = items.group(0) if items else "requests"
+    qps = count / _PER[unit]
+    return qps, f"{count:,.0f} {noun} a {unit} ÷ {_PER[unit]:,.0f} s = {qps:.3g} req/s"
 
 
 _DUR = r"(?<![a-z\d.,])(\d[\d,]*(?:\.\d+)?)\s*(ms|milliseconds?|msec|s|secs?|seconds?)\b"
-_TTFT_WORDS = r"ttft|time[ -]to[ -]first[ -]token|first[ -]token(?: latency)?"
+_TTFT_WORDS = (
+    r"ttft|time[ -]to[ -]first[ -]token|(?:(?:to|for|until) (?:the |a )?)?first[ -]token(?: latency)?"
+)
 _TPOT_WORDS = (
     r"tpot|itl|inter[ -]token(?: latency)?|time per (?:output )?token|per[ -]token latency|token latency"
 )
@@ -274,6 +289,40 @@ def find_tokens(t: str) -> dict[str, int]:
         digits, suffix = next((each.group(i), each.group(i + 1)) for i in (1, 3, 5) if each.group(i))
         out["input_tokens"] = round(to_number(digits, suffix))  # the size of each item to process
     return out
+
+
+# A stated document size in pages or words becomes a prompt length. English prose runs about 0.75
+# words a token (OpenAI's rule of thumb, "100 tokens ~= 75 words"; a 153,446-word book measures
+# 206,210 tokens, 0.74), and a single-spaced page holds about 500 words.
+WORDS_PER_TOKEN = 0.75
+WORDS_PER_PAGE = 500
+_DOC_NOUNS = (
+    r"documents?|docs|files|articles|reports|transcripts|contracts|emails|tickets|papers|filings|"
+    r"manuals?|books?|chapters?|letters?|statements?|policies|policy|briefs?|memos?|pdfs?|agreements?"
+)
+_ABOUT = r"(?:about\s+|around\s+|roughly\s+|approximately\s+|up to\s+|~\s*)?"
+_SIZE_UNIT = r"(pages?|words?)\b"
+_DOC_SIZE_RE = re.compile(
+    rf"(?<![\d.]){NUM}[\s-]*{_SIZE_UNIT}\s+(?:long\s+)?(?:each\b|(?:{_DOC_NOUNS})\b)"  # "20 pages each", "20-page contracts"
+    rf"|\beach\s+(?:is\s+|of\s+|has\s+)?{_ABOUT}{NUM}\s*{_SIZE_UNIT}"  # "each about 20 pages"
+    rf"|\b(?:{_DOC_NOUNS})\s+(?:of|are|average|averaging|with)\s+{_ABOUT}{NUM}\s*{_SIZE_UNIT}"  # "contracts of about 20 pages"
+)
+
+
+def find_document_size(t: str) -> tuple[int, str] | None:
+    """(prompt tokens, how they follow) from a document size in pages or words, or None."""
+    m = _DOC_SIZE_RE.search(t)
+    if not m:
+        return None
+    first = next(i for i in (1, 4, 7) if m.group(i))
+    count = to_number(m.group(first), m.group(first + 1))
+    if m.group(first + 2).startswith("page"):
+        words = count * WORDS_PER_PAGE
+        basis = f"{count:,.0f} pages × {WORDS_PER_PAGE} words a page"
+    else:
+        words, basis = count, f"{count:,.0f} words"
+    tokens = round(words / WORDS_PER_TOKEN)
+    return tokens, f"{basis} ÷ {WORDS_PER_TOKEN} words a token = {tokens:,} tokens"
 
 
 _MONEY = rf"(?:\$\s*{NUM}|(?<![\d.]){NUM}\s*(?:usd|dollars|\$))"

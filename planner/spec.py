@@ -61,6 +61,9 @@ class Intent(BaseModel):
     )
     user_count: int | None = Field(default=None, description="number of people who will use it")
     qps: float | None = Field(default=None, description="requests per second at peak, when stated")
+    qps_basis: str | None = Field(
+        default=None, description="how the request rate follows from a stated volume of work, when it does"
+    )
     tokens_per_s: float | None = Field(
         default=None, description="tokens processed per second (prompt + answer), when stated as a volume"
     )
@@ -77,6 +80,9 @@ class Intent(BaseModel):
     e2e_ms: float | None = Field(default=None, description="end-to-end latency target, milliseconds")
     percentile: Percentile | None = None
     input_tokens: int | None = Field(default=None, description="typical prompt length, tokens")
+    input_tokens_basis: str | None = Field(
+        default=None, description="how the prompt length follows from a stated document size, when it does"
+    )
     output_tokens: int | None = Field(default=None, description="typical answer length, tokens")
     context_length_tokens: int | None = Field(default=None, description="longest context needed, tokens")
     domain: str | None = Field(

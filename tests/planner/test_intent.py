@@ -6,7 +6,15 @@ import pytest
 
 from planner.errors import InvalidInputError
 from planner.intent import extract, parse_intent, resolve_use_case
-from planner.intent_numbers import find_budget, find_qps, find_slo, find_tokens, find_users, normalise_text
+from planner.intent_numbers import (
+    find_budget,
+    find_document_size,
+    find_qps,
+    find_slo,
+    find_tokens,
+    find_users,
+    normalise_text,
+)
 from planner.spec import Level
 
 
@@ -42,10 +50,15 @@ def test_concurrent_users_are_flagged():
         ("1e6 documents per day", 1e6 / 86400),
         ("20k tickets a week", 20000 / (7 * 86400)),
         ("36,000 emails per hour", 10.0),
+        ("summarize 50k legal contracts a day", 50000 / 86400),  # describing words before the items
+        ("2,000 customer support tickets per hour", 2000 / 3600),
+        ("5 medical records per day", 5 / 86400),  # 'm' of 'medical' is not a million
+        ("8 gpus and documents per day", None),
     ],
 )
 def test_qps(text, qps):
-    assert find_qps(normalise_text(text)) == pytest.approx(qps)
+    found = find_qps(normalise_text(text))
+    assert found == (None if qps is None else pytest.approx(qps))
 
 
 @pytest.mark.parametrize(
@@ -71,6 +84,8 @@ def test_the_size_of_each_item_is_its_prompt_length(text, tokens):
         ("full response within 5 seconds", {"e2e_ms": 5000.0}),
         ("use A100s, TTFT 200 ms", {"ttft_ms": 200.0}),
         ("at least 25 tokens/s per user", {"tpot_ms": 40.0}),
+        ("must be under 100ms to first token", {"ttft_ms": 100.0}),
+        ("under 2 s for the first token", {"ttft_ms": 2000.0}),
     ],
 )
 def test_slo_targets(text, slo):
@@ -177,3 +192,31 @@ def test_a_token_volume_becomes_a_request_rate_over_the_request_size(catalog):
     )
     stated = extract("a code assistant, 2M tokens per day, 30 requests per second", catalog=catalog)
     assert stated.traffic.peak_qps == pytest.approx(30.0)  # a stated rate wins over a volume
+
+
+@pytest.mark.parametrize(
+    ("text", "tokens"),
+    [
+        ("summarize contracts, each about 20 pages", 13333),  # 20 x 500 words / 0.75 words a token
+        ("review 20-page contracts", 13333),
+        ("2,000-word articles", 2667),
+        ("reports of about 30 pages", 20000),
+        ("we have 20 pages of notes", None),  # no document is said to be that long
+    ],
+)
+def test_a_document_size_in_pages_or_words_becomes_a_prompt_length(text, tokens):
+    size = find_document_size(normalise_text(text))
+    assert (size[0] if size else None) == tokens
+
+
+def test_a_stated_volume_and_document_size_show_their_working_in_the_spec(catalog):
+    spec = extract("summarize 50k legal contracts a day, each about 20 pages, batch is fine", catalog=catalog)
+    assert spec.traffic.peak_qps == pytest.approx(50000 / 86400)
+    assert spec.traffic.input_tokens_mean == 13333
+    assert "request rate from the stated volume: 50,000 contracts a day ÷ 86,400 s = 0.579 req/s" in spec.notes
+    assert any("20 pages × 500 words a page" in n for n in spec.notes)
+    assert not spec.questions  # the volume answers "how many requests"
+    later = parse_intent(
+        "prompts of 3000 tokens", history=["summarize contracts, each about 20 pages"], catalog=catalog
+    )
+    assert later.input_tokens == 3000 and later.input_tokens_basis is None  # the old working is dropped
