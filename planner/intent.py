@@ -113,11 +113,11 @@ def _refine(intent: Intent, text: str, catalog: Catalog, *, is_followup: bool) -
         upd["concurrency"] = users if concurrent else None
     qps = find_qps(t)
     if qps is not None:
-        volume = find_item_volume(t)
-        upd["qps"], upd["qps_basis"] = (qps, volume[1] if volume and volume[0] == qps else None)
-    volume = find_token_volume(t)
-    if volume is not None:
-        upd["tokens_per_s"] = volume
+        items = find_item_volume(t)
+        upd["qps"], upd["qps_basis"] = (qps, items[1] if items and items[0] == qps else None)
+    token_volume = find_token_volume(t)
+    if token_volume is not None:
+        upd["tokens_per_s"] = token_volume
     for kind, want_key, excl_key in (
         ("gpu", "preferred_gpu_types", "excluded_gpu_types"),
         ("model", "preferred_models", "excluded_models"),

@@ -101,7 +101,8 @@ def test_the_rules_working_shows_only_beside_the_value_it_explains(catalog):
     text = "summarize 50k legal contracts a day, each about 20 pages"
     agrees = json.dumps({"use_case": "long_document_summarization", "qps_basis": "made up by the model"})
     out = extract_with_llm(text, catalog=catalog, backend=ScriptedBackend(agrees))
-    assert out.intent.qps_basis == "50,000 contracts a day ÷ 86,400 s = 0.579 req/s"  # the rules', not the LLM's
+    # the rules' working, not the LLM's
+    assert out.intent.qps_basis == "50,000 contracts a day ÷ 86,400 s = 0.579 req/s"
     assert any(n.startswith("prompt length from the stated document size") for n in out.spec.notes)
     differs = json.dumps({"use_case": "long_document_summarization", "qps": 2.0, "input_tokens": 9000})
     out = extract_with_llm(text, catalog=catalog, backend=ScriptedBackend(differs))
