@@ -116,6 +116,12 @@ _MAKE_IT_RE = re.compile(
 )
 
 
+_CONCURRENT_RE = re.compile(  # "200 concurrent calls", "50 simultaneous sessions": users all active at once
+    rf"(?<![\d.$]){NUM}(?:\s*(?:-|to)\s*{NUM})?\s+(?:concurrent|simultaneous|parallel)\s+(?:[a-z\-]+\s+)?"
+    r"(?:calls|sessions|conversations|chats|streams|connections|requests|queries)\b"
+)
+
+
 def _range_upper(m: re.Match[str], first: int) -> float:
     low = to_number(m.group(first), m.group(first + 1))
     if m.lastindex and m.lastindex >= first + 2 and m.group(first + 2):
@@ -129,6 +135,9 @@ def find_users(t: str, *, refinement: bool) -> tuple[int | None, bool]:
     m = _USERS_RE.search(t)
     if m:
         return round(_range_upper(m, 1)), "concurrent" in m.group(0) or "simultaneous" in m.group(0)
+    m = _CONCURRENT_RE.search(t)
+    if m:
+        return round(_range_upper(m, 1)), True
     for rx in (_TEAM_RE, _PERSON_TEAM_RE, _PAREN_RE):
         m = rx.search(t)
         if m:
@@ -146,7 +155,9 @@ _QPS_RE = re.compile(
 # work items a request stands for ("1,000,000 documents per day", "20k tickets a week")
 _ITEMS = (
     r"requests?|queries|calls|documents?|docs|files|records|tickets|emails|reviews|transcripts|articles|"
-    r"messages|conversations|chats|summaries|translations|jobs|tasks|items|reports|contracts|invoices|claims"
+    r"messages|conversations|chats|summaries|translations|jobs|tasks|items|reports|contracts|invoices|claims|"
+    r"descriptions|listings|posts|comments|notes|prompts|questions|pages|texts|rows|entries|cases|forms|"
+    r"orders|resumes|abstracts|papers|images|products|completions|generations"
 )
 _PER = {
     "minute": 60.0,
@@ -165,6 +176,13 @@ _PER_UNIT = rf"\s*(?:per|a|an|/|each)\s*({'|'.join(_PER)})\b"  # "per day", "a w
 # none of them a word that ends the phrase or starts another quantity
 _ITEM_WORDS = r"(?:(?!(?:and|or|with|per|from|of|to|for|by|users?|gpus?|tokens?)\b)[a-z][a-z\-]*\s+){0,3}?"
 _QPM_RE = re.compile(rf"(?<![\d.]){NUM}(?![a-z])\s*{_ITEM_WORDS}(?:{_ITEMS}){_PER_UNIT}")
+# a batch with a deadline: "10 million descriptions overnight", "1M documents in 6 hours"
+OVERNIGHT_S = 8 * 3600.0  # a night's batch window
+_WINDOW_RE = re.compile(
+    rf"(?<![\d.]){NUM}(?![a-z])\s*{_ITEM_WORDS}(?:{_ITEMS})\s+(?:(overnight|by (?:the )?morning|in (?:a|one) night)"
+    rf"|(?:in|within|over)\s+(?:(\d+(?:\.\d+)?)|an?|one)\s*(minutes?|mins?|hours?|hrs?|days?)\b)"
+)
+_WINDOW_UNIT_S = {"min": 60.0, "hour": 3600.0, "hr": 3600.0, "day": 86400.0}
 _TOKEN_VOLUME_RE = re.compile(rf"(?<![\d.]){NUM}\s*(?:tokens?|toks?){_PER_UNIT}")
 
 
@@ -183,16 +201,46 @@ def find_qps(t: str) -> float | None:
     return volume[0] if volume else None
 
 
+_PER_HEAD = r"(?:users?|persons?|people|heads?|seats?|employees?|agents?|members?|customers?)"
+
+
+def _per_user(t: str, m: re.Match[str]) -> bool:
+    """The volume is each user's ("each user asks 20 questions a day"), not the total."""
+    before, after = t[max(m.start() - 30, 0) : m.start()], t[m.end() : m.end() + 25]
+    return bool(
+        re.search(rf"\b(?:each|every|(?:per|a)\s+{_PER_HEAD})\b[^,.;]*$", before)
+        or re.match(rf"\s*(?:each|per {_PER_HEAD}|an? {_PER_HEAD}|for each|from each)\b", after)
+    )
+
+
 def find_item_volume(t: str) -> tuple[float, str] | None:
     """(requests per second, how) from a volume of work items per minute/hour/day/week/month."""
     m = _QPM_RE.search(t)
-    if not m:
-        return None
+    if not m or _per_user(t, m):
+        return _item_window(t)
     count, unit = to_number(m.group(1), m.group(2)), m.group(3)
     items = re.search(rf"(?:{_ITEMS})(?={_PER_UNIT})", m.group(0))
     noun = items.group(0) if items else "requests"
     qps = count / _PER[unit]
     return qps, f"{count:,.0f} {noun} a {unit} ÷ {_PER[unit]:,.0f} s = {qps:.3g} req/s"
+
+
+def _item_window(t: str) -> tuple[float, str] | None:
+    """A batch with a deadline ("overnight" is an 8-hour window): its volume over the window."""
+    m = _WINDOW_RE.search(t)
+    if not m or _per_user(t, m):
+        return None
+    count = to_number(m.group(1), m.group(2))
+    items = re.search(rf"\b(?:{_ITEMS})\s+(?=overnight|by |in |within |over )", m.group(0))
+    noun = items.group(0).strip() if items else "requests"
+    if m.group(3):
+        window, label = OVERNIGHT_S, "overnight (an 8-hour window)"
+    else:
+        n = float(m.group(4) or 1)
+        unit = next(u for u in _WINDOW_UNIT_S if m.group(5).startswith(u))
+        window, label = n * _WINDOW_UNIT_S[unit], f"in {n:g} {m.group(5)}"
+    qps = count / window
+    return qps, f"{count:,.0f} {noun} {label} ÷ {window:,.0f} s = {qps:.3g} req/s"
 
 
 _DUR = r"(?<![a-z\d.,])(\d[\d,]*(?:\.\d+)?)\s*(ms|milliseconds?|msec|s|secs?|seconds?)\b"

@@ -38,6 +38,7 @@ def spec_lines(spec: DeploymentSpec) -> list[str]:
         "max GPUs": spec.max_gpus,
         "budget": f"${spec.budget_usd_month:,.0f}/month" if spec.budget_usd_month else None,
         "precision": spec.precision,
+        "context": f"{spec.context_length_tokens:,} tokens" if spec.context_length_tokens else None,
         "provider": spec.provider,
         "licence": spec.license,
         "approved only": "yes" if spec.approved_only else None,

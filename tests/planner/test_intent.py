@@ -36,6 +36,14 @@ def test_user_counts(text, users):
     assert find_users(normalise_text(text), refinement=False)[0] == users
 
 
+@pytest.mark.parametrize(
+    ("text", "users"),
+    [("voice assistant for a call center, 200 concurrent calls", 200), ("50 simultaneous chat sessions", 50)],
+)
+def test_concurrent_sessions_are_concurrent_users(text, users):
+    assert find_users(normalise_text(text), refinement=False) == (users, True)
+
+
 def test_concurrent_users_are_flagged():
     assert find_users(normalise_text("5000 concurrent users"), refinement=False) == (5000, True)
 
@@ -54,6 +62,10 @@ def test_concurrent_users_are_flagged():
         ("2,000 customer support tickets per hour", 2000 / 3600),
         ("5 medical records per day", 5 / 86400),  # 'm' of 'medical' is not a million
         ("8 gpus and documents per day", None),
+        ("translate 10 million product descriptions overnight", 1e7 / (8 * 3600)),  # an 8-hour window
+        ("process 1M documents in 6 hours", 1e6 / (6 * 3600)),
+        ("500 users, each asks 20 questions a day", None),  # each user's volume, not the total
+        ("every agent handles 40 tickets a day", None),
     ],
 )
 def test_qps(text, qps):
