@@ -67,11 +67,17 @@ class Conversation:
 
     # --- messages and the spec ---------------------------------------------------------------
 
-    def store_message(self, *, user_id: str, ts: str, text: str) -> bool:
-        """Store a user's message once; False when this ts was seen already (a Slack retry)."""
+    def store_message(self, *, user_id: str, ts: str, text: str, whatif: bool = False) -> bool:
+        """Store a user's message once; False when this ts was seen already (a Slack retry). A what-if
+        question is kept apart: later refinements read the spec from the requests only."""
         with self.services.sessions.begin() as session:
             return kb_threads.add_message(
-                session=session, thread_id=self.thread_id, user_id=user_id, ts=ts, text=text
+                session=session,
+                thread_id=self.thread_id,
+                user_id=user_id,
+                ts=ts,
+                text=text,
+                kind="whatif" if whatif else "request",
             )
 
     def route(self, text: str) -> WhatIfAsk | None:

@@ -77,13 +77,15 @@ def compare_option(
     outcomes: Sequence[DeploymentOutcome] = (),
 ) -> tuple[str, Rows]:
     """Re-plan with the changes and put option `rank` of the base next to the best new option."""
+    from planner.whatif import describe_change
+
     spec = DeploymentSpec.model_validate(base.spec)
     chosen = next((o for o in base.options if o.rank == rank), base.options[0] if base.options else None)
     scenario = run_pipeline(apply_changes(spec, changes, catalog), catalog, params=params, outcomes=outcomes)
     best = scenario.options[0] if scenario.options else None
     pct = spec.slo.percentile.value
     labels = ("Model", "GPUs", "Layout", f"TTFT {pct}", f"TPOT {pct}", "Cost/month", "Meets SLO")
-    what = ", ".join(f"{k}={v}" for k, v in sorted(changes.items()))
+    what = ", ".join(describe_change(k, v) for k, v in sorted(changes.items()))
     header = (f"Option {chosen.rank if chosen else '-'}", f"What if {what}")
     rows = [("", header)]
     rows += [(label, (a, b)) for label, a, b in zip(labels, _cells(chosen), _cells(best), strict=True)]

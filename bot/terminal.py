@@ -8,6 +8,7 @@ a few words act like the Slack buttons: plan, details N, choose N, approve, reje
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -109,9 +110,9 @@ class TerminalChat:
 
     def _message(self, text: str) -> str:
         conversation = self.conversation
-        ts = f"{conversation.thread_id}-{len(conversation.state().messages) + 1}"
-        conversation.store_message(user_id=self.user, ts=ts, text=text)
+        ts = f"{time.time():.6f}"  # unique like a Slack ts (what-ifs are not counted in the requests)
         ask = conversation.route(text)
+        conversation.store_message(user_id=self.user, ts=ts, text=text, whatif=ask is not None)
         if ask is not None:
             changes = conversation.changes_from_text(text)
             return comparison_text(conversation.what_if(ask.plan_id, ask.rank, changes))

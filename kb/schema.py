@@ -27,7 +27,7 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _LOCK_KEY = 7_431_001  # pg advisory lock id for schema and seed changes
 # The newest migration. Kept here so that start-up can tell "up to date" with one SELECT and
 # without importing Alembic (~0.2 s); tests/kb/test_schema.py checks it against Alembic's head.
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 
 
 def alembic_config(*, extra_version_dirs: Sequence[Path] = ()) -> Config:

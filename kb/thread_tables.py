@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kb.table_base import Base, Json, now_column
@@ -36,6 +36,8 @@ class ThreadMessage(Base):
     user_id: Mapped[str]
     text: Mapped[str] = mapped_column(Text)
     ts: Mapped[str]
+    # "request": part of the use case the spec is read from; "whatif": a question about a plan
+    kind: Mapped[str] = mapped_column(String(16), default="request", server_default="request")
 
 
 class SpecVersion(Base):

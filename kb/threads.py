@@ -78,7 +78,9 @@ def get_thread(*, session: Session, thread_id: str) -> ThreadState | None:
         select(Choice).where(Choice.thread_id == thread_id).order_by(Choice.id.desc()).limit(1)
     ).first()
     texts = session.scalars(
-        select(ThreadMessage.text).where(ThreadMessage.thread_id == thread_id).order_by(ThreadMessage.seq)
+        select(ThreadMessage.text)
+        .where(ThreadMessage.thread_id == thread_id, ThreadMessage.kind == "request")
+        .order_by(ThreadMessage.seq)
     )
     return ThreadState(
         id=row.id,
@@ -110,11 +112,26 @@ def set_status(
     return ThreadStatus(row.status)
 
 
-def add_message(*, session: Session, thread_id: str, user_id: str, text: str, ts: str) -> bool:
-    """Store a message; False when this ts is already stored (Slack retried the event)."""
+MESSAGE_KINDS = ("request", "whatif")
+
+
+def add_message(
+    *, session: Session, thread_id: str, user_id: str, text: str, ts: str, kind: str = "request"
+) -> bool:
+    """Store a message; False when this ts is already stored (Slack retried the event). `kind` is
+    "request" (the spec is read from these) or "whatif" (a question about a plan, kept out of the spec)."""
+    if kind not in MESSAGE_KINDS:
+        raise ValueError(f"message kind {kind!r} is not one of {MESSAGE_KINDS}")
     _require_thread(session, thread_id)
     last = session.scalar(select(func.max(ThreadMessage.seq)).where(ThreadMessage.thread_id == thread_id))
-    values = {"thread_id": thread_id, "seq": (last or 0) + 1, "user_id": user_id, "text": text, "ts": ts}
+    values = {
+        "thread_id": thread_id,
+        "seq": (last or 0) + 1,
+        "user_id": user_id,
+        "text": text,
+        "ts": ts,
+        "kind": kind,
+    }
     return _insert_ignore(session, ThreadMessage, values, ["thread_id", "ts"])
 
 

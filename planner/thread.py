@@ -99,4 +99,4 @@ class ThreadState:
     spec: dict[str, object] | None
     plan_id: int | None
     chosen_rank: int | None
-    messages: tuple[str, ...] = ()  # the user's messages in order, for history-aware extraction
+    messages: tuple[str, ...] = ()  # the user's requests in order (not what-ifs), for the spec's extraction

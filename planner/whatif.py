@@ -43,6 +43,29 @@ KEYS: dict[str, str] = {
     "provider": "cloud provider, e.g. aws",
     "priority": "latency | cost | accuracy | balanced",
 }
+
+
+def describe_change(key: str, value: object) -> str:
+    """A change in words for a comparison's title ("TTFT 200 ms", "5,000 users", "A100-80GB")."""
+    key = ALIASES.get(key, key)
+    try:
+        number = float(str(value).replace(",", ""))
+    except ValueError:
+        number = None
+    if number is None:
+        return f"{key}={value}" if key in ("priority", "provider") else str(value).rsplit("/", 1)[-1]
+    formats = {
+        "ttft_ms": "TTFT {:,.0f} ms",
+        "tpot_ms": "TPOT {:,.4g} ms",
+        "e2e_ms": "e2e {:,.0f} ms",
+        "users": "{:,.0f} users",
+        "qps": "{:,.4g} req/s",
+        "budget_usd_month": "budget ${:,.0f}/month",
+        "max_gpus": "at most {:,.0f} GPUs",
+    }
+    return formats[key].format(number) if key in formats else f"{key}={value}"
+
+
 ALIASES = {
     "budget": "budget_usd_month",
     "tpot": "tpot_ms",

@@ -102,10 +102,10 @@ def continue_conversation(
     try:
         open_thread(services, team_id=team_id, channel_id=channel, thread_ts=thread_ts, user_id=user_id)
         conversation = Conversation(services, thread_id)
-        if not conversation.store_message(user_id=user_id, ts=ts, text=text):
+        ask = conversation.route(text)
+        if not conversation.store_message(user_id=user_id, ts=ts, text=text, whatif=ask is not None):
             logger.info("message %s in %s seen before (a Slack retry); not answering twice", ts, thread_id)
             return
-        ask = conversation.route(text)
         if ask is not None:
             changes = conversation.changes_from_text(text)
             start_whatif(context, conversation, ask.plan_id, ask.rank, changes, request_ts=ts)

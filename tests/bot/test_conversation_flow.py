@@ -236,7 +236,7 @@ def test_whatif_messages_in_words_or_as_key_value(user: SlackUser, stub: SlackSt
     root, _ = start_and_plan(user, stub)
     user.say("what if gpu=L40S, ttft_ms=300?", ts="1700000500.000001", thread_ts=root.ts)
     _wait(lambda: whatifs(stub) == 1)
-    assert "gpu=L40S, ttft_ms=300" in text_of(
+    assert "L40S, TTFT 300 ms" in text_of(
         next(c for c in stub.of("chat.postMessage") if "What if" in text_of(c))
     )
     user.say("what if colour=blue", ts="1700000500.000002", thread_ts=root.ts)
@@ -265,3 +265,23 @@ def test_a_message_that_changes_nothing_keeps_the_spec_version_and_says_why(
             "(version 2)" in text_of(c) and "5,000" in text_of(c) for c in stub.of("chat.postMessage")
         )
     )
+
+
+def test_a_whatif_is_a_question_not_a_change_to_the_spec(
+    user: SlackUser, stub: SlackStub, services: Services
+) -> None:
+    """'what if we use L40S with TTFT 200 ms?' compares; the next refinement keeps the spec's own GPUs and SLO."""
+    root, _ = start_and_plan(user, stub)
+    user.say("what if we use L40S with TTFT 200 ms?", ts="1700000700.000001", thread_ts=root.ts)
+    _wait(lambda: whatifs(stub) == 1)
+    user.say("make it 5000 users", ts="1700000700.000002", thread_ts=root.ts)
+    _wait(lambda: any("(version 2)" in text_of(c) for c in stub.of("chat.postMessage")))
+    with services.sessions() as session:
+        key = kb_threads.thread_key(TEAM_ID, user.channel, root.ts)
+        version, spec = kb_threads.latest_spec(session=session, thread_id=key)
+        state = kb_threads.get_thread(session=session, thread_id=key)
+    assert version == 2 and spec["user_count"] == 5000
+    assert (
+        spec["preferred_gpu_types"] == [] and spec["slo"]["ttft_ms"] == 500
+    )  # the template's, not the what-if's
+    assert state.messages == (REQUEST, "make it 5000 users")

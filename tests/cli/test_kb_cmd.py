@@ -27,7 +27,7 @@ def test_init_twice_changes_nothing(isolated_env: str) -> None:
     code, out, _ = run("kb", "init", "--json")
     assert code == 0, out
     first = json.loads(out)
-    assert first["seed_loaded"] is True and first["schema"] == {"before": None, "after": "0001"}
+    assert first["seed_loaded"] is True and first["schema"] == {"before": None, "after": "0002"}
     assert first["counts"]["benchmarks"] == 398 + 5221
     code, out, _ = run("kb", "init")
     assert code == 0 and "schema up to date; seed unchanged" in out

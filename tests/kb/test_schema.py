@@ -21,7 +21,7 @@ def test_head_revision_constant_matches_the_newest_migration() -> None:
 def test_upgrade_on_an_empty_database_creates_every_table(engine: Engine) -> None:
     assert current_revision(engine) is None
     upgrade(engine)
-    assert current_revision(engine) == head_revision() == "0001"
+    assert current_revision(engine) == head_revision() == "0002"
     assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
 
 
@@ -112,7 +112,7 @@ def test_a_failed_migration_changes_nothing(engine: Engine) -> None:
     upgrade(engine)
     with pytest.raises(DatabaseUnavailableError, match="cannot migrate the database"):
         upgrade(engine, extra_version_dirs=[Path(__file__).parent / "migrations_broken"])
-    assert current_revision(engine) == "0001"
+    assert current_revision(engine) == "0002"
     assert "half_done" not in inspect(engine).get_table_names()
 
 

@@ -109,3 +109,20 @@ def test_what_ifs_through_a_shared_cache_plan_as_if_planned_alone(catalog):
             text
         )
     assert any(k[0] == "curves" and {"p95", "p99"} <= set(v) for k, v in cache.items())  # one per percentile
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "words"),
+    [
+        ("ttft_ms", 200.0, "TTFT 200 ms"),
+        ("user_count", 5000, "5,000 users"),
+        ("gpu", "L40S", "L40S"),
+        ("model", "meta-llama/Llama-3.1-8B-Instruct", "Llama-3.1-8B-Instruct"),
+        ("budget", "5000", "budget $5,000/month"),
+        ("priority", "cost", "priority=cost"),
+    ],
+)
+def test_a_change_reads_as_words_in_a_comparison_title(key, value, words):
+    from planner.whatif import describe_change
+
+    assert describe_change(key, value) == words

@@ -77,7 +77,7 @@ def test_whatif_thread_posts_a_comparison_or_a_suggestion(
         conversation.thread_id, plan_id, 1, json.dumps({"gpu": "A100-80GB", "user_count": 3000})
     )
     comparison = stub.of("chat.postMessage")[-1]
-    assert "What if gpu=A100-80GB, user_count=3000" in blocks_text(comparison) and "Option 1" in blocks_text(
+    assert "What if A100-80GB, 3,000 users" in blocks_text(comparison) and "Option 1" in blocks_text(
         comparison
     )
     jobs.whatif_thread(conversation.thread_id, plan_id, 1, json.dumps({"gpu": "A100-80G"}))
