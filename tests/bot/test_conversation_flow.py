@@ -270,7 +270,8 @@ def test_a_message_that_changes_nothing_keeps_the_spec_version_and_says_why(
 def test_a_whatif_is_a_question_not_a_change_to_the_spec(
     user: SlackUser, stub: SlackStub, services: Services
 ) -> None:
-    """'what if we use L40S with TTFT 200 ms?' compares; the next refinement keeps the spec's own GPUs and SLO."""
+    """'what if we use L40S with TTFT 200 ms?' compares; the next refinement keeps the spec's own GPUs
+    and SLO."""
     root, _ = start_and_plan(user, stub)
     user.say("what if we use L40S with TTFT 200 ms?", ts="1700000700.000001", thread_ts=root.ts)
     _wait(lambda: whatifs(stub) == 1)
