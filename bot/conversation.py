@@ -13,10 +13,10 @@ import logging
 from typing import Any
 
 from bot import approvals
-from bot.planning import Progress, compare_option, run_pipeline
+from bot.planning import Progress, compare_option, compare_pair, run_pipeline
 from bot.replies import ChoiceReply, Comparison, Decision, PlanReply, SpecReply, WhatIfAsk
 from bot.services import Extractor, Services, find_thread, open_thread
-from bot.whatif_text import changes_from_text, is_whatif
+from bot.whatif_text import changes_from_text, is_whatif, option_pair
 from kb import threads as kb_threads
 from kb.errors import NotFoundError
 from kb.threads import thread_key as thread_id_for
@@ -37,6 +37,7 @@ __all__ = [
     "WhatIfAsk",
     "find_thread",
     "is_whatif",
+    "option_pair",
     "open_thread",
     "thread_id_for",
 ]
@@ -224,6 +225,15 @@ class Conversation:
             return Comparison(self.thread_id, title, rows)
         finally:
             self.move(S.PRESENTING_OPTIONS, tolerate=True)
+
+    def compare_options(self, plan_id: int, first: int, second: int) -> Comparison:
+        """Two options of a stored plan side by side ("compare 1 and 2").
+
+        Raises:
+            InvalidInputError: the plan has no such option.
+        """
+        title, rows = compare_pair(self.load_plan(plan_id).result, first, second)
+        return Comparison(self.thread_id, title, rows)
 
     def changes_from_text(self, text: str) -> dict[str, Any]:
         """The what-if changes a sentence asks for (see `bot.whatif_text.changes_from_text`).

@@ -67,6 +67,32 @@ def _cells(option: Option | None) -> tuple[str, ...]:
     )
 
 
+def compare_pair(base: PlanResult, first: int, second: int) -> tuple[str, Rows]:
+    """Two options of one plan side by side (no re-planning).
+
+    Raises:
+        InvalidInputError: the plan has no option with one of the ranks, or they are the same.
+    """
+    from planner.errors import InvalidInputError
+
+    by_rank = {o.rank: o for o in base.options}
+    missing = [r for r in (first, second) if r not in by_rank]
+    if missing or first == second:
+        problem = f"there is no option {missing[0]}" if missing else "that is the same option twice"
+        raise InvalidInputError(
+            f"{problem}; the plan has options 1 to {len(base.options)}: say e.g. 'compare 1 and 2'"
+        )
+    a, b = by_rank[first], by_rank[second]
+    pct = DeploymentSpec.model_validate(base.spec).slo.percentile.value
+    labels = ("Model", "GPUs", "Layout", f"TTFT {pct}", f"TPOT {pct}", "Cost/month", "Meets SLO")
+    rows: list[tuple[str, tuple[str, ...]]] = [("", (f"Option {first}", f"Option {second}"))]
+    rows += [(label, (x, y)) for label, x, y in zip(labels, _cells(a), _cells(b), strict=True)]
+    rows.append(("Holds", (f"{a.predicted.max_qps:,.1f} req/s", f"{b.predicted.max_qps:,.1f} req/s")))
+    delta = b.cost_per_month_usd - a.cost_per_month_usd
+    rows.append(("Difference", ("", f"{'+' if delta >= 0 else '-'}${abs(delta):,.0f}/month")))
+    return f"Option {first} vs option {second}", tuple(rows)
+
+
 def compare_option(
     base: PlanResult,
     rank: int,

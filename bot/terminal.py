@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot import blocks
-from bot.conversation import Comparison, Conversation, PlanReply, SpecReply
+from bot.conversation import Comparison, Conversation, PlanReply, SpecReply, option_pair
 from bot.parse import FIELD_BY_PATH, apply_spec_edits
 from kb.errors import KbError
 from planner.errors import InvalidInputError, PlannerError
@@ -23,6 +23,7 @@ HELP = """Describe what you need in a sentence, then:
   plan                 recommend options for the spec
   details N            the full prediction of option N
   what if …            compare a change with the chosen (or best) option, e.g. "what if we use A100s?"
+  compare N and M      two options side by side
   choose N             choose option N and ask an admin to approve it
   approve | reject     decide on the chosen option (admins only: PREDEPLOY_ADMINS)
   spec                 show the spec;  set FIELD=VALUE edits it, e.g. set slo.ttft_ms=300
@@ -55,7 +56,7 @@ def options_text(reply: PlanReply, *, top: int = blocks.MAX_OPTIONS_SHOWN) -> st
         lines.append(f"     {option.explanation}")
     if len(result.options) > top:
         lines.append(f"  …and {len(result.options) - top} more")
-    return "\n".join(lines) + "\nType 'details N', 'what if …', or 'choose N'."
+    return "\n".join(lines) + "\nType 'details N', 'what if …', 'compare N and M', or 'choose N'."
 
 
 def comparison_text(comparison: Comparison) -> str:
@@ -113,6 +114,9 @@ class TerminalChat:
         ts = f"{time.time():.6f}"  # unique like a Slack ts (what-ifs are not counted in the requests)
         ask = conversation.route(text)
         conversation.store_message(user_id=self.user, ts=ts, text=text, whatif=ask is not None)
+        pair = option_pair(text) if ask is not None else None
+        if ask is not None and pair is not None:
+            return comparison_text(conversation.compare_options(ask.plan_id, *pair))
         if ask is not None:
             changes = conversation.changes_from_text(text)
             return comparison_text(conversation.what_if(ask.plan_id, ask.rank, changes))

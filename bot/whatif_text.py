@@ -13,6 +13,18 @@ _WHATIF = re.compile(r"^\W*(what\s+if|what\s+about|how\s+about|suppose|and\s+if|
 _INTENT_CHANGES = ("user_count", "qps", "ttft_ms", "tpot_ms", "e2e_ms", "budget_usd_month", "precision")
 
 
+_PAIR = re.compile(
+    r"^\W*compare\s+(?:options?\s+)?#?(\d+)\s*(?:and|with|vs\.?|versus|to|against|,|&)?\s*(?:option\s+)?#?(\d+)\W*$",
+    re.I,
+)
+
+
+def option_pair(text: str) -> tuple[int, int] | None:
+    """The two options of "compare 1 and 2" ("compare options 2 vs 4", "compare #1 with #3"), or None."""
+    m = _PAIR.match(text.strip())
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
 def is_whatif(text: str) -> bool:
     """True for "what if we use A100s?"-style questions (compare), False for refinements."""
     return bool(_WHATIF.search(text))

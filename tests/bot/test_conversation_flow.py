@@ -285,3 +285,16 @@ def test_a_whatif_is_a_question_not_a_change_to_the_spec(
     assert spec["preferred_gpu_types"] == []  # the template's, not the what-if's
     assert spec["slo"]["ttft_ms"] == 500
     assert state.messages == (REQUEST, "make it 5000 users")
+
+
+def test_compare_two_options_side_by_side(user: SlackUser, stub: SlackStub, services: Services) -> None:
+    root, _ = start_and_plan(user, stub)
+    user.say("compare options 1 and 2", ts="1700000800.000001", thread_ts=root.ts)
+    _wait(lambda: any("Option 1 vs option 2" in text_of(c) for c in stub.of("chat.postMessage")))
+    table = next(c for c in stub.of("chat.postMessage") if "Option 1 vs option 2" in text_of(c))
+    assert "Holds" in text_of(table) and "Difference" in text_of(table)
+    user.say("compare 1 and 42", ts="1700000800.000002", thread_ts=root.ts)
+    _wait(lambda: any("there is no option 42" in text_of(c) for c in stub.of("chat.postMessage")))
+    with services.sessions() as session:
+        key = kb_threads.thread_key(TEAM_ID, user.channel, root.ts)
+        assert kb_threads.get_thread(session=session, thread_id=key).messages == (REQUEST,)

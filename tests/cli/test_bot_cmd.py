@@ -27,6 +27,8 @@ def test_a_whole_conversation_in_the_terminal(seeded_env: str, monkeypatch: pyte
             "plan",
             "details 1",
             "what if we use A100s?",
+            "compare 1 and 2",
+            "compare 1 and 99",
             "choose 1",
             "approve",
             "quit",
@@ -37,6 +39,8 @@ def test_a_whole_conversation_in_the_terminal(seeded_env: str, monkeypatch: pyte
     assert re.search(r"planning… (\d+) of \1 models", out) and re.search(r"Top \d of \d+ options", out)
     assert "throughput" in out  # details
     assert "What if A100-80GB" in out and "Option 1" in out  # the comparison
+    assert re.search(r"Option 1 +Option 2", out) and re.search(r"Difference +[+-]\$", out)  # two options
+    assert "there is no option 99" in out
     assert "You chose:" in out and "approved by alice" in out
 
 
