@@ -41,6 +41,8 @@ def _element(field: SpecField, current: Any, choices: Sequence[str]) -> dict[str
         element = {"type": "static_select", "options": [_option(c) for c in choices[:100]]}
         if current is not None and str(current) in choices:
             element["initial_option"] = _option(str(current))
+        elif current is None and field.none_choice:
+            element["initial_option"] = _option(field.none_choice)
     elif field.kind in (FieldKind.INT, FieldKind.FLOAT):
         element = {"type": "number_input", "is_decimal_allowed": field.kind == FieldKind.FLOAT}
         if _initial_text(current) is not None:

@@ -37,6 +37,7 @@ class SpecField:
     optional: bool = False
     choices: tuple[str, ...] = ()
     hint: str = ""
+    none_choice: str = ""  # the choice that means "no constraint" (stored as None)
 
 
 LEVELS = ("low", "medium", "high")
@@ -46,6 +47,12 @@ SPEC_FIELDS: tuple[SpecField, ...] = (
     SpecField("traffic.peak_qps", "Peak requests per second", FieldKind.FLOAT, hint="derived from users"),
     SpecField("traffic.input_tokens_mean", "Prompt length (tokens)", FieldKind.INT),
     SpecField("traffic.output_tokens_mean", "Answer length (tokens)", FieldKind.INT),
+    SpecField(
+        "traffic.prefix_tokens",
+        "Shared prompt prefix (tokens)",
+        FieldKind.INT,
+        hint="a system prompt every request starts with (computed once, then cached)",
+    ),
     SpecField("slo.ttft_ms", "TTFT target (ms)", FieldKind.FLOAT, hint="time to first token"),
     SpecField("slo.tpot_ms", "TPOT target (ms)", FieldKind.FLOAT, hint="time per output token"),
     SpecField("slo.e2e_ms", "End-to-end target (ms)", FieldKind.FLOAT),
@@ -59,6 +66,21 @@ SPEC_FIELDS: tuple[SpecField, ...] = (
     SpecField("excluded_models", "Excluded models", FieldKind.LIST, optional=True),
     SpecField("max_gpus", "Max GPUs", FieldKind.INT, optional=True),
     SpecField("budget_usd_month", "Budget (USD per month)", FieldKind.FLOAT, optional=True),
+    SpecField(
+        "precision",
+        "Precision",
+        FieldKind.CHOICE,
+        choices=("any", "bf16", "fp16", "fp8", "int8", "int4"),
+        none_choice="any",
+        hint="'any' lets the planner choose",
+    ),
+    SpecField(
+        "context_length_tokens",
+        "Longest context (tokens)",
+        FieldKind.INT,
+        optional=True,
+        hint="prompt + answer the longest request needs; empty: from the token lengths",
+    ),
 )
 FIELD_BY_PATH = {f.path: f for f in SPEC_FIELDS}
 
@@ -102,6 +124,8 @@ def _convert(field: SpecField, raw: str, catalog: Catalog | None) -> Any:
         return int(number)
     if field.kind == FieldKind.CHOICE and field.choices and raw not in field.choices:
         raise ValueError(f"choose one of {', '.join(field.choices)}")
+    if field.none_choice and raw == field.none_choice:
+        return None
     if field.kind == FieldKind.LIST:
         names = [n.strip() for n in re.split(r"[,;\n]+", raw) if n.strip()]
         return _canonical_names(field, names, catalog)
@@ -145,7 +169,7 @@ def retraffic(edited: dict[str, Any], current: Mapping[str, Any], catalog: Catal
         derived = apply_changes(DeploymentSpec.model_validate(current), changes, catalog or Catalog((), ()))
     except (PlannerError, ValidationError) as exc:
         return {"user_count": str(exc)[:2000]}
-    typed = {k: edited["traffic"][k] for k in ("input_tokens_mean", "output_tokens_mean")}
+    typed = {k: edited["traffic"][k] for k in ("input_tokens_mean", "output_tokens_mean", "prefix_tokens")}
     edited["traffic"] = {**derived.traffic.model_dump(mode="json"), **typed}
     return {}
 
@@ -203,6 +227,8 @@ def validation_errors_by_block(exc: ValidationError) -> dict[str, str]:
 def _nearest_block(path: str) -> str:
     if path.startswith("traffic.mean_qps"):
         return "traffic.peak_qps"
+    if path == "traffic":  # a check across the traffic's fields: the shared prefix against the prompt
+        return "traffic.prefix_tokens"
     for candidate in FIELD_BY_PATH:
         if path.startswith(candidate):
             return candidate

@@ -14,7 +14,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from planner.errors import InvalidInputError
 from planner.types import ArrivalKind, Precision
@@ -115,6 +115,15 @@ class TrafficProfile(BaseModel):
     peak_factor: float = Field(ge=1)
     qps_given: bool = False
     derivation: str = ""
+
+    @model_validator(mode="after")
+    def _prefix_within_prompt(self) -> TrafficProfile:
+        if self.prefix_tokens >= self.input_tokens_mean:
+            raise ValueError(
+                f"the shared prefix ({self.prefix_tokens:,} tokens) must be shorter than the prompt "
+                f"({self.input_tokens_mean:,} tokens); it is the part every prompt starts with"
+            )
+        return self
 
 
 class SloSpec(BaseModel):

@@ -57,6 +57,8 @@ def traffic_profile(
         raise InvalidInputError(
             f"{derivation}: more than {MAX_QPS:,.0f} req/s; check the user count or give --qps"
         )
+    # the template's shared prefix, at most half of a prompt length stated in its place
+    prefix = min(defaults.prefix_tokens, input_tokens // 2) if input_tokens else defaults.prefix_tokens
     return TrafficProfile(
         mean_qps=mean,
         peak_qps=peak,
@@ -65,7 +67,7 @@ def traffic_profile(
         input_tokens_std=0 if input_tokens else defaults.input_tokens_std,
         output_tokens_mean=output_tokens or defaults.output_tokens_mean,
         output_tokens_std=0 if output_tokens else defaults.output_tokens_std,
-        prefix_tokens=defaults.prefix_tokens,
+        prefix_tokens=prefix,
         active_fraction=active,
         requests_per_active_user_per_min=rpm,
         peak_factor=defaults.peak_factor,

@@ -164,6 +164,8 @@ def test_edits_rescale_the_traffic_and_canonicalise_names(spec: DeploymentSpec, 
         ({"preferred_models": "llama-9-900b"}, "preferred_models", "unknown model"),
         ({"use_case": "weather forecasting"}, "use_case", "unknown use case"),
         ({"budget_usd_month": "0"}, "budget_usd_month", "greater than 0"),
+        ({"traffic__prefix_tokens": "90000"}, "traffic.prefix_tokens", "must be shorter than the prompt"),
+        ({"precision": "fp9"}, "precision", "choose one of any, bf16"),
     ],
 )
 def test_bad_input_gets_an_error_under_its_field(
@@ -173,6 +175,29 @@ def test_bad_input_gets_an_error_under_its_field(
         typed(**values), spec.model_dump(mode="json"), catalog=catalog, partial=True
     )
     assert edited is None and list(errors) == [block] and fragment in errors[block]
+
+
+def selected(block: str, value: str) -> dict[str, Any]:
+    return {block: {ids.INPUT_ACTION: {"type": "static_select", "selected_option": {"value": value}}}}
+
+
+def test_precision_prefix_and_context_are_editable(spec: DeploymentSpec, catalog: Catalog) -> None:
+    current = spec.model_dump(mode="json")
+    values = {
+        **selected("precision", "fp8"),
+        **typed(traffic__prefix_tokens="120", context_length_tokens="32000"),
+    }
+    edited, errors = apply_spec_edits(values, current, catalog=catalog, partial=True)
+    assert errors == {} and edited is not None
+    assert edited.precision == "fp8" and edited.traffic.prefix_tokens == 120
+    assert edited.context_length_tokens == 32000
+    again, _ = apply_spec_edits(
+        selected("precision", "any"), edited.model_dump(mode="json"), catalog=catalog, partial=True
+    )
+    assert again is not None and again.precision is None  # 'any' drops the constraint
+    view = spec_modal(current, private_metadata="{}", version=1)
+    precision = next(b for b in view["blocks"] if b.get("block_id") == "precision")
+    assert precision["element"]["initial_option"]["value"] == "any"
 
 
 def test_whatif_changes_and_errors(catalog: Catalog) -> None:
