@@ -27,10 +27,11 @@ def default_template(catalog: Catalog) -> SloTemplate:
     return next((t for t in catalog.templates if t.use_case == DEFAULT_USE_CASE), catalog.templates[0])
 
 
-def _users_from_qps(qps: float, tpl: SloTemplate) -> int:
+def _users_from_qps(qps: float, tpl: SloTemplate, *, mean: bool = False) -> int:
+    """Users the template needs for a peak rate (or, with `mean`, an average rate)."""
     d = tpl.traffic
-    per_user = d.active_fraction * d.requests_per_active_user_per_min / 60.0 * d.peak_factor
-    return max(1, min(MAX_USERS, round(qps / per_user)))
+    per_user = d.active_fraction * d.requests_per_active_user_per_min / 60.0
+    return max(1, min(MAX_USERS, round(qps / (per_user if mean else per_user * d.peak_factor))))
 
 
 def build_spec(intent: Intent, catalog: Catalog) -> DeploymentSpec:
@@ -58,7 +59,8 @@ def build_spec(intent: Intent, catalog: Catalog) -> DeploymentSpec:
             f"÷ {per_request:,} tokens a request ÷ 86,400 s = {qps:.3g} req/s"
         )
         intent = intent.model_copy(update={"qps": qps})
-    if intent.qps_basis and intent.qps:
+    mean_qps = intent.mean_qps if intent.qps is None else None  # a stated rate wins over a volume
+    if intent.qps_basis and (intent.qps or mean_qps):
         notes.append(f"request rate from the stated volume: {intent.qps_basis}")
     if intent.input_tokens_basis and intent.input_tokens:
         notes.append(f"prompt length from the stated document size: {intent.input_tokens_basis}")
@@ -67,9 +69,10 @@ def build_spec(intent: Intent, catalog: Catalog) -> DeploymentSpec:
             f"user_count={users:,} is out of range; "
             f"give the number of people who will use it, 1 to {MAX_USERS:,}"
         )
-    if users is None and intent.qps is not None:
-        users = _users_from_qps(intent.qps, tpl)
-        notes.append(f"user count estimated from {intent.qps:.3g} req/s with the {tpl.use_case} template")
+    if users is None and (intent.qps is not None or mean_qps is not None):
+        rate = intent.qps if intent.qps is not None else mean_qps
+        users = _users_from_qps(rate or 0.0, tpl, mean=intent.qps is None)
+        notes.append(f"user count estimated from {rate:.3g} req/s with the {tpl.use_case} template")
     elif users is None:
         users = DEFAULT_USERS
         questions.append(
@@ -79,6 +82,7 @@ def build_spec(intent: Intent, catalog: Catalog) -> DeploymentSpec:
         users,
         tpl.traffic,
         qps=intent.qps,
+        mean_qps=mean_qps,
         concurrent_users=intent.concurrency,
         input_tokens=intent.input_tokens,
         output_tokens=intent.output_tokens,

@@ -19,11 +19,11 @@ from planner.errors import InvalidInputError
 from planner.intent_names import find_names
 from planner.intent_numbers import (
     find_budget,
+    find_direct_qps,
     find_document_size,
     find_item_volume,
     find_max_gpus,
     find_percentile,
-    find_qps,
     find_slo,
     find_token_volume,
     find_tokens,
@@ -111,10 +111,12 @@ def _refine(intent: Intent, text: str, catalog: Catalog, *, is_followup: bool) -
     if users is not None:
         upd["user_count"] = users
         upd["concurrency"] = users if concurrent else None
-    qps = find_qps(t)
-    if qps is not None:
-        items = find_item_volume(t)
-        upd["qps"], upd["qps_basis"] = (qps, items[1] if items and items[0] == qps else None)
+    direct, items = find_direct_qps(t), find_item_volume(t)
+    if direct is not None:
+        upd.update(qps=direct, mean_qps=None, qps_basis=None)
+    elif items is not None:  # a day's volume is its mean rate; a deadline's or an hour's is the rate
+        rate = {"mean_qps": items.qps, "qps": None} if items.average else {"qps": items.qps, "mean_qps": None}
+        upd.update(rate, qps_basis=items.basis)
     token_volume = find_token_volume(t)
     if token_volume is not None:
         upd["tokens_per_s"] = token_volume

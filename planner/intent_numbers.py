@@ -10,6 +10,7 @@ planned for the most load that was stated.
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 _WORD_NUM = {
     "one": 1,
@@ -194,11 +195,20 @@ def find_token_volume(t: str) -> float | None:
 
 def find_qps(t: str) -> float | None:
     """Requests per second stated directly or per minute/hour/day."""
-    m = _QPS_RE.search(t)
-    if m:
-        return to_number(m.group(1), m.group(2))
+    direct = find_direct_qps(t)
+    if direct is not None:
+        return direct
     volume = find_item_volume(t)
     return volume[0] if volume else None
+
+
+def find_direct_qps(t: str) -> float | None:
+    """Requests per second stated as a rate ("20 qps", "1.5k requests per second")."""
+    m = _QPS_RE.search(t)
+    return to_number(m.group(1), m.group(2)) if m else None
+
+
+AVERAGED_UNITS = ("day", "night", "week", "month")  # a volume over these is an average, not a peak
 
 
 _PER_HEAD = r"(?:users?|persons?|people|heads?|seats?|employees?|agents?|members?|customers?)"
@@ -213,8 +223,17 @@ def _per_user(t: str, m: re.Match[str]) -> bool:
     )
 
 
-def find_item_volume(t: str) -> tuple[float, str] | None:
-    """(requests per second, how) from a volume of work items per minute/hour/day/week/month."""
+class Volume(NamedTuple):
+    """A request rate read from a volume of work, with its working."""
+
+    qps: float
+    basis: str
+    average: bool  # over a day or longer: the mean rate, which peaks above (not a rate to plan as is)
+
+
+def find_item_volume(t: str) -> Volume | None:
+    """The request rate of a volume of work items per minute/hour/day/week/month, or of a batch
+    with a deadline."""
     m = _QPM_RE.search(t)
     if not m or _per_user(t, m):
         return _item_window(t)
@@ -222,10 +241,11 @@ def find_item_volume(t: str) -> tuple[float, str] | None:
     items = re.search(rf"(?:{_ITEMS})(?={_PER_UNIT})", m.group(0))
     noun = items.group(0) if items else "requests"
     qps = count / _PER[unit]
-    return qps, f"{count:,.0f} {noun} a {unit} ÷ {_PER[unit]:,.0f} s = {qps:.3g} req/s"
+    basis = f"{count:,.0f} {noun} a {unit} ÷ {_PER[unit]:,.0f} s = {qps:.3g} req/s"
+    return Volume(qps, basis, unit in AVERAGED_UNITS)
 
 
-def _item_window(t: str) -> tuple[float, str] | None:
+def _item_window(t: str) -> Volume | None:
     """A batch with a deadline ("overnight" is an 8-hour window): its volume over the window."""
     m = _WINDOW_RE.search(t)
     if not m or _per_user(t, m):
@@ -240,7 +260,7 @@ def _item_window(t: str) -> tuple[float, str] | None:
         unit = next(u for u in _WINDOW_UNIT_S if m.group(5).startswith(u))
         window, label = n * _WINDOW_UNIT_S[unit], f"in {n:g} {m.group(5)}"
     qps = count / window
-    return qps, f"{count:,.0f} {noun} {label} ÷ {window:,.0f} s = {qps:.3g} req/s"
+    return Volume(qps, f"{count:,.0f} {noun} {label} ÷ {window:,.0f} s = {qps:.3g} req/s", False)
 
 
 _DUR = r"(?<![a-z\d.,])(\d[\d,]*(?:\.\d+)?)\s*(ms|milliseconds?|msec|s|secs?|seconds?)\b"

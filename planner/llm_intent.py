@@ -118,13 +118,13 @@ def _fill_from_rules(llm: Intent, rules: Intent) -> Intent:
     update = {
         k: v for k, v in rules.model_dump().items() if getattr(llm, k) in (None, []) and v not in (None, [])
     }
-    for basis, value in _BASES.items():  # the rules' working, shown only beside the value it explains
-        same = update.get(value, getattr(llm, value)) == getattr(rules, value)
+    for basis, values in _BASES.items():  # the rules' working, shown only beside the values it explains
+        same = all(update.get(v, getattr(llm, v)) == getattr(rules, v) for v in values)
         update[basis] = getattr(rules, basis) if same else None
     return llm.model_copy(update=update)
 
 
-_BASES = {"qps_basis": "qps", "input_tokens_basis": "input_tokens"}
+_BASES = {"qps_basis": ("qps", "mean_qps"), "input_tokens_basis": ("input_tokens",)}
 
 
 def extract_with_llm(

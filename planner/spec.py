@@ -61,6 +61,9 @@ class Intent(BaseModel):
     )
     user_count: int | None = Field(default=None, description="number of people who will use it")
     qps: float | None = Field(default=None, description="requests per second at peak, when stated")
+    mean_qps: float | None = Field(
+        default=None, description="average requests per second of a volume stated per day, week or month"
+    )
     qps_basis: str | None = Field(
         default=None, description="how the request rate follows from a stated volume of work, when it does"
     )

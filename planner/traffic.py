@@ -26,6 +26,7 @@ def traffic_profile(
     defaults: TrafficDefaults,
     *,
     qps: float | None = None,
+    mean_qps: float | None = None,
     concurrent_users: int | None = None,
     input_tokens: int | None = None,
     output_tokens: int | None = None,
@@ -38,13 +39,22 @@ def traffic_profile(
     """
     if users < 1:
         raise InvalidInputError(f"user_count={users}: needs at least 1 user; give the number of people")
-    if qps is not None and not 0 < qps <= MAX_QPS:
-        raise InvalidInputError(f"qps={qps:g}: must be above 0 and at most {MAX_QPS:,.0f}; e.g. --qps 20")
+    for name, rate in (("qps", qps), ("mean qps", mean_qps)):
+        if rate is not None and not 0 < rate <= MAX_QPS:
+            raise InvalidInputError(
+                f"{name}={rate:g}: must be above 0 and at most {MAX_QPS:,.0f}; e.g. --qps 20"
+            )
     active = 1.0 if concurrent_users else defaults.active_fraction
     rpm = defaults.requests_per_active_user_per_min
     if qps is not None:
         mean = peak = float(qps)
         derivation = f"{_num(qps)} req/s as stated (planned as the peak; users do not change it)"
+    elif mean_qps is not None:  # a volume over a day or longer: its mean, peaking like the use case
+        mean, peak = float(mean_qps), mean_qps * defaults.peak_factor
+        derivation = (
+            f"{_num(mean)} req/s mean from the stated volume; × peak factor {defaults.peak_factor:g} "
+            f"= {_num(peak)} req/s peak (users do not change it)"
+        )
     else:
         mean = users * active * rpm / 60.0
         peak = mean * defaults.peak_factor
@@ -71,6 +81,6 @@ def traffic_profile(
         active_fraction=active,
         requests_per_active_user_per_min=rpm,
         peak_factor=defaults.peak_factor,
-        qps_given=qps is not None,
+        qps_given=qps is not None or mean_qps is not None,
         derivation=derivation,
     )

@@ -223,12 +223,20 @@ def test_a_document_size_in_pages_or_words_becomes_a_prompt_length(text, tokens)
 
 def test_a_stated_volume_and_document_size_show_their_working_in_the_spec(catalog):
     spec = extract("summarize 50k legal contracts a day, each about 20 pages, batch is fine", catalog=catalog)
-    assert spec.traffic.peak_qps == pytest.approx(50000 / 86400)
+    # a day's volume is the mean rate; the peak is the use case's peak factor above it
+    assert spec.traffic.mean_qps == pytest.approx(50000 / 86400)
+    assert spec.traffic.peak_qps == pytest.approx(50000 / 86400 * spec.traffic.peak_factor)
     assert spec.traffic.input_tokens_mean == 13333
     working = "request rate from the stated volume: 50,000 contracts a day ÷ 86,400 s = 0.579 req/s"
     assert working in spec.notes
     assert any("20 pages × 500 words a page" in n for n in spec.notes)
     assert not spec.questions  # the volume answers "how many requests"
+    hourly = extract("summarize 36,000 contracts per hour", catalog=catalog)
+    assert hourly.traffic.peak_qps == pytest.approx(10.0)  # an hour's volume is planned as it is
+    overnight = extract("translate 1 million product descriptions overnight", catalog=catalog)
+    assert overnight.traffic.peak_qps == pytest.approx(1e6 / 28800)  # so is a batch's deadline
+    stated = extract("summarize 50k legal contracts a day, 3 requests per second at peak", catalog=catalog)
+    assert stated.traffic.peak_qps == pytest.approx(3.0)  # a stated rate wins over a volume
     later = parse_intent(
         "prompts of 3000 tokens", history=["summarize contracts, each about 20 pages"], catalog=catalog
     )
