@@ -60,7 +60,7 @@ def build_spec(intent: Intent, catalog: Catalog) -> DeploymentSpec:
         )
         intent = intent.model_copy(update={"qps": qps})
     mean_qps = intent.mean_qps if intent.qps is None else None  # a stated rate wins over a volume
-    if intent.qps_basis and (intent.qps or mean_qps):
+    if intent.qps_basis and (intent.qps or mean_qps or intent.user_requests_per_min):
         notes.append(f"request rate from the stated volume: {intent.qps_basis}")
     if intent.input_tokens_basis and intent.input_tokens:
         notes.append(f"prompt length from the stated document size: {intent.input_tokens_basis}")
@@ -83,6 +83,7 @@ def build_spec(intent: Intent, catalog: Catalog) -> DeploymentSpec:
         tpl.traffic,
         qps=intent.qps,
         mean_qps=mean_qps,
+        user_requests_per_min=None if intent.qps or mean_qps else intent.user_requests_per_min,
         concurrent_users=intent.concurrency,
         input_tokens=intent.input_tokens,
         output_tokens=intent.output_tokens,

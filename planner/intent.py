@@ -27,6 +27,7 @@ from planner.intent_numbers import (
     find_slo,
     find_token_volume,
     find_tokens,
+    find_user_volume,
     find_users,
     normalise_text,
 )
@@ -116,7 +117,9 @@ def _refine(intent: Intent, text: str, catalog: Catalog, *, is_followup: bool) -
         upd.update(qps=direct, mean_qps=None, qps_basis=None)
     elif items is not None:  # a day's volume is its mean rate; a deadline's or an hour's is the rate
         rate = {"mean_qps": items.qps, "qps": None} if items.average else {"qps": items.qps, "mean_qps": None}
-        upd.update(rate, qps_basis=items.basis)
+        upd.update(rate, qps_basis=items.basis, user_requests_per_min=None)
+    elif (each := find_user_volume(t)) is not None:  # each user's volume: the users set the total
+        upd.update(user_requests_per_min=each[0], qps=None, mean_qps=None, qps_basis=each[1])
     token_volume = find_token_volume(t)
     if token_volume is not None:
         upd["tokens_per_s"] = token_volume

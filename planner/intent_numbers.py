@@ -245,6 +245,25 @@ def find_item_volume(t: str) -> Volume | None:
     return Volume(qps, basis, unit in AVERAGED_UNITS)
 
 
+WORKDAY_MIN = 8 * 60  # a volume each person handles a day is spread over a working day
+_WORK_MINUTES = {"day": WORKDAY_MIN, "night": WORKDAY_MIN, "week": 5 * WORKDAY_MIN, "month": 21 * WORKDAY_MIN}
+
+
+def find_user_volume(t: str) -> tuple[float, str] | None:
+    """(requests a minute per user, how) from a volume each user handles a day, week or month
+    ("each agent handles 40 tickets a day"): spread over working time, with every user at work."""
+    m = _QPM_RE.search(t)
+    if not m or not _per_user(t, m) or m.group(3) not in _WORK_MINUTES:
+        return None
+    count, unit = to_number(m.group(1), m.group(2)), m.group(3)
+    items = re.search(rf"(?:{_ITEMS})(?={_PER_UNIT})", m.group(0))
+    minutes = _WORK_MINUTES[unit]
+    rpm = count / minutes
+    span = {"week": "5 working days", "month": "21 working days"}.get(unit, "an 8-hour working day")
+    noun = items.group(0) if items else "requests"
+    return rpm, f"{count:,.0f} {noun} a {unit} each ÷ {minutes:,} min ({span}) = {rpm:.3g} req/min per user"
+
+
 def _item_window(t: str) -> Volume | None:
     """A batch with a deadline ("overnight" is an 8-hour window): its volume over the window."""
     m = _WINDOW_RE.search(t)

@@ -124,7 +124,10 @@ def _fill_from_rules(llm: Intent, rules: Intent) -> Intent:
     return llm.model_copy(update=update)
 
 
-_BASES = {"qps_basis": ("qps", "mean_qps"), "input_tokens_basis": ("input_tokens",)}
+_BASES = {
+    "qps_basis": ("qps", "mean_qps", "user_requests_per_min"),
+    "input_tokens_basis": ("input_tokens",),
+}
 
 
 def extract_with_llm(

@@ -64,6 +64,9 @@ class Intent(BaseModel):
     mean_qps: float | None = Field(
         default=None, description="average requests per second of a volume stated per day, week or month"
     )
+    user_requests_per_min: float | None = Field(
+        default=None, description="requests a minute each user makes at work, from a stated per-user volume"
+    )
     qps_basis: str | None = Field(
         default=None, description="how the request rate follows from a stated volume of work, when it does"
     )
@@ -117,6 +120,7 @@ class TrafficProfile(BaseModel):
     requests_per_active_user_per_min: float = Field(gt=0)
     peak_factor: float = Field(ge=1)
     qps_given: bool = False
+    users_at_work: bool = False  # every user works through the day at a stated per-user volume
     derivation: str = ""
 
     @model_validator(mode="after")

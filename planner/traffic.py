@@ -27,6 +27,7 @@ def traffic_profile(
     *,
     qps: float | None = None,
     mean_qps: float | None = None,
+    user_requests_per_min: float | None = None,
     concurrent_users: int | None = None,
     input_tokens: int | None = None,
     output_tokens: int | None = None,
@@ -44,8 +45,8 @@ def traffic_profile(
             raise InvalidInputError(
                 f"{name}={rate:g}: must be above 0 and at most {MAX_QPS:,.0f}; e.g. --qps 20"
             )
-    active = 1.0 if concurrent_users else defaults.active_fraction
-    rpm = defaults.requests_per_active_user_per_min
+    active = 1.0 if concurrent_users or user_requests_per_min else defaults.active_fraction
+    rpm = user_requests_per_min or defaults.requests_per_active_user_per_min
     if qps is not None:
         mean = peak = float(qps)
         derivation = f"{_num(qps)} req/s as stated (planned as the peak; users do not change it)"
@@ -58,7 +59,13 @@ def traffic_profile(
     else:
         mean = users * active * rpm / 60.0
         peak = mean * defaults.peak_factor
-        who = f"{users:,} concurrent users" if concurrent_users else f"{users:,} users × {active:.0%} active"
+        who = (
+            f"{users:,} concurrent users"
+            if concurrent_users
+            else f"{users:,} users at work"
+            if user_requests_per_min
+            else f"{users:,} users × {active:.0%} active"
+        )
         derivation = (
             f"{who} × {_num(rpm)} req/min ÷ 60 = {_num(mean)} req/s mean; "
             f"× peak factor {defaults.peak_factor:g} = {_num(peak)} req/s peak"
@@ -82,5 +89,6 @@ def traffic_profile(
         requests_per_active_user_per_min=rpm,
         peak_factor=defaults.peak_factor,
         qps_given=qps is not None or mean_qps is not None,
+        users_at_work=bool(user_requests_per_min) and qps is None and mean_qps is None,
         derivation=derivation,
     )

@@ -127,9 +127,15 @@ def _retraffic(spec: DeploymentSpec, *, users: int, qps: float | None) -> dict[s
         t.peak_factor,
         t.prefix_tokens,
     )
-    concurrent = users if t.active_fraction >= 1.0 and not t.qps_given else None
+    concurrent = users if t.active_fraction >= 1.0 and not t.qps_given and not t.users_at_work else None
+    per_user = t.requests_per_active_user_per_min if t.users_at_work else None
     return traffic_profile(
-        users, defaults, qps=qps, concurrent_users=concurrent, arrival=t.arrival
+        users,
+        defaults,
+        qps=qps,
+        user_requests_per_min=per_user,
+        concurrent_users=concurrent,
+        arrival=t.arrival,
     ).model_dump()
 
 

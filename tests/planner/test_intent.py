@@ -241,3 +241,17 @@ def test_a_stated_volume_and_document_size_show_their_working_in_the_spec(catalo
         "prompts of 3000 tokens", history=["summarize contracts, each about 20 pages"], catalog=catalog
     )
     assert later.input_tokens == 3000 and later.input_tokens_basis is None  # the old working is dropped
+
+
+def test_a_volume_each_user_handles_sets_the_rate_per_user(catalog):
+    """300 agents x 40 tickets a day each, over an 8-hour working day: 0.417 req/s mean."""
+    spec = extract("helpdesk assistant for 300 agents, each agent handles 40 tickets a day", catalog=catalog)
+    assert spec.user_count == 300 and spec.traffic.users_at_work
+    assert spec.traffic.mean_qps == pytest.approx(300 * 40 / (8 * 3600))
+    assert spec.traffic.peak_qps == pytest.approx(spec.traffic.mean_qps * spec.traffic.peak_factor)
+    assert any("40 tickets a day each ÷ 480 min" in n for n in spec.notes)
+    from planner.whatif import apply_changes
+
+    doubled = apply_changes(spec, [("users", "600")], catalog)  # the per-user rate scales with users
+    assert doubled.traffic.mean_qps == pytest.approx(2 * spec.traffic.mean_qps)
+    assert "600 users at work" in doubled.traffic.derivation
