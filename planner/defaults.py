@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from planner.catalog import Catalog
 from planner.errors import InvalidInputError
-from planner.spec import MAX_USERS, DeploymentSpec, Intent, Percentile, check_spec
+from planner.spec import MAX_QPS, MAX_USERS, DeploymentSpec, Intent, Percentile, check_spec
 from planner.traffic import traffic_profile
 from planner.types import SloTemplate
 
@@ -60,6 +60,12 @@ def build_spec(intent: Intent, catalog: Catalog) -> DeploymentSpec:
         )
         intent = intent.model_copy(update={"qps": qps})
     mean_qps = intent.mean_qps if intent.qps is None else None  # a stated rate wins over a volume
+    volume_rate = intent.qps if intent.qps is not None else mean_qps
+    if intent.qps_basis and volume_rate is not None and not 0 < volume_rate <= MAX_QPS:
+        raise InvalidInputError(
+            f"the stated volume, {intent.qps_basis}, is not a rate to plan for (above 0 and at most "
+            f"{MAX_QPS:,.0f} req/s); give the volume again, e.g. '50k documents a day' or '20 req/s'"
+        )
     if intent.qps_basis and (intent.qps or mean_qps or intent.user_requests_per_min):
         notes.append(f"request rate from the stated volume: {intent.qps_basis}")
     if intent.input_tokens_basis and intent.input_tokens:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
+from planner.errors import InvalidInputError
+
 _WORD_NUM = {
     "one": 1,
     "two": 2,
@@ -276,6 +278,11 @@ def _item_window(t: str) -> Volume | None:
         window, label = OVERNIGHT_S, "overnight (an 8-hour window)"
     else:
         n = float(m.group(4) or 1)
+        if n <= 0:
+            raise InvalidInputError(
+                f"\u201c{m.group(0)}\u201d: no work fits in {n:g} {m.group(5)}; "
+                "say how long the batch may take, e.g. 'in 6 hours'"
+            )
         unit = next(u for u in _WINDOW_UNIT_S if m.group(5).startswith(u))
         window, label = n * _WINDOW_UNIT_S[unit], f"in {n:g} {m.group(5)}"
     qps = count / window
@@ -403,6 +410,11 @@ def find_document_size(t: str) -> tuple[int, str] | None:
         return None
     first = next(i for i in (1, 4, 7) if m.group(i))
     count = to_number(m.group(first), m.group(first + 1))
+    if count <= 0:
+        raise InvalidInputError(
+            f"\u201c{m.group(0)}\u201d: a document of {count:g} {m.group(first + 2)} has nothing to read; "
+            "give its size, e.g. 'each about 20 pages' or '4000 tokens each'"
+        )
     if m.group(first + 2).startswith("page"):
         words = count * WORDS_PER_PAGE
         basis = f"{count:,.0f} pages × {WORDS_PER_PAGE} words a page"

@@ -8,8 +8,10 @@ means every one of them is active.
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 from planner.errors import InvalidInputError
-from planner.spec import MAX_QPS, TrafficProfile
+from planner.spec import MAX_QPS, TrafficProfile, describe_validation_error
 from planner.types import ArrivalKind, TrafficDefaults
 
 
@@ -76,19 +78,22 @@ def traffic_profile(
         )
     # the template's shared prefix, at most half of a prompt length stated in its place
     prefix = min(defaults.prefix_tokens, input_tokens // 2) if input_tokens else defaults.prefix_tokens
-    return TrafficProfile(
-        mean_qps=mean,
-        peak_qps=peak,
-        arrival=arrival,
-        input_tokens_mean=input_tokens or defaults.input_tokens_mean,
-        input_tokens_std=0 if input_tokens else defaults.input_tokens_std,
-        output_tokens_mean=output_tokens or defaults.output_tokens_mean,
-        output_tokens_std=0 if output_tokens else defaults.output_tokens_std,
-        prefix_tokens=prefix,
-        active_fraction=active,
-        requests_per_active_user_per_min=rpm,
-        peak_factor=defaults.peak_factor,
-        qps_given=qps is not None or mean_qps is not None,
-        users_at_work=bool(user_requests_per_min) and qps is None and mean_qps is None,
-        derivation=derivation,
-    )
+    try:
+        return TrafficProfile(
+            mean_qps=mean,
+            peak_qps=peak,
+            arrival=arrival,
+            input_tokens_mean=input_tokens or defaults.input_tokens_mean,
+            input_tokens_std=0 if input_tokens else defaults.input_tokens_std,
+            output_tokens_mean=output_tokens or defaults.output_tokens_mean,
+            output_tokens_std=0 if output_tokens else defaults.output_tokens_std,
+            prefix_tokens=prefix,
+            active_fraction=active,
+            requests_per_active_user_per_min=rpm,
+            peak_factor=defaults.peak_factor,
+            qps_given=qps is not None or mean_qps is not None,
+            users_at_work=bool(user_requests_per_min) and qps is None and mean_qps is None,
+            derivation=derivation,
+        )
+    except ValidationError as exc:  # a stated length out of range: say which and what to give
+        raise InvalidInputError(describe_validation_error(exc)) from None

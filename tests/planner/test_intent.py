@@ -177,11 +177,25 @@ def test_traffic_arithmetic_is_shown(catalog):
     assert "1,000 users × 10% active" in spec.traffic.derivation
 
 
-@pytest.mark.parametrize("text", ["", "   ", "chatbot for 10^12 users"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "chatbot for 10^12 users",
+        "0 contracts a day",
+        "1e30 documents per day",
+        "process 5 documents in 0 hours",
+        "summarize contracts, each about 0 pages",
+        "chatbot with prompts of 5000000 tokens",  # had raised pydantic's ValidationError
+        "a 9999999 page manual",
+    ],
+)
 def test_bad_input_is_an_actionable_error(catalog, text):
     with pytest.raises(InvalidInputError) as err:
         extract(text, catalog=catalog)
-    assert "e.g." in str(err.value) or "1 to 100,000,000" in str(err.value)
+    message = str(err.value)
+    assert "e.g." in message or "1 to 100,000,000" in message or "give a prompt length of 1 to" in message
 
 
 def test_use_case_synonyms_map_onto_the_catalog(catalog):
