@@ -10,7 +10,16 @@ from planner.catalog import Catalog
 from planner.errors import InvalidInputError
 
 _WHATIF = re.compile(r"^\W*(what\s+if|what\s+about|how\s+about|suppose|and\s+if|compare)\b", re.I)
-_INTENT_CHANGES = ("user_count", "qps", "ttft_ms", "tpot_ms", "e2e_ms", "budget_usd_month", "precision")
+_INTENT_CHANGES = (
+    "user_count",
+    "qps",
+    "mean_qps",
+    "ttft_ms",
+    "tpot_ms",
+    "e2e_ms",
+    "budget_usd_month",
+    "precision",
+)
 
 
 _PAIR = re.compile(

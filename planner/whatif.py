@@ -37,6 +37,7 @@ KEYS: dict[str, str] = {
     "percentile": "p50 | p90 | p95 | p99",
     "users": "number of users",
     "qps": "peak requests per second",
+    "mean_qps": "average requests per second (the use case's peak factor plans above it)",
     "precision": "bf16 | fp16 | fp8 | int8 | int4 ('any' lets the planner choose)",
     "budget_usd_month": "monthly budget, USD",
     "max_gpus": "most GPUs in total",
@@ -60,6 +61,7 @@ def describe_change(key: str, value: object) -> str:
         "e2e_ms": "e2e {:,.0f} ms",
         "users": "{:,.0f} users",
         "qps": "{:,.4g} req/s",
+        "mean_qps": "{:,.4g} req/s mean",
         "budget_usd_month": "budget ${:,.0f}/month",
         "max_gpus": "at most {:,.0f} GPUs",
     }
@@ -115,7 +117,9 @@ def _number(key: str, value: str, *, integer: bool = False) -> float:
     return number
 
 
-def _retraffic(spec: DeploymentSpec, *, users: int, qps: float | None) -> dict[str, Any]:
+def _retraffic(
+    spec: DeploymentSpec, *, users: int, qps: float | None, mean_qps: float | None = None
+) -> dict[str, Any]:
     t = spec.traffic
     defaults = TrafficDefaults(
         t.input_tokens_mean,
@@ -133,6 +137,7 @@ def _retraffic(spec: DeploymentSpec, *, users: int, qps: float | None) -> dict[s
         users,
         defaults,
         qps=qps,
+        mean_qps=mean_qps,
         user_requests_per_min=per_user,
         concurrent_users=concurrent,
         arrival=t.arrival,
@@ -164,13 +169,14 @@ def _apply_one(data: dict[str, Any], spec: DeploymentSpec, key: str, value: str,
         if value.lower() not in {p.value for p in Percentile}:
             raise InvalidInputError(f"percentile={value!r}: {KEYS[key]}")
         data["slo"]["percentile"] = value.lower()
-    elif key in ("users", "qps"):
+    elif key in ("users", "qps", "mean_qps"):
         users = int(_number(key, value, integer=True)) if key == "users" else data["user_count"]
         if users > MAX_USERS:
             raise InvalidInputError(f"users={users:,} is out of range; give 1 to {MAX_USERS:,} users")
         qps = _number(key, value) if key == "qps" else None
+        mean = _number(key, value) if key == "mean_qps" else None
         data["user_count"] = users
-        data["traffic"] = _retraffic(spec, users=users, qps=qps)
+        data["traffic"] = _retraffic(spec, users=users, qps=qps, mean_qps=mean)
     elif key == "precision":
         try:
             data["precision"] = None if anything else Precision(value.lower())

@@ -126,3 +126,14 @@ def test_a_change_reads_as_words_in_a_comparison_title(key, value, words):
     from planner.whatif import describe_change
 
     assert describe_change(key, value) == words
+
+
+def test_a_mean_rate_what_if_plans_the_use_cases_peak_above_it(catalog):
+    from planner.intent import extract
+    from planner.whatif import apply_changes
+
+    spec = extract("support chatbot for 1000 users", catalog=catalog)
+    changed = apply_changes(spec, [("mean_qps", "2")], catalog)
+    assert changed.traffic.mean_qps == pytest.approx(2.0)
+    assert changed.traffic.peak_qps == pytest.approx(2.0 * spec.traffic.peak_factor)
+    assert changed.traffic.qps_given  # the users no longer set it
