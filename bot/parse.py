@@ -220,7 +220,10 @@ def validation_errors_by_block(exc: ValidationError) -> dict[str, str]:
     for err in exc.errors():
         path = ".".join(str(p) for p in err["loc"])
         block = path if path in FIELD_BY_PATH else _nearest_block(path)
-        out.setdefault(block, f"{err['msg']} (you typed {err.get('input')!r})"[:2000])
+        given = err.get("input")
+        typed = "" if isinstance(given, dict | list) else f" (you typed {given!r})"  # a check across fields
+        message = str(err["msg"]).removeprefix("Value error, ")
+        out.setdefault(block, f"{message}{typed}"[:2000])
     return out
 
 
