@@ -116,7 +116,7 @@ def spec_message(spec: DeploymentSpec, *, thread_id: str, version: int, notes: S
     """The spec summary with *Review/Edit spec* and *Recommend*."""
     blocks: list[Block] = [section(f"*Deployment spec* (version {version})\n" + "\n".join(spec_lines(spec)))]
     if spec.traffic.derivation:
-        blocks.append(context(spec.traffic.derivation))
+        blocks.append(context(" ".join([spec.traffic.derivation, *(f"({n})" for n in spec.notes)])))
     questions = [*spec.questions]
     if questions:
         asked = "\n• ".join(questions)

@@ -41,6 +41,7 @@ def plain(markdown: str) -> str:
 def spec_text(reply: SpecReply) -> str:
     lines = [f"Spec v{reply.version}:", *(f"  {plain(line)}" for line in blocks.spec_lines(reply.spec))]
     lines += [f"  ? {q}" for q in reply.spec.questions]
+    lines += [f"  note: {n}" for n in reply.spec.notes]  # the working behind derived numbers
     lines += [f"  {plain(n)}" for n in reply.notes]
     return "\n".join(lines) + "\nType 'plan' to get options, or refine the request."
 

@@ -108,6 +108,9 @@ def test_the_spec_summary_carries_review_and_recommend(spec: DeploymentSpec) -> 
     assert [e["action_id"] for e in actions["elements"]] == [ids.REVIEW_SPEC, ids.RECOMMEND]
     assert all(e["value"] == "T1:C1:1.2|3" for e in actions["elements"])
     assert "1,000" in json.dumps(message) and "version 3" in json.dumps(message)
+    worked = spec.model_copy(update={"notes": ["request rate from the volume: 50,000 contracts a day"]})
+    shown = json.dumps(blocks.spec_message(worked, thread_id="T1:C1:1.2", version=4))
+    assert "50,000 contracts a day" in shown  # the working behind a derived number is in the thread
 
 
 def test_errors_carry_a_reference_and_an_optional_retry() -> None:
