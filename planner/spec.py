@@ -212,6 +212,13 @@ def check_spec(data: dict[str, Any]) -> DeploymentSpec:
         raise InvalidInputError(describe_validation_error(exc)) from None
 
 
+WORKING_FIELDS = ("qps_basis", "input_tokens_basis")  # the rules' arithmetic, never the LLM's
+
+
 def intent_json_schema() -> dict[str, Any]:
-    """The JSON schema the LLM fills (Ollama's `format`), generated from `Intent`."""
-    return Intent.model_json_schema()
+    """The JSON schema the LLM fills (Ollama's `format`), generated from `Intent`, without the
+    fields that hold the rule-based extractor's working."""
+    schema = Intent.model_json_schema()
+    for name in WORKING_FIELDS:
+        schema["properties"].pop(name, None)
+    return schema
