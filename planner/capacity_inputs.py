@@ -39,6 +39,26 @@ WEIGHTS_FROM_CHECKPOINT = (Precision.INT8, Precision.INT4)  # precisions vLLM ca
 SIXTEEN_BIT = (Precision.BF16, Precision.FP16)
 
 
+def deployment_problem(model: ModelSpec, gpu: GpuSpec, precision: Precision) -> str | None:
+    """Why vLLM cannot serve the model at this precision on this GPU (see `is_precision_allowed`),
+    or None when it can."""
+    checkpoint, native = model.checkpoint(precision), model.native_precision
+    if native not in SIXTEEN_BIT and precision is not native and checkpoint is None:
+        # a base that ships quantized (DeepSeek's FP8, gpt-oss's MXFP4) loads only as itself
+        return (
+            f"{model.name} ships {native.value} weights and the catalog lists no {precision.value} "
+            f"checkpoint of it: vLLM serves it at {native.value} only"
+        )
+    if precision in WEIGHTS_FROM_CHECKPOINT and checkpoint is None:
+        return (
+            f"the catalog lists no {precision.value} checkpoint (AWQ, GPTQ, W4A16 or W8A8) of {model.name}: "
+            f"vLLM reads {precision.value} weights only from a quantized checkpoint"
+        )
+    if precision in WEIGHTS_FROM_CHECKPOINT and gpu.vendor == "amd" and checkpoint != model.id:
+        return f"vLLM runs no AWQ, GPTQ or W8A8 kernels on AMD GPUs: no {precision.value} on {gpu.id}"
+    return None
+
+
 def is_precision_allowed(spec: DeploymentSpec, model: ModelSpec, gpu: GpuSpec, precision: Precision) -> bool:
     """The pinned precision, else bf16, fp8 (on GPUs with FP8 cores) and int4 when the model offers them.
 
@@ -49,12 +69,8 @@ def is_precision_allowed(spec: DeploymentSpec, model: ModelSpec, gpu: GpuSpec, p
     MXFP4, Kimi-K2.5's INT4), which vLLM's ROCm build serves with its own kernels. A base that ships
     quantized loads only at its own precision unless the catalog lists another checkpoint: vLLM
     refuses a --quantization that differs from the checkpoint's, and cannot dequantize to 16 bit."""
-    checkpoint, native = model.checkpoint(precision), model.native_precision
-    if native not in SIXTEEN_BIT and precision is not native and checkpoint is None:
-        return False  # a base that ships quantized (DeepSeek's FP8, gpt-oss's MXFP4) loads only as itself
-    if precision in WEIGHTS_FROM_CHECKPOINT:
-        if checkpoint is None or (gpu.vendor == "amd" and checkpoint != model.id):
-            return False
+    if deployment_problem(model, gpu, precision):
+        return False
     if spec.precision:
         return precision is spec.precision
     if precision is Precision.FP8 and gpu.fp8_tflops <= 0:

@@ -19,7 +19,7 @@ from planner.perf_model import (
     weight_bytes,
 )
 from planner.perf_params import PerfParams
-from planner.types import AttentionKind, Engine, GpuSpec, ModelSpec, Precision
+from planner.types import PRECISION_BYTES, AttentionKind, Engine, GpuSpec, ModelSpec, Precision
 
 GIB = float(1 << 30)
 TP_CHOICES = (1, 2, 4, 8, 16)
@@ -213,14 +213,21 @@ def _reason(
     smallest: int | None,
     state_tokens: int = 0,
 ) -> str:
+    lower = [
+        p.value for p in (Precision.FP8, Precision.INT4) if PRECISION_BYTES[p] < PRECISION_BYTES[precision]
+    ]
+    ways = ([f"a lower precision ({' or '.join(lower)})"] if lower else []) + ["a GPU with more memory"]
     fix = (
-        f"Try tensor_parallel={smallest}" if smallest else "No tensor_parallel up to 16 fits; try fp8 or int4"
+        f"Try tensor_parallel={smallest}"
+        if smallest
+        else f"No tensor_parallel up to 16 fits; try {' or '.join(ways)}"
     )
     if kv_gib <= 0:
         what = (
             f"{model.name} needs {weights:.1f} GiB of weights per GPU at {precision.value} with TP{tp}; "
             f"one {gpu.name} has {gpu.memory_gib:.0f} GiB and nothing is left for the KV cache."
         )
+        return f"{what} {fix}."  # the weights alone do not fit: a shorter context cannot help
     else:
         what = (
             f"{model.name} at {precision.value} with TP{tp} on {gpu.name} leaves KV-cache room for "

@@ -53,6 +53,7 @@ def _choice(kind: Any, key: str, value: Any) -> Any:
 
 def answer(q: dict[str, Any], catalog: Any, params: Any) -> dict[str, Any]:
     """Predict one query (flag names as keys); raises PlannerError or ValueError on bad input."""
+    from planner.capacity_inputs import deployment_problem
     from planner.errors import InvalidInputError
     from planner.perf import Arrival, Workload, predict, smallest_fitting_tp
     from planner.types import ArrivalKind, Engine, Precision
@@ -105,7 +106,11 @@ def answer(q: dict[str, Any], catalog: Any, params: Any) -> dict[str, Any]:
         params=params,
         percentiles=True,
     )
-    return {"model": model.id, "gpu": gpu.id, **p.to_json()}
+    out = {"model": model.id, "gpu": gpu.id, **p.to_json()}
+    problem = deployment_problem(model, gpu, precision) if engine is Engine.VLLM else None
+    if problem:  # predicted all the same (the model's figures hold), but say why it is never planned
+        out["notes"] = [*out["notes"], f"the planner does not offer this: {problem}"]
+    return out
 
 
 def _context() -> tuple[Any, Any]:

@@ -105,3 +105,20 @@ def test_validate_reports_held_out_errors_and_kv_tokens(run):
         assert doc[split]["itl_tpot_ms"]["rows"] > 1000
         assert doc[split]["max_throughput_tok_s"]["rows"] > 100
     assert doc["kv_cache_tokens"]["rows"] > 20 and doc["kv_cache_tokens"]["median_pct"] < 10
+
+
+@pytest.mark.parametrize(
+    ("model", "gpu", "precision", "says"),
+    [
+        ("qwen2.5-7b", "MI300X", "int4", "no AWQ, GPTQ or W8A8 kernels on AMD GPUs"),
+        ("gpt-oss-120b", "H100", "bf16", "serves it at int4 only"),
+    ],
+)
+def test_a_configuration_vllm_cannot_serve_is_predicted_and_says_so(run, model, gpu, precision, says):
+    common = ["--input-tokens", "512", "--output-tokens", "128", "--rate", "1", "--json"]
+    r = run("predict", "--model", model, "--gpu", gpu, "--precision", precision, *common)
+    assert r.exit_code == 0, r.output
+    notes = json.loads(r.stdout)["notes"]
+    assert any(n.startswith("the planner does not offer this") and says in n for n in notes)
+    fine = run("predict", "--model", "llama-3.1-8b", "--gpu", "H100", "--precision", "fp8", *common)
+    assert not any("does not offer" in n for n in json.loads(fine.stdout)["notes"])
