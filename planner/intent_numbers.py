@@ -160,7 +160,8 @@ _ITEMS = (
     r"requests?|queries|calls|documents?|docs|files|records|tickets|emails|reviews|transcripts|articles|"
     r"messages|conversations|chats|summaries|translations|jobs|tasks|items|reports|contracts|invoices|claims|"
     r"descriptions|listings|posts|comments|notes|prompts|questions|pages|texts|rows|entries|cases|forms|"
-    r"orders|resumes|abstracts|papers|images|products|completions|generations"
+    r"orders|resumes|abstracts|papers|images|products|completions|generations|prs|pull requests|"
+    r"merge requests|commits|diffs|code reviews|issues|builds|calls|meetings|recordings|sessions"
 )
 _PER = {
     "minute": 60.0,
@@ -299,7 +300,7 @@ _TPOT_WORDS = (
 _E2E_WORDS = (
     r"e2e|end[ -]to[ -]end(?: latency)?|full (?:response|answer)|complete (?:response|answer)|total latency"
 )
-_GENERIC = r"latency|response times?|responses?|replies|answers?|respond"
+_GENERIC = r"latency|response times?|responses?|replies|answers?|respond|p(?:50|90|95|99)"
 _GAP = r"[^.;,\d]{0,25}?"
 
 
@@ -346,6 +347,7 @@ def find_percentile(t: str) -> str | None:
 
 
 _TOK = r"(?:tokens?|toks?)"
+_OUT_NOUNS = r"outputs?|answers?|responses?|completions?|replies|reply|summaries|summary"
 
 
 def find_tokens(t: str) -> dict[str, int]:
@@ -358,7 +360,7 @@ def find_tokens(t: str) -> dict[str, int]:
         ),
         (
             "output_tokens",
-            rf"{NUM}[\s-]*{_TOK}?\s*(?:outputs?|answers?|responses?|completions?|out\b)|(?:outputs?|answers?|responses?|completions?)\s+(?:of|are|around|about|~)?\s*(?:about |around |~)?{NUM}\s*{_TOK}",
+            rf"{NUM}[\s-]*{_TOK}?\s*(?:{_OUT_NOUNS}|out\b)|(?:{_OUT_NOUNS})\s+(?:of|are|around|about|~)?\s*(?:about |around |~)?{NUM}\s*{_TOK}",
         ),
         (
             "context_length_tokens",
@@ -366,7 +368,8 @@ def find_tokens(t: str) -> dict[str, int]:
         ),
     )
     each = re.search(  # "4000 tokens each", "each about 4000 tokens", "4000-token documents"
-        rf"{NUM}\s*{_TOK}\s+each\b|\beach\s+(?:is\s+)?(?:of\s+)?(?:about\s+|around\s+|~\s*)?{NUM}\s*{_TOK}"
+        rf"{NUM}\s*{_TOK}\s+each\b|\beach\s+(?:(?!(?:{_OUT_NOUNS})\b)[a-z]+\s+)?(?:is\s+|has\s+)?(?:of\s+)?"
+        rf"(?:about\s+|around\s+|~\s*)?{NUM}\s*{_TOK}"
         rf"|{NUM}[\s-]*{_TOK}\s+(?:documents?|docs|files|articles|reports|pages|transcripts|contracts|emails|tickets)",
         t,
     )
@@ -382,6 +385,16 @@ def find_tokens(t: str) -> dict[str, int]:
     if each and "input_tokens" not in out and not re.search(r"answers?|outputs?|responses?|replies", before):
         digits, suffix = next((each.group(i), each.group(i + 1)) for i in (1, 3, 5) if each.group(i))
         out["input_tokens"] = round(to_number(digits, suffix))  # the size of each item to process
+    words = re.search(  # "replies of about 150 words", "200-word summaries"
+        rf"(?:{_OUT_NOUNS})\s+(?:of|are|around|about|~)?\s*(?:about |around |~)?{NUM}\s*words?\b"
+        rf"|{NUM}[\s-]*words?\s+(?:{_OUT_NOUNS})\b",
+        t,
+    )
+    if words and "output_tokens" not in out:
+        digits, suffix = (
+            (words.group(1), words.group(2)) if words.group(1) else (words.group(3), words.group(4))
+        )
+        out["output_tokens"] = round(to_number(digits, suffix) / WORDS_PER_TOKEN)
     return out
 
 

@@ -66,6 +66,7 @@ def test_concurrent_users_are_flagged():
         ("process 1M documents in 6 hours", 1e6 / (6 * 3600)),
         ("500 users, each asks 20 questions a day", None),  # each user's volume, not the total
         ("every agent handles 40 tickets a day", None),
+        ("a code review bot for ~500 PRs a day", 500 / 86400),
     ],
 )
 def test_qps(text, qps):
@@ -81,6 +82,10 @@ def test_qps(text, qps):
         ("review 1500-token contracts", {"input_tokens": 1500}),
         ("answers of 200 tokens each", {"output_tokens": 200}),  # each answer: an output length
         ("prompts of 800 tokens, 4000 tokens each", {"input_tokens": 800}),  # the stated prompt wins
+        ("500 PRs a day, each diff around 3000 tokens", {"input_tokens": 3000}),
+        ("each answer around 200 tokens", {"output_tokens": 200}),  # an answer's length is an output
+        ("replies of about 150 words", {"output_tokens": 200}),  # 150 words / 0.75 words a token
+        ("200-word summaries", {"output_tokens": 267}),
     ],
 )
 def test_the_size_of_each_item_is_its_prompt_length(text, tokens):
@@ -98,6 +103,8 @@ def test_the_size_of_each_item_is_its_prompt_length(text, tokens):
         ("at least 25 tokens/s per user", {"tpot_ms": 40.0}),
         ("must be under 100ms to first token", {"ttft_ms": 100.0}),
         ("under 2 s for the first token", {"ttft_ms": 2000.0}),
+        ("p99 under 2 seconds", {"e2e_ms": 2000.0}),  # a bare target: over a second, a whole answer
+        ("p95 below 300 ms", {"ttft_ms": 300.0}),
     ],
 )
 def test_slo_targets(text, slo):
