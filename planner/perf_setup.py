@@ -109,7 +109,9 @@ def scheduler_limits(engine: Engine, gpu: GpuSpec | None, params: PerfParams) ->
     70 GiB or more except A100s, and 2048 below; SGLang sizes `chunked_prefill_size` by GPU memory
     (`server_args._handle_gpu_memory_settings`): 2048 under 35 GiB, 4096 under 60 GiB (A100-40GB,
     L40S), 8192 under 160 GiB, 16384 above (B200, B300, GB200, MI300X). Other engines, and no GPU
-    given: the parameter set's values.
+    given: the parameter set's values. vLLM's sequences stay at the parameter set's 256, which the
+    rendered manifests pin (`--max-num-seqs`), though its own default on GPUs of 70 GiB or more
+    (A100s aside) is 1024; the calibration's closed-loop rows admit their whole concurrency anyway.
     """
     seqs = params.max_num_seqs.get(engine.value, 256)
     budget = params.max_num_batched_tokens.get(engine.value, 8192)
