@@ -34,6 +34,25 @@ def _users_from_qps(qps: float, tpl: SloTemplate, *, mean: bool = False) -> int:
     return max(1, min(MAX_USERS, round(qps / (per_user if mean else per_user * d.peak_factor))))
 
 
+def _token_volume_rate(intent: Intent, tpl: SloTemplate, notes: list[str]) -> Intent:
+    """A token volume ("2M tokens per day") as a request rate over the prompt + answer length: the
+    mean rate when stated per day or longer, the rate itself per minute or hour."""
+    tokens, average = (
+        (intent.tokens_per_s, False) if intent.tokens_per_s else (intent.mean_tokens_per_s, True)
+    )
+    if not tokens or intent.qps is not None or intent.mean_qps is not None:
+        return intent
+    per_request = (intent.input_tokens or tpl.traffic.input_tokens_mean) + (
+        intent.output_tokens or tpl.traffic.output_tokens_mean
+    )
+    rate = tokens / per_request
+    notes.append(
+        f"request rate from the stated volume: {tokens * 86400:,.0f} tokens a day ÷ {per_request:,} "
+        f"tokens a request ÷ 86,400 s = {rate:.3g} req/s" + (" mean" if average else "")
+    )
+    return intent.model_copy(update={"mean_qps" if average else "qps": rate})
+
+
 def build_spec(intent: Intent, catalog: Catalog) -> DeploymentSpec:
     """Fill a spec from what was said and the use case's template.
 
@@ -48,17 +67,7 @@ def build_spec(intent: Intent, catalog: Catalog) -> DeploymentSpec:
         choices = ", ".join(t.use_case for t in catalog.templates)
         questions.append(f"What will it be used for? I assumed {tpl.use_case} (one of: {choices}).")
     users = intent.user_count
-    qps = intent.qps
-    if qps is None and intent.tokens_per_s:
-        per_request = (intent.input_tokens or tpl.traffic.input_tokens_mean) + (
-            intent.output_tokens or tpl.traffic.output_tokens_mean
-        )
-        qps = intent.tokens_per_s / per_request
-        notes.append(
-            f"request rate from the stated volume: {intent.tokens_per_s * 86400:,.0f} tokens a day "
-            f"÷ {per_request:,} tokens a request ÷ 86,400 s = {qps:.3g} req/s"
-        )
-        intent = intent.model_copy(update={"qps": qps})
+    intent = _token_volume_rate(intent, tpl, notes)
     mean_qps = intent.mean_qps if intent.qps is None else None  # a stated rate wins over a volume
     volume_rate = intent.qps if intent.qps is not None else mean_qps
     if intent.qps_basis and volume_rate is not None and not 0 < volume_rate <= MAX_QPS:

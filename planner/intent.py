@@ -122,7 +122,9 @@ def _refine(intent: Intent, text: str, catalog: Catalog, *, is_followup: bool) -
         upd.update(user_requests_per_min=each[0], qps=None, mean_qps=None, qps_basis=each[1])
     token_volume = find_token_volume(t)
     if token_volume is not None:
-        upd["tokens_per_s"] = token_volume
+        tokens_per_s, average = token_volume
+        upd["mean_tokens_per_s" if average else "tokens_per_s"] = tokens_per_s
+        upd["tokens_per_s" if average else "mean_tokens_per_s"] = None
     for kind, want_key, excl_key in (
         ("gpu", "preferred_gpu_types", "excluded_gpu_types"),
         ("model", "preferred_models", "excluded_models"),

@@ -190,10 +190,10 @@ _WINDOW_UNIT_S = {"min": 60.0, "hour": 3600.0, "hr": 3600.0, "day": 86400.0}
 _TOKEN_VOLUME_RE = re.compile(rf"(?<![\d.]){NUM}\s*(?:tokens?|toks?){_PER_UNIT}")
 
 
-def find_token_volume(t: str) -> float | None:
-    """Tokens per second from a stated volume ("2M tokens per day"), or None."""
+def find_token_volume(t: str) -> tuple[float, bool] | None:
+    """(tokens per second, over a day or longer?) from a stated volume ("2M tokens per day")."""
     m = _TOKEN_VOLUME_RE.search(t)
-    return to_number(m.group(1), m.group(2)) / _PER[m.group(3)] if m else None
+    return (to_number(m.group(1), m.group(2)) / _PER[m.group(3)], m.group(3) in AVERAGED_UNITS) if m else None
 
 
 def find_qps(t: str) -> float | None:

@@ -71,7 +71,12 @@ class Intent(BaseModel):
         default=None, description="how the request rate follows from a stated volume of work, when it does"
     )
     tokens_per_s: float | None = Field(
-        default=None, description="tokens processed per second (prompt + answer), when stated as a volume"
+        default=None,
+        description="tokens processed per second (prompt + answer), of a volume stated per minute or hour",
+    )
+    mean_tokens_per_s: float | None = Field(
+        default=None,
+        description="mean tokens processed per second (prompt + answer), of a volume per day or longer",
     )
     concurrency: int | None = Field(
         default=None, description="concurrent requests, when stated instead of users"

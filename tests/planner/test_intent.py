@@ -219,7 +219,10 @@ def test_a_token_volume_becomes_a_request_rate_over_the_request_size(catalog):
     """'2M tokens per day' at the template's 1,500 + 700 tokens a request is 2e6 / 2,200 / 86,400 req/s."""
     spec = extract("a code assistant, 2M tokens per day", catalog=catalog)
     per_request = spec.traffic.input_tokens_mean + spec.traffic.output_tokens_mean
-    assert spec.traffic.peak_qps == pytest.approx(2e6 / per_request / 86400, rel=1e-3)
+    assert spec.traffic.mean_qps == pytest.approx(2e6 / per_request / 86400, rel=1e-3)  # a day's mean
+    assert spec.traffic.peak_qps == pytest.approx(spec.traffic.mean_qps * spec.traffic.peak_factor)
+    hourly = extract("a code assistant, 90M tokens per hour", catalog=catalog)
+    assert hourly.traffic.peak_qps == pytest.approx(90e6 / per_request / 3600, rel=1e-3)  # planned as is
     assert any(
         n.startswith("request rate from the stated volume: 2,000,000 tokens a day") for n in spec.notes
     )
