@@ -244,6 +244,15 @@ WHATIF_FIELDS: tuple[SpecField, ...] = (
     SpecField(ids.WHATIF_USERS, "Users", FieldKind.INT, optional=True),
     SpecField(ids.WHATIF_TTFT, "TTFT target (ms)", FieldKind.FLOAT, optional=True),
     SpecField(ids.WHATIF_TPOT, "TPOT target (ms)", FieldKind.FLOAT, optional=True),
+    SpecField(ids.WHATIF_QPS, "Peak requests per second", FieldKind.FLOAT, optional=True),
+    SpecField(
+        ids.WHATIF_PRECISION,
+        "Precision",
+        FieldKind.CHOICE,
+        optional=True,
+        choices=("any", "bf16", "fp16", "fp8", "int8", "int4"),
+        hint="'any' lets the planner choose",
+    ),
 )
 WHATIF_KEYS = {
     ids.WHATIF_GPU: "gpu",
@@ -251,6 +260,8 @@ WHATIF_KEYS = {
     ids.WHATIF_USERS: "user_count",
     ids.WHATIF_TTFT: "ttft_ms",
     ids.WHATIF_TPOT: "tpot_ms",
+    ids.WHATIF_QPS: "qps",
+    ids.WHATIF_PRECISION: "precision",
 }
 
 

@@ -54,6 +54,8 @@ def describe_change(key: str, value: object) -> str:
     except ValueError:
         number = None
     if number is None:
+        if key == "precision" and str(value).lower() in ("any", "none", ""):
+            return "any precision"
         return f"{key}={value}" if key in ("priority", "provider") else str(value).rsplit("/", 1)[-1]
     formats = {
         "ttft_ms": "TTFT {:,.0f} ms",

@@ -203,6 +203,14 @@ def test_precision_prefix_and_context_are_editable(spec: DeploymentSpec, catalog
     assert precision["element"]["initial_option"]["value"] == "any"
 
 
+def test_whatif_modal_takes_a_rate_and_a_precision(catalog: Catalog) -> None:
+    values = {**typed(whatif_qps="12.5"), **selected(ids.WHATIF_PRECISION, "fp8")}
+    changes, errors = parse_whatif(values, catalog=catalog)
+    assert errors == {} and changes == {"qps": 12.5, "precision": "fp8"}
+    _, errors = parse_whatif(typed(whatif_qps="-3"), catalog=catalog)
+    assert "must be above 0" in errors[ids.WHATIF_QPS]
+
+
 def test_whatif_changes_and_errors(catalog: Catalog) -> None:
     changes, errors = parse_whatif(typed(whatif_gpu="a100 80gb", whatif_users="3000"), catalog=catalog)
     assert errors == {} and changes == {"gpu": "A100-80GB", "user_count": 3000}
