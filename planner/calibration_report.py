@@ -13,7 +13,7 @@ import numpy as np
 from planner.calibration import CaseArrays, abs_pct_errors, fit, indexed_errors, stack, subset, summary
 from planner.calibration_cases import METRICS, Case, MemoryCase
 from planner.memory import memory_plan
-from planner.perf_params import PerfParams
+from planner.perf_params import PerfParams, as_benchmarked
 from planner.types import GpuSpec
 
 
@@ -25,7 +25,7 @@ def data_version(cases: list[Case] | tuple[Case, ...]) -> str:
 
 def calibrate(cases: list[Case], prior: PerfParams, *, iterations: int = 10) -> PerfParams:
     """Fit on all cases; the result carries the row counts, error figures and data version."""
-    arrays = stack(cases, prior)
+    arrays = stack(cases, as_benchmarked(prior))
     fitted = fit(arrays, prior, iterations=iterations)
     rows = Counter(f"{c.family}/{c.engine}" for c in cases)
     info = {
@@ -43,7 +43,7 @@ def _held_out(arrays: CaseArrays, prior: PerfParams, keys: np.ndarray, iteration
     errors: dict[str, list[np.ndarray]] = {}
     for key in sorted(set(keys.tolist())):
         test = keys == key
-        train = subset(arrays, ~test, prior)
+        train = subset(arrays, ~test, as_benchmarked(prior))
         params = fit(train, prior, iterations=iterations) if train.cases else prior
         for metric, (rows, errs) in indexed_errors(arrays, params, mask=test).items():
             idx.setdefault(metric, []).append(rows)
@@ -88,7 +88,7 @@ def repeatability(cases: list[Case] | tuple[Case, ...]) -> dict[str, Any]:
 
 def validate(cases: list[Case], prior: PerfParams, *, iterations: int = 3) -> dict[str, Any]:
     """Held-out error per metric: leave-one-source-out and leave-one-GPU-out (also split by source)."""
-    arrays = stack(cases, prior)
+    arrays = stack(cases, as_benchmarked(prior))
     return {
         "leave_one_source_out": _held_out(arrays, prior, np.array([c.source for c in cases]), iterations),
         "leave_one_gpu_out": _held_out(arrays, prior, np.array([c.gpu_id for c in cases]), iterations),

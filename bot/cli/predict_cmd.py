@@ -289,13 +289,14 @@ def _cases() -> tuple[list[Any], list[Any], Any]:
     from bot.cli.common import load_catalog_cached, open_session
     from kb.repository import list_benchmarks, list_memory_measurements
     from planner.calibration_cases import Case, case_from_row, memory_case
-    from planner.perf_params import default_params
+    from planner.perf_params import as_benchmarked, default_params
 
     catalog, prior = load_catalog_cached(), default_params()
     with open_session() as session:
         rows = list_benchmarks(session=session)
         memory = list_memory_measurements(session=session)
-    cases = [c for c in (case_from_row(r, catalog, prior) for r in rows) if isinstance(c, Case)]
+    harness = as_benchmarked(prior)  # the runs' own KV-cache dtype
+    cases = [c for c in (case_from_row(r, catalog, harness) for r in rows) if isinstance(c, Case)]
     mem = [m for m in (memory_case(x, catalog) for x in memory) if m is not None]
     return cases, mem, catalog
 

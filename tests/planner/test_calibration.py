@@ -202,3 +202,29 @@ def test_held_out_error_keeps_the_worse_split_per_metric():
     }
     assert out["itl_tpot_ms"]["median_pct"] == 14.7 and out["itl_tpot_ms"]["p90_pct"] == 39.8
     assert held_out_error({}) == {}
+
+
+def test_benchmark_runs_keep_their_kv_dtype_and_the_fit_keeps_the_deployed_one():
+    """The fit reads vLLM's quantized runs with an fp8 KV cache (as they ran); the fitted parameters,
+    which plans and `predict` use, keep vLLM's 16-bit default (what the manifests deploy)."""
+    from planner.calibration_report import calibrate
+    from planner.memory import memory_plan
+    from planner.perf_model import kv_dtype_bytes
+    from planner.perf_params import as_benchmarked
+
+    prior = default_params()
+    harness = as_benchmarked(prior)
+    assert kv_dtype_bytes(Precision.FP8, Engine.VLLM, prior) == 2.0
+    assert kv_dtype_bytes(Precision.FP8, Engine.VLLM, harness) == 1.0
+    assert kv_dtype_bytes(Precision.BF16, Engine.VLLM, harness) == 2.0  # 16-bit weights keep 16-bit KV
+    model, gpu = CATALOG.model("llama-3.1-8b"), CATALOG.gpu("h100")
+    kwargs = {"tp": 1, "precision": Precision.FP8, "max_model_len": 4096, "gpu_memory_utilization": 0.9}
+    deployed = memory_plan(model, gpu, params=prior, engine=Engine.VLLM, **kwargs)
+    benchmarked = memory_plan(model, gpu, params=harness, engine=Engine.VLLM, **kwargs)
+    assert benchmarked.kv_cache_tokens == pytest.approx(2 * deployed.kv_cache_tokens, rel=0.01)
+    rows = [
+        _row(i, precision="fp8", concurrency=c, ttft_ms_mean=50.0 + c, tpot_ms_mean=8.0)
+        for i, c in enumerate((1.0, 8.0, 32.0))
+    ]
+    fitted = calibrate([case_from_row(r, CATALOG, harness) for r in rows], prior, iterations=2)
+    assert fitted.fp8_kv_engines == prior.fp8_kv_engines
