@@ -9,7 +9,7 @@ from __future__ import annotations
 from planner.catalog import Catalog
 from planner.errors import InvalidInputError
 from planner.spec import MAX_QPS, MAX_USERS, DeploymentSpec, Intent, Percentile, check_spec
-from planner.traffic import traffic_profile
+from planner.traffic import RATE_NOTE, USERS_NOTE, traffic_profile
 from planner.types import SloTemplate
 
 DEFAULT_USE_CASE = "chatbot_conversational"
@@ -47,7 +47,7 @@ def _token_volume_rate(intent: Intent, tpl: SloTemplate, notes: list[str]) -> In
     )
     rate = tokens / per_request
     notes.append(
-        f"request rate from the stated volume: {tokens * 86400:,.0f} tokens a day ÷ {per_request:,} "
+        f"{RATE_NOTE}{tokens * 86400:,.0f} tokens a day ÷ {per_request:,} "
         f"tokens a request ÷ 86,400 s = {rate:.3g} req/s" + (" mean" if average else "")
     )
     return intent.model_copy(update={"mean_qps" if average else "qps": rate})
@@ -76,7 +76,7 @@ def build_spec(intent: Intent, catalog: Catalog) -> DeploymentSpec:
             f"{MAX_QPS:,.0f} req/s); give the volume again, e.g. '50k documents a day' or '20 req/s'"
         )
     if intent.qps_basis and (intent.qps or mean_qps or intent.user_requests_per_min):
-        notes.append(f"request rate from the stated volume: {intent.qps_basis}")
+        notes.append(f"{RATE_NOTE}{intent.qps_basis}")
     if intent.input_tokens_basis and intent.input_tokens:
         notes.append(f"prompt length from the stated document size: {intent.input_tokens_basis}")
     if users is not None and not 1 <= users <= MAX_USERS:
@@ -87,7 +87,7 @@ def build_spec(intent: Intent, catalog: Catalog) -> DeploymentSpec:
     if users is None and (intent.qps is not None or mean_qps is not None):
         rate = intent.qps if intent.qps is not None else mean_qps
         users = _users_from_qps(rate or 0.0, tpl, mean=intent.qps is None)
-        notes.append(f"user count estimated from {rate:.3g} req/s with the {tpl.use_case} template")
+        notes.append(f"{USERS_NOTE}{rate:.3g} req/s with the {tpl.use_case} template")
     elif users is None:
         users = DEFAULT_USERS
         questions.append(

@@ -14,6 +14,14 @@ from planner.errors import InvalidInputError
 from planner.spec import MAX_QPS, TrafficProfile, describe_validation_error
 from planner.types import ArrivalKind, TrafficDefaults
 
+RATE_NOTE = "request rate from the stated volume: "  # the spec's notes on how its rate was derived
+USERS_NOTE = "user count estimated from "
+
+
+def without_rate_notes(notes: list[str]) -> list[str]:
+    """The spec's notes less those that explain a request rate or user count (once either changes)."""
+    return [n for n in notes if not n.startswith((RATE_NOTE, USERS_NOTE))]
+
 
 def _num(x: float) -> str:
     if x >= 100:

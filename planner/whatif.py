@@ -25,7 +25,7 @@ from planner.pipeline import plan
 from planner.plan import Option, PlanResult
 from planner.search import RateCache
 from planner.spec import MAX_USERS, DeploymentSpec, Level, Percentile, Priorities, check_spec
-from planner.traffic import traffic_profile
+from planner.traffic import traffic_profile, without_rate_notes
 from planner.types import DeploymentOutcome, Precision, TrafficDefaults
 
 KEYS: dict[str, str] = {
@@ -179,6 +179,7 @@ def _apply_one(data: dict[str, Any], spec: DeploymentSpec, key: str, value: str,
         mean = _number(key, value) if key == "mean_qps" else None
         data["user_count"] = users
         data["traffic"] = _retraffic(spec, users=users, qps=qps, mean_qps=mean)
+        data["notes"] = without_rate_notes(list(data.get("notes", [])))  # they explained the old rate
     elif key == "precision":
         try:
             data["precision"] = None if anything else Precision(value.lower())

@@ -137,3 +137,14 @@ def test_a_mean_rate_what_if_plans_the_use_cases_peak_above_it(catalog):
     assert changed.traffic.mean_qps == pytest.approx(2.0)
     assert changed.traffic.peak_qps == pytest.approx(2.0 * spec.traffic.peak_factor)
     assert changed.traffic.qps_given  # the users no longer set it
+
+
+def test_a_new_rate_drops_the_notes_that_explained_the_old_one(catalog):
+    from planner.intent import extract
+    from planner.whatif import apply_changes
+
+    spec = extract("summarize 50k contracts a day", catalog=catalog)
+    assert any(n.startswith("request rate from the stated volume") for n in spec.notes)
+    for change in (("qps", "3"), ("users", "300")):
+        changed = apply_changes(spec, [change], catalog)
+        assert not any(n.startswith(("request rate from", "user count estimated")) for n in changed.notes)
