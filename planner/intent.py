@@ -20,17 +20,14 @@ from planner.intent_names import find_names
 from planner.intent_numbers import (
     find_budget,
     find_direct_qps,
-    find_document_size,
-    find_item_volume,
     find_max_gpus,
     find_percentile,
     find_slo,
-    find_token_volume,
     find_tokens,
-    find_user_volume,
     find_users,
     normalise_text,
 )
+from planner.intent_volumes import find_document_size, find_item_volume, find_token_volume, find_user_volume
 from planner.intent_words import find_domain, find_priorities, is_negated, score_use_cases
 from planner.spec import DeploymentSpec, Intent, Percentile
 from planner.types import Precision

@@ -6,15 +6,8 @@ import pytest
 
 from planner.errors import InvalidInputError
 from planner.intent import extract, parse_intent, resolve_use_case
-from planner.intent_numbers import (
-    find_budget,
-    find_document_size,
-    find_qps,
-    find_slo,
-    find_tokens,
-    find_users,
-    normalise_text,
-)
+from planner.intent_numbers import find_budget, find_slo, find_tokens, find_users, normalise_text
+from planner.intent_volumes import find_document_size, find_qps
 from planner.spec import Level
 
 
