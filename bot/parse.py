@@ -211,6 +211,13 @@ def apply_spec_edits(
         spec = DeploymentSpec.model_validate(edited)
     except ValidationError as exc:
         return None, {**validation_errors_by_block(exc), **errors}
+    t, context = spec.traffic, spec.context_length_tokens
+    typical = t.input_tokens_mean + t.output_tokens_mean
+    if context and context < typical and "context_length_tokens" not in errors:
+        errors["context_length_tokens"] = (
+            f"{context:,} tokens is shorter than a typical request ({t.input_tokens_mean:,}-token prompt "
+            f"+ {t.output_tokens_mean:,}-token answer); give at least {typical:,}, or leave it empty"
+        )
     return (None, errors) if errors else (spec, {})
 
 

@@ -62,12 +62,11 @@ def required_tasks(template: SloTemplate) -> tuple[str, ...]:
 
 
 def context_need_tokens(spec: DeploymentSpec) -> int:
-    """Longest context a request needs: the stated one, or prompt + answer at mean + 2 std, at least 4k."""
-    if spec.context_length_tokens:
-        return spec.context_length_tokens
+    """Longest context a request needs: prompt + answer at mean + 2 std, at least 4k, or the stated
+    context when that is longer (a shorter one would refuse the requests the traffic describes)."""
     t = spec.traffic
     need = t.input_tokens_mean + 2 * t.input_tokens_std + t.output_tokens_mean + 2 * t.output_tokens_std
-    return max(4096, 1024 * math.ceil(need / 1024))
+    return max(spec.context_length_tokens or 0, 4096, 1024 * math.ceil(need / 1024))
 
 
 def quality_for(model: ModelSpec, tasks: Sequence[str]) -> tuple[float, str]:

@@ -169,6 +169,7 @@ def test_edits_rescale_the_traffic_and_canonicalise_names(spec: DeploymentSpec, 
         ({"budget_usd_month": "0"}, "budget_usd_month", "greater than 0"),
         ({"traffic__prefix_tokens": "90000"}, "traffic.prefix_tokens", "must be shorter than the prompt"),
         ({"precision": "fp9"}, "precision", "choose one of any, bf16"),
+        ({"context_length_tokens": "100"}, "context_length_tokens", "shorter than a typical request"),
     ],
 )
 def test_bad_input_gets_an_error_under_its_field(

@@ -53,3 +53,13 @@ def test_quality_falls_back_to_tier_then_size(catalog):
     bare = m.__class__(**{**m.__dict__, "quality": (), "quality_tier": "large"})
     assert quality_for(bare, ("chat",)) == (0.75, "tier")
     assert quality_for(bare.__class__(**{**bare.__dict__, "quality_tier": ""}), ("chat",))[1] == "size"
+
+
+def test_a_stated_context_shorter_than_the_requests_does_not_cut_them(catalog):
+    spec = _spec(catalog, "summarize long reports for 20 analysts").model_copy(
+        update={"context_length_tokens": 1000}
+    )
+    t = spec.traffic
+    assert context_need_tokens(spec) >= t.input_tokens_mean + t.output_tokens_mean  # not the stated 1,000
+    longer = spec.model_copy(update={"context_length_tokens": 500_000})
+    assert context_need_tokens(longer) == 500_000  # a longer stated context wins
