@@ -103,6 +103,13 @@ def build_spec(intent: Intent, catalog: Catalog) -> DeploymentSpec:
         input_tokens=intent.input_tokens,
         output_tokens=intent.output_tokens,
     )
+    typical = traffic.input_tokens_mean + traffic.output_tokens_mean
+    if intent.context_length_tokens and intent.context_length_tokens < typical:
+        questions.append(
+            f"A {intent.context_length_tokens:,}-token context is shorter than a typical request here "
+            f"({traffic.input_tokens_mean:,}-token prompt + {traffic.output_tokens_mean:,}-token answer), "
+            "so I planned for the requests; how long are the prompts?"
+        )
     slo = {
         "ttft_ms": intent.ttft_ms if intent.ttft_ms is not None else tpl.slo.ttft_ms,
         "tpot_ms": intent.tpot_ms if intent.tpot_ms is not None else tpl.slo.itl_ms,

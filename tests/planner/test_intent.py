@@ -272,3 +272,11 @@ def test_a_volume_each_user_handles_sets_the_rate_per_user(catalog):
     doubled = apply_changes(spec, [("users", "600")], catalog)  # the per-user rate scales with users
     assert doubled.traffic.mean_qps == pytest.approx(2 * spec.traffic.mean_qps)
     assert "600 users at work" in doubled.traffic.derivation
+
+
+def test_a_context_shorter_than_the_requests_is_asked_about(catalog):
+    spec = extract("summarize 30-page legal reports for 20 lawyers, 4k context", catalog=catalog)
+    assert spec.traffic.input_tokens_mean == 20000 and spec.context_length_tokens == 4000
+    assert any("4,000-token context is shorter than a typical request" in q for q in spec.questions)
+    fine = extract("RAG over manuals for 20 engineers, 32k context", catalog=catalog)
+    assert not any("context is shorter" in q for q in fine.questions)
