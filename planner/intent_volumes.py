@@ -155,7 +155,7 @@ _DOC_NOUNS = (
 _ABOUT = r"(?:about\s+|around\s+|roughly\s+|approximately\s+|up to\s+|~\s*)?"
 _SIZE_UNIT = r"(pages?|words?)\b"
 _DOC_SIZE_RE = re.compile(
-    rf"(?<![\d.]){NUM}[\s-]*{_SIZE_UNIT}\s+(?:long\s+)?(?:each\b|(?:{_DOC_NOUNS})\b)"  # "20 pages each", "20-page contracts"
+    rf"(?<![\d.]){NUM}[\s-]*{_SIZE_UNIT}\s+(?:long\s+)?(?:[a-z\-]+\s+){{0,2}}?(?:each\b|(?:{_DOC_NOUNS})\b)"  # "20 pages each", "20-page legal contracts"
     rf"|\beach\s+(?:is\s+|of\s+|has\s+)?{_ABOUT}{NUM}\s*{_SIZE_UNIT}"  # "each about 20 pages"
     rf"|\b(?:{_DOC_NOUNS})\s+(?:of|are|average|averaging|with)\s+{_ABOUT}{NUM}\s*{_SIZE_UNIT}"  # "contracts of about 20 pages"
 )

@@ -228,6 +228,7 @@ def test_a_token_volume_becomes_a_request_rate_over_the_request_size(catalog):
     [
         ("summarize contracts, each about 20 pages", 13333),  # 20 x 500 words / 0.75 words a token
         ("review 20-page contracts", 13333),
+        ("summarize 30-page legal reports", 20000),  # describing words before the documents
         ("2,000-word articles", 2667),
         ("reports of about 30 pages", 20000),
         ("we have 20 pages of notes", None),  # no document is said to be that long
