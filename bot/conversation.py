@@ -37,7 +37,6 @@ __all__ = [
     "WhatIfAsk",
     "find_thread",
     "is_whatif",
-    "option_pair",
     "open_thread",
     "thread_id_for",
 ]
@@ -86,7 +85,7 @@ class Conversation:
         state = self.state()
         if state.plan_id is None or not is_whatif(text):
             return None
-        return WhatIfAsk(self.thread_id, state.plan_id, state.chosen_rank or 1, text)
+        return WhatIfAsk(self.thread_id, state.plan_id, state.chosen_rank or 1, text, option_pair(text))
 
     def refine(self, *, author: str, extractor: Extractor | None = None) -> SpecReply:
         """Extract the spec from every message of the thread (the latest refines the rest) and store it.

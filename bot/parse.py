@@ -19,6 +19,7 @@ from bot import ids
 from planner.catalog import Catalog
 from planner.errors import PlannerError
 from planner.spec import DeploymentSpec
+from planner.types import Precision
 
 
 class FieldKind(StrEnum):
@@ -41,6 +42,7 @@ class SpecField:
 
 
 LEVELS = ("low", "medium", "high")
+PRECISION_CHOICES = ("any", *(p.value for p in Precision))  # 'any': the planner chooses
 SPEC_FIELDS: tuple[SpecField, ...] = (
     SpecField("use_case", "Use case", FieldKind.CHOICE),
     SpecField("user_count", "Users", FieldKind.INT, hint="people who will use it"),
@@ -70,7 +72,7 @@ SPEC_FIELDS: tuple[SpecField, ...] = (
         "precision",
         "Precision",
         FieldKind.CHOICE,
-        choices=("any", "bf16", "fp16", "fp8", "int8", "int4"),
+        choices=PRECISION_CHOICES,
         none_choice="any",
         hint="'any' lets the planner choose",
     ),
@@ -212,7 +214,7 @@ def apply_spec_edits(
     except ValidationError as exc:
         return None, {**validation_errors_by_block(exc), **errors}
     t, context = spec.traffic, spec.context_length_tokens
-    typical = t.input_tokens_mean + t.output_tokens_mean
+    typical = t.typical_request_tokens
     if context and context < typical and "context_length_tokens" not in errors:
         errors["context_length_tokens"] = (
             f"{context:,} tokens is shorter than a typical request ({t.input_tokens_mean:,}-token prompt "
@@ -257,7 +259,7 @@ WHATIF_FIELDS: tuple[SpecField, ...] = (
         "Precision",
         FieldKind.CHOICE,
         optional=True,
-        choices=("any", "bf16", "fp16", "fp8", "int8", "int4"),
+        choices=PRECISION_CHOICES,
         hint="'any' lets the planner choose",
     ),
 )

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from planner.catalog import Catalog
+from planner.errors import InvalidInputError
 from planner.plan import Option, PlanResult
 from planner.spec import DeploymentSpec
 from planner.types import DeploymentOutcome
@@ -67,14 +68,17 @@ def _cells(option: Option | None) -> tuple[str, ...]:
     )
 
 
+def _labels(pct: str) -> tuple[str, ...]:
+    """Row labels of a comparison, matching `_cells`."""
+    return ("Model", "GPUs", "Layout", f"TTFT {pct}", f"TPOT {pct}", "Cost/month", "Meets SLO")
+
+
 def compare_pair(base: PlanResult, first: int, second: int) -> tuple[str, Rows]:
     """Two options of one plan side by side (no re-planning).
 
     Raises:
         InvalidInputError: the plan has no option with one of the ranks, or they are the same.
     """
-    from planner.errors import InvalidInputError
-
     by_rank = {o.rank: o for o in base.options}
     missing = [r for r in (first, second) if r not in by_rank]
     if missing or first == second:
@@ -83,8 +87,7 @@ def compare_pair(base: PlanResult, first: int, second: int) -> tuple[str, Rows]:
             f"{problem}; the plan has options 1 to {len(base.options)}: say e.g. 'compare 1 and 2'"
         )
     a, b = by_rank[first], by_rank[second]
-    pct = DeploymentSpec.model_validate(base.spec).slo.percentile.value
-    labels = ("Model", "GPUs", "Layout", f"TTFT {pct}", f"TPOT {pct}", "Cost/month", "Meets SLO")
+    labels = _labels(DeploymentSpec.model_validate(base.spec).slo.percentile.value)
     rows: list[tuple[str, tuple[str, ...]]] = [("", (f"Option {first}", f"Option {second}"))]
     rows += [(label, (x, y)) for label, x, y in zip(labels, _cells(a), _cells(b), strict=True)]
     rows.append(("Holds", (f"{a.predicted.max_qps:,.1f} req/s", f"{b.predicted.max_qps:,.1f} req/s")))
@@ -109,8 +112,7 @@ def compare_option(
     chosen = next((o for o in base.options if o.rank == rank), base.options[0] if base.options else None)
     scenario = run_pipeline(apply_changes(spec, changes, catalog), catalog, params=params, outcomes=outcomes)
     best = scenario.options[0] if scenario.options else None
-    pct = spec.slo.percentile.value
-    labels = ("Model", "GPUs", "Layout", f"TTFT {pct}", f"TPOT {pct}", "Cost/month", "Meets SLO")
+    labels = _labels(spec.slo.percentile.value)
     what = ", ".join(describe_change(k, v) for k, v in sorted(changes.items()))
     header = (f"Option {chosen.rank if chosen else '-'}", f"What if {what}")
     rows = [("", header)]

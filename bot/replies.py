@@ -25,6 +25,7 @@ class WhatIfAsk:
     plan_id: int
     rank: int
     text: str
+    pair: tuple[int, int] | None = None  # "compare 1 and 2": two options of the plan, no re-planning
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot import blocks
-from bot.conversation import Comparison, Conversation, PlanReply, SpecReply, option_pair
+from bot.conversation import Comparison, Conversation, PlanReply, SpecReply
 from bot.parse import FIELD_BY_PATH, apply_spec_edits
 from kb.errors import KbError
 from planner.errors import InvalidInputError, PlannerError
@@ -115,9 +115,8 @@ class TerminalChat:
         ts = f"{time.time():.6f}"  # unique like a Slack ts (what-ifs are not counted in the requests)
         ask = conversation.route(text)
         conversation.store_message(user_id=self.user, ts=ts, text=text, whatif=ask is not None)
-        pair = option_pair(text) if ask is not None else None
-        if ask is not None and pair is not None:
-            return comparison_text(conversation.compare_options(ask.plan_id, *pair))
+        if ask is not None and ask.pair is not None:
+            return comparison_text(conversation.compare_options(ask.plan_id, *ask.pair))
         if ask is not None:
             changes = conversation.changes_from_text(text)
             return comparison_text(conversation.what_if(ask.plan_id, ask.rank, changes))

@@ -103,8 +103,7 @@ def build_spec(intent: Intent, catalog: Catalog) -> DeploymentSpec:
         input_tokens=intent.input_tokens,
         output_tokens=intent.output_tokens,
     )
-    typical = traffic.input_tokens_mean + traffic.output_tokens_mean
-    if intent.context_length_tokens and intent.context_length_tokens < typical:
+    if intent.context_length_tokens and intent.context_length_tokens < traffic.typical_request_tokens:
         questions.append(
             f"A {intent.context_length_tokens:,}-token context is shorter than a typical request here "
             f"({traffic.input_tokens_mean:,}-token prompt + {traffic.output_tokens_mean:,}-token answer), "

@@ -128,6 +128,11 @@ class TrafficProfile(BaseModel):
     users_at_work: bool = False  # every user works through the day at a stated per-user volume
     derivation: str = ""
 
+    @property
+    def typical_request_tokens(self) -> int:
+        """A mean request's prompt + answer, tokens (the least context the requests need)."""
+        return self.input_tokens_mean + self.output_tokens_mean
+
     @model_validator(mode="after")
     def _prefix_within_prompt(self) -> TrafficProfile:
         if self.prefix_tokens >= self.input_tokens_mean:

@@ -57,17 +57,20 @@ def describe_change(key: str, value: object) -> str:
         if key == "precision" and str(value).lower() in ("any", "none", ""):
             return "any precision"
         return f"{key}={value}" if key in ("priority", "provider") else str(value).rsplit("/", 1)[-1]
-    formats = {
-        "ttft_ms": "TTFT {:,.0f} ms",
-        "tpot_ms": "TPOT {:,.4g} ms",
-        "e2e_ms": "e2e {:,.0f} ms",
-        "users": "{:,.0f} users",
-        "qps": "{:,.4g} req/s",
-        "mean_qps": "{:,.4g} req/s mean",
-        "budget_usd_month": "budget ${:,.0f}/month",
-        "max_gpus": "at most {:,.0f} GPUs",
-    }
-    return formats[key].format(number) if key in formats else f"{key}={value}"
+    words = _CHANGE_WORDS.get(key)
+    return words.format(number) if words else f"{key}={value}"
+
+
+_CHANGE_WORDS = {
+    "ttft_ms": "TTFT {:,.0f} ms",
+    "tpot_ms": "TPOT {:,.4g} ms",
+    "e2e_ms": "e2e {:,.0f} ms",
+    "users": "{:,.0f} users",
+    "qps": "{:,.4g} req/s",
+    "mean_qps": "{:,.4g} req/s mean",
+    "budget_usd_month": "budget ${:,.0f}/month",
+    "max_gpus": "at most {:,.0f} GPUs",
+}
 
 
 ALIASES = {

@@ -18,7 +18,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import blocks
-from bot.conversation import Conversation, Services, SpecReply, open_thread, option_pair, thread_id_for
+from bot.conversation import Conversation, Services, SpecReply, open_thread, thread_id_for
 from bot.settings import BotSettings
 from kb.errors import KbError
 from planner.errors import PlannerError
@@ -106,9 +106,8 @@ def continue_conversation(
         if not conversation.store_message(user_id=user_id, ts=ts, text=text, whatif=ask is not None):
             logger.info("message %s in %s seen before (a Slack retry); not answering twice", ts, thread_id)
             return
-        pair = option_pair(text) if ask is not None else None
-        if ask is not None and pair is not None:  # two options of the plan side by side: no job needed
-            compared = conversation.compare_options(ask.plan_id, *pair)
+        if ask is not None and ask.pair is not None:  # two options of the plan side by side: no job needed
+            compared = conversation.compare_options(ask.plan_id, *ask.pair)
             post(client, channel, thread_ts, blocks.comparison_message(compared.rows, title=compared.title))
         elif ask is not None:
             changes = conversation.changes_from_text(text)
