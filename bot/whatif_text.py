@@ -22,6 +22,9 @@ _INTENT_CHANGES = (
 )
 
 
+_SCALED_CHANGES = {"users": "user_count", "qps": "qps", "budget": "budget_usd_month"}
+
+
 _PAIR = re.compile(
     r"^\W*compare\s+(?:options?\s+)?#?(\d+)\s*(?:and|with|vs\.?|versus|to|against|,|&)?\s*(?:option\s+)?#?(\d+)\W*$",
     re.I,
@@ -49,6 +52,7 @@ def changes_from_text(text: str, *, catalog: Callable[[], Catalog]) -> dict[str,
         InvalidInputError: nothing to change could be read (the message gives examples).
     """
     from planner.intent import parse_intent
+    from planner.intent_numbers import find_scales, normalise_text
     from planner.whatif import parse_changes
 
     question = _WHATIF.sub("", text).strip().rstrip("?").strip()
@@ -64,6 +68,12 @@ def changes_from_text(text: str, *, catalog: Callable[[], Catalog]) -> dict[str,
         value = getattr(intent, key)
         if value is not None:
             changes[key] = value
+    scales = find_scales(normalise_text(question))  # "10x the users": relative to the plan's spec
+    if "users" in scales or "qps" in scales:
+        for key in ("user_count", "qps", "mean_qps"):
+            changes.pop(key, None)
+    for key, factor in scales.items():
+        changes[_SCALED_CHANGES[key]] = f"x{factor:g}"
     if not changes:
         raise InvalidInputError(
             "I could not tell what to change; say e.g. 'what if we use A100s?' or 'what if 5000 users?'"

@@ -90,9 +90,17 @@ def build_spec(intent: Intent, catalog: Catalog) -> DeploymentSpec:
         notes.append(f"{USERS_NOTE}{rate:.3g} req/s with the {tpl.use_case} template")
     elif users is None:
         users = DEFAULT_USERS
-        questions.append(
-            f"How many people will use it (or how many requests per second)? I assumed {DEFAULT_USERS} users."
-        )
+        if tpl.experience_class == "batch":  # a batch has no people waiting: ask for its volume
+            assumed = traffic_profile(users, tpl.traffic).peak_qps
+            questions.append(
+                "How much work, in what time (e.g. '2M tickets overnight' or '50k documents a day')? "
+                f"I assumed {assumed:,.3g} req/s."
+            )
+        else:
+            questions.append(
+                "How many people will use it (or how many requests per second)? "
+                f"I assumed {DEFAULT_USERS} users."
+            )
     traffic = traffic_profile(
         users,
         tpl.traffic,

@@ -22,6 +22,7 @@ from planner.intent_numbers import (
     find_direct_qps,
     find_max_gpus,
     find_percentile,
+    find_scales,
     find_slo,
     find_tokens,
     find_users,
@@ -162,7 +163,32 @@ def _refine(intent: Intent, text: str, catalog: Catalog, *, is_followup: bool) -
         else None,
     }
     upd.update({k: v for k, v in optional.items() if v is not None})
+    upd.update(_scaled(intent, find_scales(t), upd))
     return intent.model_copy(update=upd)
+
+
+def _scaled(intent: Intent, scales: dict[str, float], stated: dict[str, object]) -> dict[str, object]:
+    """What "10x the users", "double the traffic" or "half the budget" make of the values so far
+    (a value the same message states outright wins). Traffic follows the users: scaling the users
+    scales a stated rate with them, and scaling the rate of users with no stated rate scales them."""
+    out: dict[str, object] = {}
+    users = scales.get("users", 1.0) if "user_count" not in stated else 1.0
+    rate = scales.get("qps", 1.0) if stated.get("qps") is None and stated.get("mean_qps") is None else 1.0
+    has_rate = intent.qps is not None or intent.mean_qps is not None
+    if (users != 1.0 or rate != 1.0) and (has_rate or intent.user_count):  # nothing to scale: ask
+        factor = users * rate
+        if has_rate:
+            for key in ("qps", "mean_qps"):
+                value = getattr(intent, key)
+                out[key] = None if value is None else value * factor
+            if intent.qps_basis:
+                new = out["qps"] if out["qps"] is not None else out["mean_qps"]
+                out["qps_basis"] = f"{intent.qps_basis}; × {factor:g} = {new:.3g} req/s"
+        if intent.user_count and (users != 1.0 or not has_rate):
+            out["user_count"] = max(round(intent.user_count * (users if has_rate else factor)), 1)
+    if "budget" in scales and "budget_usd_month" not in stated and intent.budget_usd_month:
+        out["budget_usd_month"] = intent.budget_usd_month * scales["budget"]
+    return out
 
 
 def _find_provider(t: str, catalog: Catalog) -> str | None:

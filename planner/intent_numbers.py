@@ -96,7 +96,10 @@ _USER_NOUNS = (
     r"underwriters|adjusters|bankers|recruiters|marketers|sellers|merchants|drivers|guests|dau|mau|"
     r"scientists|programmers|coders|designers|officers|auditors|pharmacists|technicians|citizens|managers"
 )
-_NOT_ADJ = r"(?!(?:tokens?|ms|milliseconds?|seconds?|secs?|requests?|reqs?|req|gpus?|per|every|each|queries|qps|rps)\b)"
+_NOT_ADJ = (
+    r"(?!(?:tokens?|ms|milliseconds?|seconds?|secs?|requests?|reqs?|req|gpus?|per|every|each|queries|qps|rps|"
+    r"x|times|more|fewer|less)\b)"  # "10x the users" scales them (`find_scales`); "10 more users" adds
+)
 _USERS_RE = re.compile(
     rf"(?<![\d.$])(?:{NUM})(?:\s*(?:-|to)\s*{NUM})?\s+(?:{_NOT_ADJ}[a-z][a-z\-]*\s+){{0,3}}?(?:{_USER_NOUNS})\b"
 )
@@ -114,6 +117,45 @@ _MAKE_IT_RE = re.compile(
     rf"\b(?:make it|change it to|bump (?:it )?to|increase (?:it )?to|scale (?:it )?to|"
     rf"reduce (?:it )?to|drop (?:it )?to|now)\s+{NUM}\s*(?:$|[,.;!]|instead)"
 )
+
+
+# relative changes: "10x the users", "twice the traffic", "half the budget", "traffic doubles",
+# "users grow 50%", "50% more users" (what each scales: the users, the request rate, the budget)
+_SCALED = {
+    "users": _USER_NOUNS,
+    "qps": r"traffic|load|requests|request rate|rate|qps|rps|volume|demand",
+    "budget": r"budget|spend(?:ing)?",
+}
+_FACTOR_WORDS = {"double": 2.0, "twice": 2.0, "triple": 3.0, "quadruple": 4.0, "half": 0.5, "halve": 0.5}
+_FACTOR_VERBS = {"doubl": 2.0, "tripl": 3.0, "quadrupl": 4.0, "halv": 0.5}
+MAX_SCALE = 1000.0
+
+
+def find_scales(t: str) -> dict[str, float]:
+    """Factors a message scales the users, the request rate ("qps") or the budget by, e.g.
+    {"users": 10.0} for "10x the users"; empty when it states none."""
+    out: dict[str, float] = {}
+    for key, nouns in _SCALED.items():
+        noun = rf"(?:the |our |as many |as much |more )?(?:{nouns})\b"
+        if m := re.search(rf"(?<![\d.])(\d+(?:\.\d+)?)\s*(?:x|times)\s+{noun}", t):
+            out[key] = float(m.group(1))
+        elif m := re.search(rf"\b(double|twice|triple|quadruple|half|halve)\s+{noun}", t):
+            out[key] = _FACTOR_WORDS[m.group(1)]
+        elif m := re.search(
+            rf"\b(?:{nouns})\s+(?:will |would |could |might )?(doubl|tripl|quadrupl|halv)(?:es|ed|e|ing)\b", t
+        ):
+            out[key] = _FACTOR_VERBS[m.group(1)]
+        elif m := re.search(
+            rf"\b(?:{nouns})\s+(?:will |would |could |might )?(?:grows?|goes up|increases?|rises?|jumps?)"
+            rf"\s+(?:by\s+)?(\d+(?:\.\d+)?)\s*(x|times|%)",
+            t,
+        ):
+            value = float(m.group(1))
+            out[key] = 1.0 + value / 100.0 if m.group(2) == "%" else value
+        elif m := re.search(rf"(?<![\d.])(\d+(?:\.\d+)?)\s*%\s+(more|fewer|less)\s+{noun}", t):
+            share = float(m.group(1)) / 100.0
+            out[key] = 1.0 + share if m.group(2) == "more" else 1.0 - share
+    return {k: v for k, v in out.items() if 0.0 < v <= MAX_SCALE and v != 1.0}
 
 
 _CONCURRENT_RE = re.compile(  # "200 concurrent calls", "50 simultaneous sessions": users all active at once

@@ -51,9 +51,19 @@ _WINDOW_UNIT_S = {"min": 60.0, "hour": 3600.0, "hr": 3600.0, "day": 86400.0}
 _TOKEN_VOLUME_RE = re.compile(rf"(?<![\d.]){NUM}\s*(?:tokens?|toks?){_PER_UNIT}")
 
 
+_ADVERB_RE = re.compile(r"\b(hour|dai|night|week|month)ly\b")
+_ADVERB_UNIT = {"dai": "day"}
+
+
+def _per_words(t: str) -> str:
+    """'daily', 'nightly', 'weekly', ... read as 'per day', 'per night', ... (only the volumes'
+    own patterns see the rewritten text)."""
+    return _ADVERB_RE.sub(lambda m: "per " + _ADVERB_UNIT.get(m.group(1), m.group(1)), t)
+
+
 def find_token_volume(t: str) -> tuple[float, bool] | None:
     """(tokens per second, over a day or longer?) from a stated volume ("2M tokens per day")."""
-    m = _TOKEN_VOLUME_RE.search(t)
+    m = _TOKEN_VOLUME_RE.search(_per_words(t))
     return (to_number(m.group(1), m.group(2)) / _PER[m.group(3)], m.group(3) in AVERAGED_UNITS) if m else None
 
 
@@ -98,6 +108,7 @@ def _volume(m: re.Match[str]) -> tuple[float, str, str]:
 def find_item_volume(t: str) -> Volume | None:
     """The request rate of a volume of work items per minute/hour/day/week/month, or of a batch
     with a deadline."""
+    t = _per_words(t)
     m = _QPM_RE.search(t)
     if not m or _per_user(t, m):
         return _item_window(t)
@@ -114,6 +125,7 @@ _WORK_MINUTES = {"day": WORKDAY_MIN, "night": WORKDAY_MIN, "week": 5 * WORKDAY_M
 def find_user_volume(t: str) -> tuple[float, str] | None:
     """(requests a minute per user, how) from a volume each user handles a day, week or month
     ("each agent handles 40 tickets a day"): spread over working time, with every user at work."""
+    t = _per_words(t)
     m = _QPM_RE.search(t)
     if not m or not _per_user(t, m) or m.group(3) not in _WORK_MINUTES:
         return None

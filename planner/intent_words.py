@@ -81,8 +81,14 @@ USE_CASE_RULES: dict[str, tuple[tuple[str, float], ...]] = {
     ),
     "batch_processing": (
         (
-            r"\bbatch\b|offline|overnight|nightly|\bbulk\b|backfill|classify (?:\d+|millions|thousands)|"
+            r"\bbatch\b|(?:overnight|nightly)(?! (?:staff|shifts?|teams?|support|agents|workers|crews?|users|operators|nurses|desk))|"
+            r"\bbulk\b|backfill|classify (?:\d+|millions|thousands)|"
             r"(?:millions|thousands) of (?:records|documents|tickets|emails|reviews) (?:a|per|each) (?:day|night)",
+            12,  # how the work runs outweighs what it is: "summarize 1M documents overnight" is a batch job
+        ),
+        # "offline" also means air-gapped ("works offline"): evidence of a batch, not decisive
+        (
+            r"(?<!works )(?<!work )(?<!working )offline(?![- ](?:mode|use|access|capable|first|devices?|laptops?))",
             4,
         ),
     ),
@@ -123,7 +129,9 @@ PRIORITY_RULES: dict[str, tuple[tuple[str, Level], ...]] = {
             r"(?:can|could) (?:tolerate|accept|live with)(?: \w+){0,2} (?:latency|delays?|slow\w*|waits?)|"
             r"(?:speed|latency) is less important|(?:can|could) wait|(?:does|do) not (?:need|have) (?:it )?(?:to be )?"
             r"(?:fast|quick|real-time|instant)|"
-            r"do not care (?:about|how) (?:latency|speed|fast)|slow is fine|not time[- ]sensitive",
+            r"do not care (?:about|how) (?:latency|speed|fast)|slow is fine|not time[- ]sensitive|"
+            r"no (?:latency|speed|response[- ]time|real[- ]time) (?:requirements?|targets?|constraints?|needs?|slos?)|"
+            r"no (?:rush|hurry)|not urgent",
             _LOW,
         ),
         (

@@ -12,6 +12,7 @@ one on the SLO keeps the memory and step-time terms, the latency-vs-rate curves 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,11 +36,11 @@ KEYS: dict[str, str] = {
     "tpot_ms": "time-per-output-token target, ms",
     "e2e_ms": "end-to-end target, ms",
     "percentile": "p50 | p90 | p95 | p99",
-    "users": "number of users",
-    "qps": "peak requests per second",
+    "users": "number of users, or a factor: users=x10",
+    "qps": "peak requests per second, or a factor: qps=x2",
     "mean_qps": "average requests per second (the use case's peak factor plans above it)",
     "precision": "bf16 | fp16 | fp8 | int8 | int4 ('any' lets the planner choose)",
-    "budget_usd_month": "monthly budget, USD",
+    "budget_usd_month": "monthly budget, USD, or a factor: budget_usd_month=x0.5",
     "max_gpus": "most GPUs in total",
     "provider": "cloud provider, e.g. aws",
     "priority": "latency | cost | accuracy | balanced",
@@ -49,6 +50,10 @@ KEYS: dict[str, str] = {
 def describe_change(key: str, value: object) -> str:
     """A change in words for a comparison's title ("TTFT 200 ms", "5,000 users", "A100-80GB")."""
     key = ALIASES.get(key, key)
+    factor = relative_factor(value)
+    if factor is not None and key in SCALABLE:
+        what = {"qps": "traffic", "mean_qps": "traffic", "budget_usd_month": "budget"}.get(key, key)
+        return f"{factor:g}× {what.replace('_ms', '').upper() if what.endswith('_ms') else what}"
     try:
         number = float(str(value).replace(",", ""))
     except ValueError:
@@ -158,7 +163,44 @@ def _priorities(value: str) -> dict[str, Any]:
     return Priorities(**{choice: Level.HIGH}).model_dump()
 
 
+_FACTOR = re.compile(r"\s*[x×*]\s*(\d+(?:\.\d+)?)\s*|\s*(\d+(?:\.\d+)?)\s*[x×]\s*")
+SCALABLE = ("users", "qps", "mean_qps", "budget_usd_month", "ttft_ms", "tpot_ms", "e2e_ms")
+
+
+def relative_factor(value: object) -> float | None:
+    """The factor of a relative change ("x10", "×0.5", "2x"), or None for an absolute value."""
+    m = _FACTOR.fullmatch(str(value))
+    return float(m.group(1) or m.group(2)) if m else None
+
+
+def _current(spec: DeploymentSpec, key: str) -> float:
+    if key == "users":
+        return float(spec.user_count)
+    if key in ("qps", "mean_qps"):
+        return spec.traffic.peak_qps if key == "qps" else spec.traffic.mean_qps
+    if key == "budget_usd_month":
+        if spec.budget_usd_month is None:
+            raise InvalidInputError(
+                "there is no budget to scale; give one, e.g. 'what if the budget is $5,000 a month?'"
+            )
+        return spec.budget_usd_month
+    return float(getattr(spec.slo, key))
+
+
+def _absolute(spec: DeploymentSpec, key: str, value: str) -> str:
+    """A relative change ("users=x10") as the value it makes of the spec's own."""
+    factor = relative_factor(value)
+    if factor is None or key not in SCALABLE:
+        return value
+    if not 0 < factor <= 1000:
+        raise InvalidInputError(f"{key}={value}: a factor must be above 0 and at most 1000; {KEYS[key]}")
+    new = _current(spec, key) * factor
+    return str(max(round(new), 1)) if key == "users" else f"{new:.6g}"
+
+
 def _apply_one(data: dict[str, Any], spec: DeploymentSpec, key: str, value: str, catalog: Catalog) -> None:
+    factor = relative_factor(value) if key in SCALABLE else None
+    value = _absolute(spec, key, value)
     anything = value.lower() in ("any", "none", "")
     if key == "gpu":
         gpu_id = None if anything else catalog.gpu(value).id
@@ -180,6 +222,8 @@ def _apply_one(data: dict[str, Any], spec: DeploymentSpec, key: str, value: str,
             raise InvalidInputError(f"users={users:,} is out of range; give 1 to {MAX_USERS:,} users")
         qps = _number(key, value) if key == "qps" else None
         mean = _number(key, value) if key == "mean_qps" else None
+        if key == "users" and factor is not None and spec.traffic.qps_given:  # a stated rate follows
+            qps = spec.traffic.peak_qps * factor
         data["user_count"] = users
         data["traffic"] = _retraffic(spec, users=users, qps=qps, mean_qps=mean)
         data["notes"] = without_rate_notes(list(data.get("notes", [])))  # they explained the old rate

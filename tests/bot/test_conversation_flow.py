@@ -245,6 +245,17 @@ def test_whatif_messages_in_words_or_as_key_value(user: SlackUser, stub: SlackSt
     _wait(lambda: any("could not tell what to change" in text_of(c) for c in stub.of("chat.postMessage")))
 
 
+def test_a_relative_whatif_scales_the_plans_own_traffic(user: SlackUser, stub: SlackStub) -> None:
+    """'what about 10x the users?' compares with ten times the plan's users, not with 10 users."""
+    root, _ = start_and_plan(user, stub)
+    user.say("what about 10x the users?", ts="1700000550.000001", thread_ts=root.ts)
+    _wait(lambda: whatifs(stub) == 1)
+    table = next(c for c in stub.of("chat.postMessage") if "What if" in text_of(c))
+    assert table.params["text"] == "What if 10× users?"
+    user.say("what if half the budget?", ts="1700000550.000002", thread_ts=root.ts)
+    _wait(lambda: any("no budget to scale" in text_of(c) for c in stub.of("chat.postMessage")))
+
+
 def test_a_message_that_changes_nothing_keeps_the_spec_version_and_says_why(
     user: SlackUser, stub: SlackStub, services: Services
 ) -> None:

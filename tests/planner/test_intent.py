@@ -6,7 +6,7 @@ import pytest
 
 from planner.errors import InvalidInputError
 from planner.intent import extract, parse_intent, resolve_use_case
-from planner.intent_numbers import find_budget, find_slo, find_tokens, find_users, normalise_text
+from planner.intent_numbers import find_budget, find_scales, find_slo, find_tokens, find_users, normalise_text
 from planner.intent_volumes import find_document_size, find_qps
 from planner.spec import Level
 
@@ -60,6 +60,9 @@ def test_concurrent_users_are_flagged():
         ("500 users, each asks 20 questions a day", None),  # each user's volume, not the total
         ("every agent handles 40 tickets a day", None),
         ("a code review bot for ~500 PRs a day", 500 / 86400),
+        ("translate 10k documents nightly", 10000 / 86400),  # 'daily', 'nightly', 'hourly' ...
+        ("summarize 5000 call transcripts daily", 5000 / 86400),
+        ("3,600 emails hourly", 1.0),
     ],
 )
 def test_qps(text, qps):
@@ -124,6 +127,23 @@ def test_negations_exclude_gpus_and_use_cases(catalog):
     assert i.preferred_gpu_types == ["L40S"]
 
 
+@pytest.mark.parametrize(
+    ("text", "use_case"),
+    [
+        # how the work runs outweighs what it is: a nightly or batch job gets the batch SLOs
+        ("summarize 1M documents per day, batch, no latency requirement", "batch_offline"),
+        ("translate 10k documents nightly", "batch_offline"),
+        ("nightly summaries of call transcripts for 200 agents", "batch_offline"),
+        ("classify 2 million support tickets offline", "batch_offline"),
+        # ... but not the night shift's chatbot, nor an assistant that works without a network
+        ("a chatbot for our overnight support staff", "chatbot_conversational"),
+        ("an assistant that works offline for our field engineers", "chatbot_conversational"),
+    ],
+)
+def test_a_batch_job_is_a_batch_whatever_its_task(catalog, text, use_case):
+    assert parse_intent(text, catalog=catalog).use_case == use_case
+
+
 def test_excluding_a_gpu_family_excludes_every_variant_of_it(catalog):
     """'no A100' rules out the 40 GB and the 80 GB card; naming one variant rules out only that one."""
     assert sorted(parse_intent("chatbot, no A100s", catalog=catalog).excluded_gpu_types) == [
@@ -149,6 +169,8 @@ def test_prefer_over_demotes_without_excluding(catalog):
         ("quality matters most", {"accuracy": Level.HIGH}),
         ("latency isn't critical", {"latency": Level.LOW}),
         ("speed over accuracy", {"latency": Level.HIGH, "accuracy": Level.LOW}),
+        ("there is no latency requirement", {"latency": Level.LOW}),
+        ("no rush", {"latency": Level.LOW}),
     ],
 )
 def test_priorities(catalog, text, expected):
@@ -169,6 +191,54 @@ def test_missing_essentials_ask_questions_and_still_give_a_spec(catalog):
     assert len(spec.questions) == 2
     assert spec.user_count == 100 and spec.use_case == "chatbot_conversational"
     assert spec.traffic.peak_qps > 0
+
+
+def test_a_batch_without_a_volume_asks_how_much_work_and_by_when(catalog):
+    spec = extract("classify 2 million support tickets offline", catalog=catalog)
+    assert spec.use_case == "batch_offline"
+    assert any("in what time" in q and f"{spec.traffic.peak_qps:,.3g} req/s" in q for q in spec.questions)
+    assert not any("How many people" in q for q in spec.questions)
+    answered = extract("classify 2 million support tickets overnight", catalog=catalog)
+    assert answered.traffic.peak_qps == pytest.approx(2e6 / (8 * 3600), rel=0.01)
+    assert not answered.questions
+
+
+@pytest.mark.parametrize(
+    ("text", "scales"),
+    [
+        ("what about 10x the users?", {"users": 10.0}),
+        ("twice as many users", {"users": 2.0}),
+        ("users will triple next year", {"users": 3.0}),
+        ("50% more users", {"users": 1.5}),
+        ("double the traffic", {"qps": 2.0}),
+        ("traffic doubles", {"qps": 2.0}),
+        ("3 times the load", {"qps": 3.0}),
+        ("20% fewer requests", {"qps": 0.8}),
+        ("half the budget", {"budget": 0.5}),
+        ("a chatbot for 1000 users", {}),
+        ("10 more users", {}),  # added, not scaled; and not "10 users" either
+    ],
+)
+def test_relative_changes_are_factors_not_counts(text, scales):
+    t = normalise_text(text)
+    assert find_scales(t) == scales
+    assert find_users(t, refinement=True)[0] == (1000 if "1000" in text else None)
+
+
+def test_a_relative_change_scales_what_the_conversation_said(catalog):
+    assert (
+        extract("what about 10x the users?", history=["chatbot for 1000 users"], catalog=catalog).user_count
+        == 10_000
+    )
+    rated = extract("double the traffic", history=["support chatbot at 20 qps"], catalog=catalog)
+    assert rated.traffic.peak_qps == pytest.approx(40)
+    volume = extract("traffic triples", history=["summarize 50k documents a day"], catalog=catalog)
+    assert volume.traffic.mean_qps == pytest.approx(3 * 50_000 / 86_400, rel=0.01)
+    assert any("× 3 =" in n for n in volume.notes)  # the working shows the factor
+    budget = extract("half the budget", history=["chatbot, budget $4000 a month"], catalog=catalog)
+    assert budget.budget_usd_month == 2000
+    alone = extract("a chatbot, 10x the users", catalog=catalog)  # nothing to scale yet: ask
+    assert alone.user_count == 100 and any("How many people" in q for q in alone.questions)
 
 
 def test_traffic_arithmetic_is_shown(catalog):

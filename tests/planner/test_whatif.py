@@ -49,6 +49,23 @@ def test_apply_changes(catalog):
     assert q.traffic.peak_qps == 25 and q.traffic.qps_given
 
 
+def test_a_relative_change_scales_the_specs_own_value(catalog):
+    """users=x10, qps=x2, budget_usd_month=x0.5, ttft_ms=x2: factors of what the spec has."""
+    spec = extract("support chatbot for 1000 users, budget $4,000 a month", catalog=catalog)
+    v = apply_changes(spec, parse_changes("users=x10, budget=x0.5, ttft_ms=2x"), catalog)
+    assert v.user_count == 10_000 and v.traffic.peak_qps == pytest.approx(spec.traffic.peak_qps * 10)
+    assert v.budget_usd_month == 2000 and v.slo.ttft_ms == 2 * spec.slo.ttft_ms
+    rated = extract("support chatbot at 20 qps", catalog=catalog)
+    assert apply_changes(rated, [("users", "x3")], catalog).traffic.peak_qps == pytest.approx(
+        60
+    )  # the rate follows
+    assert apply_changes(rated, [("qps", "×0.5")], catalog).traffic.peak_qps == pytest.approx(10)
+    with pytest.raises(InvalidInputError, match="no budget to scale"):
+        apply_changes(rated, [("budget_usd_month", "x2")], catalog)
+    with pytest.raises(InvalidInputError, match="at most 1000"):
+        apply_changes(rated, [("users", "x5000")], catalog)
+
+
 @pytest.mark.parametrize(
     ("change", "error"),
     [
@@ -120,6 +137,10 @@ def test_what_ifs_through_a_shared_cache_plan_as_if_planned_alone(catalog):
         ("model", "meta-llama/Llama-3.1-8B-Instruct", "Llama-3.1-8B-Instruct"),
         ("budget", "5000", "budget $5,000/month"),
         ("priority", "cost", "priority=cost"),
+        ("user_count", "x10", "10× users"),
+        ("qps", "x2", "2× traffic"),
+        ("budget_usd_month", "x0.5", "0.5× budget"),
+        ("ttft_ms", "x2", "2× TTFT"),
     ],
 )
 def test_a_change_reads_as_words_in_a_comparison_title(key, value, words):
