@@ -128,6 +128,19 @@ def step_profile(
     )
 
 
+def check_engine(gpu: GpuSpec, engine: Engine) -> None:
+    """TensorRT-LLM runs on NVIDIA GPUs only.
+
+    Raises:
+        InvalidInputError: the engine does not run on the GPU's vendor (the message names those that do).
+    """
+    if engine is Engine.TENSORRT_LLM and gpu.vendor != "nvidia":
+        raise InvalidInputError(
+            f"TensorRT-LLM runs on NVIDIA GPUs only and {gpu.id} is {gpu.vendor.upper()}'s; "
+            "use --engine vllm, sglang or tgi"
+        )
+
+
 def _hybrid_note(model: ModelSpec, plan: MemoryPlan) -> str:
     """What a hybrid's memory holds: KV for its attention layers, a fixed state per sequence."""
     head = f"hybrid: KV cache for {model.kv_layers} of {model.num_layers} layers; the other layers keep "
@@ -230,6 +243,7 @@ def predict(
     """
     if replicas < 1:
         raise InvalidInputError(f"replicas must be 1 or more, got {replicas}.")
+    check_engine(gpu, engine)
     check_tp(model, gpu, tp)
     hw = hardware_costs(model, gpu, tp=tp, precision=precision, engine=engine, params=params)
     plan = engine_memory_plan(
@@ -249,6 +263,21 @@ def predict(
         notes.append(f"int4 is weight-only here ({why}): weights are dequantized to 16 bit for compute")
     if not plan.fits:
         return _not_fitting(plan, tp=tp, replicas=replicas, precision=precision, engine=engine, notes=notes)
+    need = workload.input_tokens + workload.output_tokens
+    if need > model.max_context_tokens:  # the engine refuses the request, whatever the memory
+        too_long = replace(
+            plan,
+            reason=(
+                f"a request of {need:,} tokens ({workload.input_tokens:,} in + {workload.output_tokens:,} "
+                f"out) is longer than {model.name}'s context window of {model.max_context_tokens:,} tokens, "
+                "so the engine refuses it; shorten the prompt or the output, or choose a model with a "
+                "longer context"
+            ),
+            smallest_tp=None,
+        )
+        return _not_fitting(
+            too_long, tp=tp, replicas=replicas, precision=precision, engine=engine, notes=notes
+        )
     coefs = step_coefs(hw, params)
     limits = replica_limits(engine, params, plan, hw, gpu)
     load = load_for(workload, arrival, replicas)

@@ -89,6 +89,20 @@ def test_model_that_does_not_fit_reports_smallest_tp():
     assert p.notes[0].startswith("does not fit")
 
 
+def test_a_request_longer_than_the_context_window_does_not_fit():
+    """Memory would hold it, but the engine refuses a request past the model's context (max_model_len)."""
+    p = _predict(workload=Workload(input_tokens=200_000, output_tokens=200))
+    assert not p.fits and p.smallest_tp is None and p.ttft_ms.mean == math.inf
+    assert "context window of 131,072 tokens" in p.notes[0] and "shorten the prompt" in p.notes[0]
+
+
+def test_tensorrt_llm_is_refused_on_amd_gpus():
+    from tests.planner.perf_specs import GPU
+
+    with pytest.raises(InvalidInputError, match="NVIDIA GPUs only.*use --engine vllm"):
+        _predict(gpu=GPU["MI300X"], engine=Engine.TENSORRT_LLM)
+
+
 def test_replicas_split_load_and_add_throughput():
     one = _predict(arrival=Arrival(ArrivalKind.POISSON, rate_rps=10.0))
     two = _predict(arrival=Arrival(ArrivalKind.POISSON, rate_rps=20.0), replicas=2)
