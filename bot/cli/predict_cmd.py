@@ -40,6 +40,13 @@ def _int(q: dict[str, Any], key: str, default: int | None = None) -> int | None:
     return int(value)
 
 
+def _float(q: dict[str, Any], key: str) -> float:
+    value = q.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{key} must be a number, got {value!r}")
+    return float(value)
+
+
 def _choice(kind: Any, key: str, value: Any) -> Any:
     """The member of enum `kind` named `value` (any case), or an error listing the members."""
     from planner.errors import InvalidInputError
@@ -80,8 +87,11 @@ def answer(q: dict[str, Any], catalog: Any, params: Any) -> dict[str, Any]:
     if modes[0] == "concurrency":
         arrival = Arrival(ArrivalKind.CLOSED_LOOP, concurrency=_int(q, "concurrency"))
     elif modes[0] == "rate":
-        kind = ArrivalKind(str(q.get("arrival") or "poisson").lower())
-        arrival = Arrival(kind, rate_rps=float(q["rate"]))
+        name = str(q.get("arrival") or "poisson").lower()
+        if name not in (ArrivalKind.POISSON, ArrivalKind.CONSTANT):
+            raise InvalidInputError(f"unknown arrival {q.get('arrival')!r}; use poisson or constant")
+        kind = ArrivalKind(name)
+        arrival = Arrival(kind, rate_rps=_float(q, "rate"))
     else:
         arrival = Arrival(ArrivalKind.MAX_THROUGHPUT)
     tp = _int(q, "tp")

@@ -96,6 +96,21 @@ def test_batch_answers_every_line_and_carries_ids(run, tmp_path):
     assert out[3]["replicas"] == 2 and out[3]["output_tokens_per_s"] > 0
 
 
+def test_a_batch_line_with_a_bad_value_says_which_and_what_to_give(run, tmp_path):
+    q = {"model": "llama 3.1 8b", "gpu": "h100", "input_tokens": 512, "output_tokens": 128}
+    lines = [
+        json.dumps({**q, "rate": "fast"}),
+        json.dumps({**q, "rate": 2, "arrival": "bursty"}),
+        json.dumps({**q, "rate": 2, "arrival": "Constant"}),
+    ]
+    f = tmp_path / "q.jsonl"
+    f.write_text("\n".join(lines) + "\n")
+    out = [json.loads(line) for line in run("predict", "--batch", str(f)).stdout.splitlines()]
+    assert out[0]["error"] == "rate must be a number, got 'fast'"
+    assert out[1]["error"] == "unknown arrival 'bursty'; use poisson or constant"
+    assert "error" not in out[2] and out[2]["requests_per_s"] > 0
+
+
 @pytest.mark.slow
 def test_validate_reports_held_out_errors_and_kv_tokens(run):
     r = run("validate", "--json")
