@@ -163,6 +163,7 @@ def _free(arrays: CaseArrays) -> list[tuple[str, str]]:
 
 SCALARS = (
     "tp_loss",
+    "large_step_gemm_speed",
     "kv_read_eff",
     "moe_layer_overhead_us",
     "moe_compute_eff",

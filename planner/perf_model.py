@@ -6,7 +6,7 @@ in it, and computes `batched_tokens` tokens plus attention over `token_pairs` (q
     step_ms = overhead + [eager if batched_tokens > 512] + hypot(memory, compute)
     memory  = weights_read + kv_read_per_1k * kv_tokens / 1000
     compute = compute_per_token * batched_tokens + attn_per_1m * token_pairs / 1e6
-              - gemm_per_token * batched_tokens * (1 - 1 / speedup)      [fp8/fp4 weights only]
+              - gemm_per_token * batched_tokens * (1 - 1 / speedup)
     speedup = 1 + large_m_gain * batched_tokens / (batched_tokens + 1024)
 
 The roofline is smooth (the Euclidean norm of the two times, not their maximum): a step is a
@@ -24,12 +24,17 @@ each MoE layer adds a routing/dispatch overhead proportional to the experts a to
 Engines replay steps of up to 512 tokens from captured CUDA graphs; a larger step (a prefill chunk)
 runs eagerly and pays `eager_layer_us` of kernel launches per layer on top.
 
-Low-bit (fp8/fp4) GEMMs reach `low_bit_compute_eff` of their doubled peak at decode sizes, where
-per-token activation quantization and small tiles cost most, and `low_bit_prefill_eff` in large
-steps (prefill chunks of thousands of tokens), half way there at 1,024 tokens: `large_m_gain` is
-the ratio of the two less 1. Held out on the benchmark rows, against one efficiency for every step,
-this cut the maximum-throughput error from 13.8% to 12.9% median (leave one source out) and the
-TTFT error from 29.5% to 29.1% (28.4% to 28.2% leaving one GPU out), with ITL within 0.2 points.
+GEMMs run faster in large steps (prefill chunks of thousands of tokens) than at decode sizes, half
+way there at 1,024 tokens: `large_m_gain` is the large-step speed-up less 1. At any precision full
+tiles keep the tensor cores busy (`large_step_gemm_speed`); low-bit (fp8/fp4) GEMMs gain more on
+top, from `low_bit_compute_eff` of their doubled peak at decode sizes, where per-token activation
+quantization and small tiles cost most, to `low_bit_prefill_eff` in large steps. Held out on the
+benchmark rows, the low-bit gain alone (against one efficiency for every step) cut the
+maximum-throughput error from 13.8% to 12.9% median (leave one source out) and the TTFT error from
+29.5% to 29.1%; the gain at every precision (fitted: 1.26x at 8k tokens' steps) then cut TTFT from
+28.7% to 28.5% median and 75.9% to 72.8% p90 (leave one source out; 28.1% to 27.6% and 81.5% to
+79.4% leaving one GPU out), maximum throughput from 13.5% to 11.7% (11.1% to 10.3%) and ITL from
+14.4% to 14.1%.
 
 Every function here works on floats and on numpy arrays alike, so the calibration can evaluate
 thousands of benchmark rows in one call with the same code the predictions use.
@@ -225,7 +230,7 @@ class StepCoefs:
     window_tokens: Num = 0.0  # sliding window of `window_share` of the attention layers (0: none)
     window_share: Num = 0.0
     gemm_ms_per_token: Num = 0.0  # the GEMM part of compute_ms_per_token (at decode-sized steps)
-    large_m_gain: Num = 0.0  # low-bit GEMMs of large steps run (1 + gain) x faster (0: no change)
+    large_m_gain: Num = 0.0  # GEMMs of large steps run (1 + gain) x faster (0: no change)
 
     @functools.cached_property
     def scalar(self) -> bool:
@@ -243,6 +248,7 @@ class Efficiency:
     allreduce_latency_us: Num
     allreduce_bw_eff: Num = 0.7
     tp_loss: float = 0.0  # efficiency / (1 + tp_loss x log2 TP): smaller shards run less efficiently
+    large_step_gemm_speed: float = 1.0  # GEMMs of large steps run this much faster (any precision)
     kv_read_eff: float = 1.0  # attention kernels' share of the bandwidth weight reads reach
     moe_layer_overhead_us: float = 0.0  # router, dispatch and combine per MoE layer at top-4 (x top-k / 4)
     moe_compute_eff: float = 1.0  # grouped expert GEMMs (few tokens per expert) reach this share of mfu
@@ -268,8 +274,8 @@ def step_coefs_from(hw: Any, eff: Efficiency) -> StepCoefs:
     weights_bw = bw * np.where(hw.weight_only_4bit > 0, eff.w4a16_read_eff, 1.0)
     gain = np.where(
         (hw.tflops > hw.attn_tflops) & (eff.low_bit_prefill_eff > 0),
-        np.maximum(eff.low_bit_prefill_eff / eff.low_bit_compute_eff - 1.0, 0.0),
-        0.0,
+        np.maximum(eff.low_bit_prefill_eff / eff.low_bit_compute_eff * eff.large_step_gemm_speed - 1.0, 0.0),
+        eff.large_step_gemm_speed - 1.0,
     )
     link = hw.link_gb_s * 1e6 * eff.allreduce_bw_eff
     comm_ms = hw.allreduces_per_step * eff.allreduce_latency_us / 1000.0
@@ -303,6 +309,7 @@ def efficiency(params: PerfParams, *, family: Any, engine: Any, link: Any, looku
         allreduce_latency_us=get(link, params.allreduce_latency_us, 30.0),
         allreduce_bw_eff=get(link, params.allreduce_bw_eff, 0.5),
         tp_loss=params.tp_loss,
+        large_step_gemm_speed=params.large_step_gemm_speed,
         kv_read_eff=params.kv_read_eff,
         moe_layer_overhead_us=params.moe_layer_overhead_us,
         moe_compute_eff=params.moe_compute_eff,

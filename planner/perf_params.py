@@ -68,6 +68,9 @@ class PerfParams:
         default_factory=lambda: {"nvlink": 0.7, "infinity_fabric": 0.6, "pcie": 0.5}
     )
     tp_loss: float = 0.05  # efficiency / (1 + tp_loss x log2 TP)
+    # GEMMs of large steps (prefill chunks) run this much faster than at decode sizes, at any precision
+    # (full tiles keep the tensor cores busy), half way there at 1,024 tokens; fitted (1.0: no difference)
+    large_step_gemm_speed: float = 1.0
     kv_read_eff: float = 0.85  # attention kernels reach this share of the weight-read bandwidth
     # router, token permute/dispatch and combine per MoE layer per step, at top-4 routing: the work
     # scales with the experts each token visits (top-k copies permuted, k grouped-GEMM segments)
@@ -231,6 +234,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "first_token_steps": (0.0, 12.0),
     "closed_loop_overhead_ms": (0.0, 300.0),
     "tp_loss": (0.0, 0.6),
+    "large_step_gemm_speed": (0.5, 2.5),
     "kv_read_eff": (0.3, 1.0),
     "moe_layer_overhead_us": (0.0, 400.0),
     "moe_request_overhead_ms": (0.0, 400.0),

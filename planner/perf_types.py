@@ -172,7 +172,7 @@ class StepProfile:
     window_tokens: int = 0  # sliding window of window_share of the attention layers (0: none)
     window_share: float = 0.0
     state_blocks_per_seq: int = 0  # KV blocks' worth each running sequence holds for a hybrid's state
-    # low-bit GEMMs of a step of n tokens run (1 + large_step_speedup x n / (n + large_step_half_tokens))
+    # GEMMs of a step of n tokens run (1 + large_step_speedup x n / (n + large_step_half_tokens))
     # times faster than at decode sizes; gemm_ms_per_token is their part of compute_ms_per_token
     gemm_ms_per_token: float = 0.0
     large_step_speedup: float = 0.0

@@ -8,8 +8,8 @@ The step-time formula (implemented in `latency.py`, mirrored by `planner/perf.py
                  - gemm_ms_per_token * batched_tokens * (1 - 1 / speedup)
     speedup    = 1 + large_step_speedup * batched_tokens / (batched_tokens + large_step_half_tokens)
 
-with the sliding-window layers' reads and pairs capped at window_tokens per query token (fp8/fp4
-GEMMs run faster in large steps; large_step_speedup is 0 for 16-bit weights).
+with the sliding-window layers' reads and pairs capped at window_tokens per query token (GEMMs run
+faster in large steps, fp8/fp4 ones most).
 """
 
 from __future__ import annotations
@@ -60,11 +60,11 @@ class LatencyProfile:
     )
     gemm_ms_per_token: float = field(
         default=0.0,
-        metadata={"help": "the low-bit GEMMs' part of compute_ms_per_token, the part large steps speed up"},
+        metadata={"help": "the GEMMs' part of compute_ms_per_token, the part large steps speed up"},
     )
     large_step_speedup: float = field(
         default=0.0,
-        metadata={"help": "low-bit GEMMs of a large step run up to 1 + this times faster (0: no change)"},
+        metadata={"help": "GEMMs of a large step run up to 1 + this times faster (0: no change)"},
     )
     large_step_half_tokens: int = field(
         default=1024, metadata={"help": "step tokens at which the GEMMs reach half of large_step_speedup"}

@@ -71,7 +71,7 @@ def step_time_ms(
     compute_ms = (
         profile.compute_ms_per_token * batched_tokens + profile.attn_ms_per_1m_token_pairs * token_pairs / 1e6
     )
-    if profile.large_step_speedup:  # low-bit GEMMs run faster in large steps (prefill chunks)
+    if profile.large_step_speedup:  # GEMMs run faster in large steps (prefill chunks), low-bit ones most
         n = float(batched_tokens)
         speedup = 1.0 + profile.large_step_speedup * n / (n + profile.large_step_half_tokens)
         compute_ms -= profile.gemm_ms_per_token * n * (1.0 - 1.0 / speedup)
