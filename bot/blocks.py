@@ -216,8 +216,8 @@ def details_message(option: Option, *, percentile: str) -> Message:
     if option.serving is not None:
         s = option.serving
         lines.append(
-            f"vLLM: max_model_len={s.max_model_len}, gpu_memory_utilization={s.gpu_memory_utilization}, "
-            f"max_num_seqs={s.max_num_seqs}, kv_cache_dtype={s.kv_cache_dtype}"
+            f"vLLM: `--max-model-len {s.max_model_len} --gpu-memory-utilization {s.gpu_memory_utilization} "
+            f"--max-num-seqs {s.max_num_seqs} --kv-cache-dtype {s.kv_cache_dtype}`"
         )
     lines.append(f"_{option.explanation}_")
     return message(f"Details of option {option.rank}", [section("\n".join(lines))])

@@ -29,13 +29,16 @@ HELP = """Describe what you need in a sentence, then:
   spec                 show the spec;  set FIELD=VALUE edits it, e.g. set slo.ttft_ms=300
   help | quit"""
 
-_MARKUP = re.compile(r"[*_`]|:[a-z_]+: ?")
+_EMOJI = re.compile(r":[a-z_]+: ?")
+# *bold*, _italic_ and `code` markers around text, not the underscores inside max_model_len
+_SPAN = re.compile(r"(?<!\w)([*_`])(?=\S)(.+?)(?<=\S)\1(?!\w)")
 _MENTION = re.compile(r"<@([^>|]+)(?:\|[^>]*)?>")
 
 
 def plain(markdown: str) -> str:
-    """Slack mrkdwn → terminal text (drops *bold*, _italic_ and :emoji:; <@user> → user)."""
-    return _MARKUP.sub("", _MENTION.sub(r"\1", markdown))
+    """Slack mrkdwn → terminal text (drops *bold*, _italic_, `code` and :emoji:; <@user> → user)."""
+    text = _EMOJI.sub("", _MENTION.sub(r"\1", markdown)).replace("```", "")
+    return _SPAN.sub(r"\2", text)
 
 
 def spec_text(reply: SpecReply) -> str:

@@ -52,9 +52,29 @@ def find_names(t: str, catalog: Catalog, kind: str) -> tuple[list[str], list[str
             i += 1
     if kind == "model":
         _by_family_and_size(t, catalog, wanted, excluded, consumed)
-    elif not wanted:
+    else:
         _by_architecture(t, catalog, wanted, excluded)
+        _by_vendor(t, catalog, excluded)
     return [w for w in wanted if w not in excluded], excluded
+
+
+_VENDORS = {"amd": "amd", "radeon": "amd", "instinct": "amd", "nvidia": "nvidia"}
+
+
+def _by_vendor(t: str, catalog: Catalog, excluded: list[str]) -> None:
+    """'no AMD' rules out every AMD GPU; 'NVIDIA only' (or 'only NVIDIA') every other vendor's."""
+    for m in re.finditer(rf"\b({'|'.join(_VENDORS)})\b", t):
+        vendor = _VENDORS[m.group(1)]
+        only = re.match(r"(?:\s+gpus?)?\s+only\b", t[m.end() :]) or re.search(
+            r"\bonly\s+(?:use\s+|run\s+on\s+|on\s+)?$", t[max(m.start() - 16, 0) : m.start()]
+        )
+        if is_negated(t, m.start()):
+            out = [g.id for g in catalog.gpus if g.vendor == vendor]
+        elif only:
+            out = [g.id for g in catalog.gpus if g.vendor != vendor]
+        else:
+            continue
+        excluded += [g for g in out if g not in excluded]
 
 
 def _gpu_family(gpu_id: str) -> str:
@@ -124,9 +144,13 @@ def _by_architecture(t: str, catalog: Catalog, wanted: list[str], excluded: list
     def reach(g: GpuSpec) -> tuple[int, float]:
         return len(catalog.prices_for(g.id)), g.memory_bandwidth_gb_s
 
+    wanted_before = bool(wanted)  # a GPU named outright wins over an architecture
     for m in re.finditer(r"\b(hopper|ampere|blackwell|ada lovelace|ada)\b", t):
         family = [g for g in catalog.gpus if m.group(1) in g.architecture.lower()]
-        gpu = max(family, key=reach, default=None)
-        if gpu is None or gpu.id in wanted or gpu.id in excluded:
+        if is_negated(t, m.start()):  # 'no Hopper': every Hopper GPU
+            excluded += [g.id for g in family if g.id not in excluded]
             continue
-        (excluded if is_negated(t, m.start()) else wanted).append(gpu.id)
+        gpu = max(family, key=reach, default=None)
+        if gpu is None or gpu.id in wanted or gpu.id in excluded or wanted_before:
+            continue
+        wanted.append(gpu.id)

@@ -37,7 +37,8 @@ def test_a_whole_conversation_in_the_terminal(seeded_env: str, monkeypatch: pyte
     assert code == 0, out
     assert "Spec v1:" in out and "Spec v2:" in out and "Users: 5,000" in out
     assert re.search(r"planning… (\d+) of \1 models", out) and re.search(r"Top \d of \d+ options", out)
-    assert "throughput" in out  # details
+    assert "throughput" in out and "--max-model-len" in out  # details, with the engine's own flags
+    assert "\n_" not in out and "_\n" not in out  # Slack's _italic_ markers do not reach the terminal
     assert "What if A100-80GB" in out and "Option 1" in out  # the comparison
     assert re.search(r"Option 1 +Option 2", out) and re.search(r"Difference +[+-]\$", out)  # two options
     assert "there is no option 99" in out

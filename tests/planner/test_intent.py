@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from planner.catalog import Catalog
 from planner.errors import InvalidInputError
 from planner.intent import extract, parse_intent, resolve_use_case
 from planner.intent_numbers import find_budget, find_scales, find_slo, find_tokens, find_users, normalise_text
@@ -152,6 +153,29 @@ def test_excluding_a_gpu_family_excludes_every_variant_of_it(catalog):
     ]
     assert parse_intent("chatbot, no A100-40GB", catalog=catalog).excluded_gpu_types == ["A100-40GB"]
     assert parse_intent("chatbot on A100s", catalog=catalog).excluded_gpu_types == []
+
+
+def test_a_vendor_or_an_architecture_rules_out_all_its_gpus(catalog):
+    """'no AMD', 'NVIDIA only', 'no Hopper': every GPU of that vendor or architecture, not one."""
+    from dataclasses import replace
+
+    hopper = ["H100-SXM", "H200"]
+    catalog = Catalog(
+        models=catalog.models,
+        gpus=tuple(replace(g, architecture="hopper") if g.id in hopper else g for g in catalog.gpus),
+        prices=catalog.prices,
+        templates=catalog.templates,
+    )
+    amd = sorted(g.id for g in catalog.gpus if g.vendor == "amd")
+    nvidia = sorted(g.id for g in catalog.gpus if g.vendor == "nvidia")
+    assert amd and nvidia
+    assert sorted(parse_intent("RAG for 400 engineers, no AMD", catalog=catalog).excluded_gpu_types) == amd
+    assert sorted(parse_intent("chatbot, NVIDIA GPUs only", catalog=catalog).excluded_gpu_types) == amd
+    assert sorted(parse_intent("chatbot, only AMD", catalog=catalog).excluded_gpu_types) == nvidia
+    assert sorted(parse_intent("chatbot, no hopper", catalog=catalog).excluded_gpu_types) == hopper
+    named = parse_intent("chatbot on L40S, not AMD", catalog=catalog)
+    assert named.preferred_gpu_types == ["L40S"] and sorted(named.excluded_gpu_types) == amd
+    assert parse_intent("chatbot on AMD MI300X", catalog=catalog).excluded_gpu_types == []
 
 
 def test_prefer_over_demotes_without_excluding(catalog):
