@@ -24,7 +24,13 @@ _WORD_NUM = {
     "ten": 10,
     "eleven": 11,
     "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
     "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
     "twenty": 20,
     "thirty": 30,
     "forty": 40,
@@ -41,10 +47,40 @@ _WORD_NUM = {
     "half a": 0.5,
 }
 _SCALE = {"hundred": 100, "thousand": 1000, "million": 1_000_000, "billion": 1_000_000_000}
-_WORDS_RE = re.compile(
-    r"\b(half a|a dozen|a couple|a few|several|" + "|".join(k for k in _WORD_NUM if " " not in k) + r")"
-    r"((?:\s+(?:hundred|thousand|million|billion))+)\b"
+_WORDS_RE = re.compile(  # "a few hundred", "half a million", "several thousand"
+    r"\b(half a|a dozen|a couple|a few|several|a)((?:\s+(?:hundred|thousand|million|billion))+)\b"
 )
+_TENS = ("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+_RUN_WORD = "|".join(
+    sorted((k for k in (*_WORD_NUM, *_SCALE) if " " not in k and k != "a"), key=len, reverse=True)
+)
+# "two thousand five hundred", "twenty-five thousand", "one hundred and fifty", "thirty five"
+_RUN_RE = re.compile(rf"\b(?:{_RUN_WORD})(?:(?:\s+|-)(?:and\s+)?(?:{_RUN_WORD}))+\b")
+
+
+def _run_value(words: list[str]) -> float | None:
+    """The number a run of number words spells, or None when the words are not one number
+    ("five ten" is two numbers; "thirty five" and "two thousand five hundred" are one)."""
+    if not any(w in _SCALE for w in words) and not (len(words) == 2 and words[0] in _TENS):
+        return None
+    total, current = 0.0, 0.0
+    for word in words:
+        if word == "hundred":
+            current = (current or 1.0) * 100
+        elif word in _SCALE:
+            total += (current or 1.0) * _SCALE[word]
+            current = 0.0
+        else:
+            current += _WORD_NUM[word]
+    return total + current
+
+
+def _spelled(m: re.Match[str]) -> str:
+    words = [w for w in re.split(r"[\s-]+", m.group(0)) if w != "and"]
+    value = _run_value(words)
+    return m.group(0) if value is None else f"{value:.0f}"
+
+
 _BARE_WORDS_RE = re.compile(r"\b(" + "|".join(k for k in _WORD_NUM if len(k) > 2 and " " not in k) + r")\b")
 
 NUM = r"(\d[\d,]*(?:\.\d+)?)\s*(k|m|mm|bn|b|million|thousand|billion)?\+?"
@@ -74,6 +110,7 @@ def normalise_text(text: str) -> str:
         return f"{value:.0f}"
 
     t = _WORDS_RE.sub(words, t)
+    t = _RUN_RE.sub(_spelled, t)
     t = _BARE_WORDS_RE.sub(lambda m: str(_WORD_NUM[m.group(1)]), t)
     t = re.sub(r"\b10\s*(?:\^|\*\*)\s*(\d{1,2})\b", lambda m: str(10 ** int(m.group(1))), t)
     t = re.sub(
@@ -241,8 +278,13 @@ def find_slo(t: str) -> dict[str, float]:
         v = _target(t, words)
         if v is not None:
             out[key] = v
-    m = re.search(
-        rf"(?<![\d.]){NUM}\s*(?:tokens?/s|tok/s|tokens? per second)\s*(?:per (?:user|stream|request))", t
+    rate = r"(?:tokens?/s(?:ec)?|toks?/s|tokens? (?:per|a) second)"
+    m = re.search(rf"(?<![\d.]){NUM}\s*{rate}\s*(?:per (?:user|stream|request|answer|response)|each)\b", t)
+    # "streams at 40 tokens/s", "generate at least 30 tok/s": one stream's speed, not the total
+    m = m or re.search(
+        rf"\b(?:stream|generat|decod|typ|output)\w*\s+(?:(?:at|of|with)\s+)?(?:least\s+|about\s+|~\s*)?"
+        rf"(?<![\d.]){NUM}\s*{rate}",
+        t,
     )
     if m and "tpot_ms" not in out:
         out["tpot_ms"] = 1000.0 / max(to_number(m.group(1), m.group(2)), 1e-9)

@@ -20,6 +20,12 @@ from planner.spec import Level
         ("a team of 20", 20),
         ("1.2M customers", 1_200_000),
         ("two thousand engineers", 2000),
+        ("two thousand five hundred users", 2500),  # a number spelled in several words is one number
+        ("twenty-five thousand customers", 25000),
+        ("one hundred and fifty nurses", 150),
+        ("thirty five analysts", 35),
+        ("a few hundred users", 300),
+        ("nineteen engineers", 19),
         ("a 40-person team", 40),
         ("around 300 internal support agents", 300),
         ("200 ms TTFT for users", None),
@@ -102,6 +108,9 @@ def test_the_size_of_each_item_is_its_prompt_length(text, tokens):
         ("under 2 s for the first token", {"ttft_ms": 2000.0}),
         ("p99 under 2 seconds", {"e2e_ms": 2000.0}),  # a bare target: over a second, a whole answer
         ("p95 below 300 ms", {"ttft_ms": 300.0}),
+        ("a chatbot that streams at 40 tokens/s", {"tpot_ms": 25.0}),  # one stream's speed
+        ("answers should stream at least 20 tok/s", {"tpot_ms": 50.0}),
+        ("a throughput of 5000 tokens/s", {}),  # the total, not a stream's
     ],
 )
 def test_slo_targets(text, slo):
