@@ -123,6 +123,12 @@ def build_spec(intent: Intent, catalog: Catalog) -> DeploymentSpec:
         "e2e_ms": intent.e2e_ms if intent.e2e_ms is not None else tpl.slo.e2e_ms,
         "percentile": intent.percentile or Percentile(tpl.slo.percentile),
     }
+    if intent.e2e_ms is not None:
+        ttft = intent.ttft_ms if intent.ttft_ms is not None else tpl.slo.ttft_ms
+        tpot = intent.tpot_ms if intent.tpot_ms is not None else tpl.slo.itl_ms
+        question = _tight_e2e(intent.e2e_ms, ttft, tpot, traffic.output_tokens_mean)
+        if question:
+            questions.append(question)
     data = {
         "use_case": tpl.use_case,
         "user_count": users,
@@ -147,3 +153,19 @@ def build_spec(intent: Intent, catalog: Catalog) -> DeploymentSpec:
         "notes": notes,
     }
     return check_spec(data)
+
+
+def _tight_e2e(e2e: float, ttft: float, tpot: float, output_tokens: int) -> str | None:
+    """A stated whole-answer target that leaves far less per token than the TPOT target: perhaps
+    the first token was meant. The question says what the e2e target implies and how to say otherwise."""
+    if output_tokens < 2:
+        return None
+    per_token = (e2e - min(ttft, e2e / 2)) / (output_tokens - 1)
+    if per_token >= tpot / 2:
+        return None
+    return (
+        f"Is {e2e:,.0f} ms the time for the whole answer? With {output_tokens:,}-token answers that "
+        f"leaves about {per_token:.0f} ms per token (TPOT target {tpot:,.0f} ms), which only the fastest "
+        f"options meet; if you meant the first token, say e.g. 'TTFT under {e2e / 1000:g} s', or give the "
+        "answer length."
+    )

@@ -274,6 +274,15 @@ def test_a_relative_change_scales_what_the_conversation_said(catalog):
     assert alone.user_count == 100 and any("How many people" in q for q in alone.questions)
 
 
+def test_a_whole_answer_target_tighter_than_the_tpot_asks_whether_the_first_token_was_meant(catalog):
+    spec = extract("support bot for 100 users, p99 latency < 2s", catalog=catalog)
+    assert spec.slo.e2e_ms == 2000
+    per_token = (2000 - spec.slo.ttft_ms) / (spec.traffic.output_tokens_mean - 1)
+    assert any(f"about {per_token:.0f} ms per token" in q and "TTFT under 2 s" in q for q in spec.questions)
+    relaxed = extract("chatbot for 100 users, full answer within 60 seconds", catalog=catalog)
+    assert not any("whole answer" in q for q in relaxed.questions)
+
+
 def test_traffic_arithmetic_is_shown(catalog):
     spec = extract("support chatbot for 1000 users", catalog=catalog)
     assert spec.traffic.peak_qps == pytest.approx(1000 * 0.1 * 2 / 60 * 3)
