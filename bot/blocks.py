@@ -138,6 +138,13 @@ def progress_message(text: str) -> Message:
     return message(text, [context(f":hourglass_flowing_sand: {text}")])
 
 
+def planning_progress(done: int, total: int, what: str) -> str:
+    """ "Planning… 3 of 42 models: Llama-3.1-8B-Instruct on H100-SXM", or that nothing got that far."""
+    if total == 0:
+        return "Planning… no model and GPU passed the screening (the reasons follow)"
+    return f"Planning… {done} of {total} {what}"
+
+
 def _ms(x: float | None) -> str:
     return "n/a" if x is None else f"{x:,.0f} ms"
 
@@ -196,13 +203,27 @@ def options_message(result: PlanResult, *, plan_id: int, top: int = MAX_OPTIONS_
 
 
 def no_options_message(result: PlanResult) -> Message:
+    """What would give an option (the planner's advice), the nearest misses, then the models left
+    out before sizing, one line per reason ("44 models: not among the models asked for")."""
     lines = ["*No option meets the SLO.*"]
-    for reason in [i.reason for i in result.infeasible[:5]]:
-        lines.append(f"• {reason}")
-    if len(result.infeasible) > 5:
-        lines.append(f"…and {len(result.infeasible) - 5} more")
+    if result.relax:
+        lines.append(f"To get one: {result.relax}.")
+    sized = [i for i in result.infeasible if i.gpu_type != "*"]
+    for i in sized[:INFEASIBLE_SHOWN]:
+        lines.append(f"• {i.model_id.rsplit('/', 1)[-1]} on {i.gpu_type}: {i.reason}")
+    if len(sized) > INFEASIBLE_SHOWN:
+        lines.append(f"…and {len(sized) - INFEASIBLE_SHOWN} more combinations that miss")
+    filtered: dict[str, int] = {}
+    for i in result.infeasible:
+        if i.gpu_type == "*":
+            filtered[i.reason] = filtered.get(i.reason, 0) + 1
+    for reason, count in filtered.items():
+        lines.append(f"• {count} model{'s' if count > 1 else ''}: {reason}")
     lines += [f"_{q}_" for q in result.questions[:5]]
     return message("No option meets the SLO", [section("\n".join(lines))])
+
+
+INFEASIBLE_SHOWN = 5  # nearest misses listed when no option meets the SLO
 
 
 def details_message(option: Option, *, percentile: str) -> Message:

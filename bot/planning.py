@@ -80,6 +80,12 @@ def compare_pair(base: PlanResult, first: int, second: int) -> tuple[str, Rows]:
         InvalidInputError: the plan has no option with one of the ranks, or they are the same.
     """
     by_rank = {o.rank: o for o in base.options}
+    if len(by_rank) < 2:
+        has = "no option meets the SLO" if not by_rank else "it has only option 1"
+        raise InvalidInputError(
+            f"there is nothing to compare: {has}; ask a what-if instead, "
+            "e.g. 'what if the budget is $10,000?'"
+        )
     missing = [r for r in (first, second) if r not in by_rank]
     if missing or first == second:
         problem = f"there is no option {missing[0]}" if missing else "that is the same option twice"
@@ -114,7 +120,7 @@ def compare_option(
     best = scenario.options[0] if scenario.options else None
     labels = _labels(spec.slo.percentile.value)
     what = ", ".join(describe_change(k, v) for k, v in sorted(changes.items()))
-    header = (f"Option {chosen.rank if chosen else '-'}", f"What if {what}")
+    header = (f"Option {chosen.rank}" if chosen else "Now (no option)", f"What if {what}")
     rows = [("", header)]
     rows += [(label, (a, b)) for label, a, b in zip(labels, _cells(chosen), _cells(best), strict=True)]
     if best is None and scenario.infeasible:

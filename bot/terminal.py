@@ -111,7 +111,8 @@ class TerminalChat:
 
     def _progress(self, done: int, total: int, what: str) -> None:
         if done == total:  # the search reports every model; the terminal shows where it ended
-            self.write(f"  planning… {done} of {total} {what}")
+            text = blocks.planning_progress(done, total, what)
+            self.write(f"  {text[0].lower()}{text[1:]}")
 
     def _message(self, text: str) -> str:
         conversation = self.conversation

@@ -312,7 +312,7 @@ class _ModelProgress:
         self._progress = progress
         self._total = len({s.model.id for s in feasible})
         self._seen: set[str] = set()
-        if progress is not None:
+        if progress is not None and self._total:  # with nothing to size, only the end is reported
             progress(0, self._total, f"{len(feasible)} combinations passed screening")
 
     def sizing(self, s: Sized) -> None:

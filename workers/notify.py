@@ -83,7 +83,7 @@ class ProgressMessage:
 
     def step(self, done: int, total: int, what: str) -> None:
         """ "Planning… 3 of 42 models: Llama-3.1-8B-Instruct on H100-SXM"; the last step always shows."""
-        self.show(f"Planning… {done} of {total} {what}", force=done >= total)
+        self.show(blocks.planning_progress(done, total, what), force=done >= total)
 
     def show(self, text: str, *, force: bool = False) -> None:
         """Replace the message's text, unless the last edit was under `every_s` ago (and not `force`)."""

@@ -87,3 +87,24 @@ def test_the_bot_refuses_placeholder_secrets(monkeypatch: pytest.MonkeyPatch) ->
     result = runner.invoke(build_cli(), ["bot", "--port", "0"])
     assert result.exit_code == 2
     assert "placeholder" in result.stderr and "SLACK_BOT_TOKEN" in result.stderr
+
+
+def test_a_plan_with_no_option_says_what_would_give_one(seeded_env: str) -> None:
+    """The advice first, the near misses with their model and GPU, and the models left out before
+    sizing counted once per reason; 'compare 1 and 2' says there is nothing to compare."""
+    code, out = chat(
+        [
+            "a coding assistant for 250 developers with Llama 3.1 70B on A100s, budget $1,000 a month",
+            "plan",
+            "compare 1 and 2",
+            "what if we use fp8",
+            "quit",
+        ]
+    )
+    assert code == 0, out
+    assert "No option meets the SLO." in out and "To get one: raise the budget to $" in out
+    assert re.search(r"• Llama-3\.1-70B-Instruct on A100-80GB: .*budget", out)
+    assert re.search(r"• \d+ models: not among the models asked for", out)
+    assert out.count("not among the models asked for") == 1
+    assert "there is nothing to compare: no option meets the SLO" in out
+    assert "Now (no option)" in out and "What if fp8" in out

@@ -30,3 +30,10 @@ def test_progress_is_optional_and_changes_nothing(catalog) -> None:
     quiet = plan(spec, catalog, params=default_params())
     heard = plan(spec, catalog, params=default_params(), progress=lambda *_: None)
     assert quiet == heard
+
+
+def test_with_nothing_to_size_only_the_end_is_reported(catalog) -> None:
+    calls: list[tuple[int, int, str]] = []
+    spec = extract("chatbot for 100 users with Llama 3.1 70B on L4, budget $100 a month", catalog=catalog)
+    result = plan(spec, catalog, params=default_params(), progress=lambda *c: calls.append(c))
+    assert not result.options and [(d, t) for d, t, _ in calls] == [(0, 0)]
