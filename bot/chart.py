@@ -7,6 +7,7 @@ Returns PNG bytes: the CLI writes them to --plot FILE, the bot uploads them to t
 from __future__ import annotations
 
 import io
+import math
 
 from planner.plan import PlanResult
 
@@ -22,6 +23,29 @@ def cost_latency_frontier(points: list[tuple[float, float]]) -> list[tuple[float
         if not frontier or y < frontier[-1][1]:
             frontier.append((x, y))
     return frontier
+
+
+LABEL_NEAR = 0.04  # points closer than this share of both axes' spans share one label ("#7,#8")
+
+
+def _label_groups(
+    points: list[tuple[float, float, int]], *, log_y: bool, target: float | None = None
+) -> list[tuple[float, float, str]]:
+    """(x, y, "#7,#8") per group of points that would print their labels over each other."""
+    xs = [p[0] for p in points] + ([float(target)] if target else [])
+    ys = [math.log10(p[1]) if log_y else p[1] for p in points]
+    x_span, y_span = (max(xs) - min(xs)) or 1.0, (max(ys) - min(ys)) or 1.0
+    groups: list[list[tuple[float, float, int]]] = []
+    for x, y, rank in sorted(points, key=lambda p: p[2]):
+        yy = math.log10(y) if log_y else y
+        for group in groups:
+            gx, gy = group[0][0], math.log10(group[0][1]) if log_y else group[0][1]
+            if abs(x - gx) / x_span < LABEL_NEAR and abs(yy - gy) / y_span < LABEL_NEAR:
+                group.append((x, y, rank))
+                break
+        else:
+            groups.append([(x, y, rank)])
+    return [(g[0][0], g[0][1], ",".join(f"#{r}" for _, _, r in g)) for g in groups]
 
 
 def render_plan_chart(result: PlanResult, *, dpi: int = 110) -> bytes:
@@ -45,8 +69,12 @@ def render_plan_chart(result: PlanResult, *, dpi: int = 110) -> bytes:
             chosen = [p for p in points if p[2].pareto is pareto]
             if chosen:
                 ax.scatter([p[0] for p in chosen], [p[1] for p in chosen], c=colour, zorder=3, label=name)
-        for x, y, o in points:
-            ax.annotate(f"#{o.rank}", (x, y), fontsize=8, xytext=(4, 3), textcoords="offset points")
+        costs = [p[1] for p in points]
+        log_y = max(costs) > 10 * min(costs)
+        for x, y, ranks in _label_groups(
+            [(p[0], p[1], p[2].rank) for p in points], log_y=log_y, target=target
+        ):
+            ax.annotate(ranks, (x, y), fontsize=8, xytext=(4, 3), textcoords="offset points")
         frontier = cost_latency_frontier([(p[0], p[1]) for p in points])
         if len(frontier) > 1:
             ax.step(
@@ -58,8 +86,7 @@ def render_plan_chart(result: PlanResult, *, dpi: int = 110) -> bytes:
                 alpha=0.6,
                 label="cost/latency frontier",
             )
-        costs = [p[1] for p in points]
-        if max(costs) > 10 * min(costs):
+        if log_y:
             ax.set_yscale("log")
         key = "\n".join(
             f"#{o.rank} {_label(o.model_id, o.gpu_count, o.gpu_type)}" for o in result.options[:10]

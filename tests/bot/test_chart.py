@@ -37,3 +37,13 @@ def test_chart_when_nothing_meets_the_slo(catalog):
 def test_cost_latency_frontier():
     pts = [(100, 5.0), (50, 9.0), (200, 4.0), (120, 6.0), (60, 9.5)]
     assert cost_latency_frontier(pts) == [(50, 9.0), (100, 5.0), (200, 4.0)]
+
+
+def test_points_on_top_of_each_other_share_one_label():
+    """Two options at the same cost and nearly the same TTFT read '#7,#8', not two labels printed
+    over each other; points apart keep their own."""
+    from bot.chart import _label_groups
+
+    points = [(261.0, 1090.0, 7), (261.5, 1090.0, 8), (40.0, 1350.0, 2), (108.0, 940.0, 1)]
+    labels = sorted(label for _, _, label in _label_groups(points, log_y=False, target=500.0))
+    assert labels == ["#1", "#2", "#7,#8"]
