@@ -7,6 +7,7 @@ a few words act like the Slack buttons: plan, details N, choose N, approve, reje
 
 from __future__ import annotations
 
+import difflib
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -66,6 +67,32 @@ def options_text(reply: PlanReply, *, top: int = blocks.MAX_OPTIONS_SHOWN) -> st
 def comparison_text(comparison: Comparison) -> str:
     message = blocks.comparison_message(comparison.rows, title=comparison.title)
     return plain(message["blocks"][1]["text"]["text"]).strip() or comparison.title
+
+
+# the short names people type for the spec's fields ("set users=5000", "set ttft=300")
+SET_ALIASES = {
+    "users": "user_count",
+    "qps": "traffic.peak_qps",
+    "peak_qps": "traffic.peak_qps",
+    "traffic.qps": "traffic.peak_qps",
+    "input_tokens": "traffic.input_tokens_mean",
+    "output_tokens": "traffic.output_tokens_mean",
+    "prefix_tokens": "traffic.prefix_tokens",
+    "ttft": "slo.ttft_ms",
+    "ttft_ms": "slo.ttft_ms",
+    "tpot": "slo.tpot_ms",
+    "tpot_ms": "slo.tpot_ms",
+    "itl_ms": "slo.tpot_ms",
+    "e2e": "slo.e2e_ms",
+    "e2e_ms": "slo.e2e_ms",
+    "percentile": "slo.percentile",
+    "budget": "budget_usd_month",
+    "gpu": "preferred_gpu_types",
+    "gpus": "preferred_gpu_types",
+    "model": "preferred_models",
+    "models": "preferred_models",
+    "context": "context_length_tokens",
+}
 
 
 @dataclass
@@ -157,8 +184,15 @@ class TerminalChat:
 
     def _set(self, assignment: str) -> str:
         path, sep, value = assignment.partition("=")
-        path = path.strip()
+        if not sep and len(parts := assignment.split(None, 1)) == 2:  # "set slo.ttft_ms 300"
+            path, sep, value = parts[0], "=", parts[1]
+        path = SET_ALIASES.get(path.strip().lower(), path.strip())
         if not sep or path not in FIELD_BY_PATH:
+            near = (
+                difflib.get_close_matches(path.lower(), list(FIELD_BY_PATH), n=2, cutoff=0.6) if sep else []
+            )
+            if near:
+                raise InvalidInputError(f"unknown field {path!r}; did you mean {' or '.join(near)}?")
             fields = ", ".join(FIELD_BY_PATH)
             raise InvalidInputError(f"write 'set FIELD=VALUE' with FIELD one of: {fields}")
         _, current = self.conversation.spec()

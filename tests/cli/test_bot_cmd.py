@@ -108,3 +108,18 @@ def test_a_plan_with_no_option_says_what_would_give_one(seeded_env: str) -> None
     assert out.count("not among the models asked for") == 1
     assert "there is nothing to compare: no option meets the SLO" in out
     assert "Now (no option)" in out and "What if fp8" in out
+
+
+def test_set_takes_the_short_names_people_type_and_suggests_near_ones(seeded_env: str) -> None:
+    code, out = chat(
+        [
+            "chatbot for 100 users",
+            "set users=5000",  # user_count
+            "set ttft 300",  # no '=': still one field and one value
+            "set slo.ttftms=250",  # a typo: the near names
+            "quit",
+        ]
+    )
+    assert code == 0, out
+    assert "Users: 5,000" in out and "TTFT ≤ 300 ms" in out
+    assert "unknown field 'slo.ttftms'; did you mean slo.ttft_ms" in out
