@@ -71,6 +71,27 @@ def test_options_show_the_top_five_and_say_how_many_more(spec: DeploymentSpec) -
     assert {b["value"] for b in buttons} == {f"7|{r}" for r in range(1, 6)}
 
 
+def test_no_option_says_what_would_give_one_and_counts_the_models_left_out(spec: DeploymentSpec) -> None:
+    from planner.plan import Infeasible
+
+    missed = [Infeasible(model_id=f"org/m{i}", gpu_type="L4", reason=f"miss {i}") for i in range(7)]
+    left_out = [
+        Infeasible(model_id=f"org/x{i}", gpu_type="*", reason="not among the models asked for")
+        for i in range(40)
+    ]
+    result = PlanResult(
+        spec=spec.model_dump(mode="json"),
+        options=[],
+        infeasible=[*missed, *left_out],
+        questions=[],
+        relax="raise the budget to $2,613/month",
+    )
+    text = json.dumps(blocks.options_message(result, plan_id=1), ensure_ascii=False)
+    assert "To get one: raise the budget to $2,613/month." in text
+    assert "• m0 on L4: miss 0" in text and "miss 5" not in text and "…and 2 more combinations" in text
+    assert text.count("not among the models asked for") == 1 and "• 40 models: not among" in text
+
+
 def test_options_quote_the_expected_error_and_mark_options_near_a_target(spec: DeploymentSpec) -> None:
     near = option(2).model_copy(update={"within_error": ["TTFT"]})
     note = "Expected error (mean latencies, held out on published benchmarks): TTFT ±30% (1 in 10 ...)"
