@@ -65,6 +65,8 @@ def _by_vendor(t: str, catalog: Catalog, excluded: list[str]) -> None:
     """'no AMD' rules out every AMD GPU; 'NVIDIA only' (or 'only NVIDIA') every other vendor's."""
     for m in re.finditer(rf"\b({'|'.join(_VENDORS)})\b", t):
         vendor = _VENDORS[m.group(1)]
+        if re.match(r"[/'’]|\s*(?:nemotron|models?|checkpoints?)\b", t[m.end() :]):  # a model's maker
+            continue
         only = re.match(r"(?:\s+gpus?)?\s+only\b", t[m.end() :]) or re.search(
             r"\bonly\s+(?:use\s+|run\s+on\s+|on\s+)?$", t[max(m.start() - 16, 0) : m.start()]
         )
