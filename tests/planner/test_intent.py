@@ -185,6 +185,7 @@ def test_a_vendor_or_an_architecture_rules_out_all_its_gpus(catalog):
     named = parse_intent("chatbot on L40S, not AMD", catalog=catalog)
     assert named.preferred_gpu_types == ["L40S"] and sorted(named.excluded_gpu_types) == amd
     assert parse_intent("chatbot on AMD MI300X", catalog=catalog).excluded_gpu_types == []
+    assert parse_intent("chatbot, no nvidia nemotron", catalog=catalog).excluded_gpu_types == []  # a maker
 
 
 def test_prefer_over_demotes_without_excluding(catalog):
