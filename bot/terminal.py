@@ -69,6 +69,21 @@ def comparison_text(comparison: Comparison) -> str:
     return plain(message["blocks"][1]["text"]["text"]).strip() or comparison.title
 
 
+def _scaled_value(spec: dict[str, Any], path: str, value: str) -> str:
+    """'x2' of a numeric field ("set users=x2", "set budget=x0.5") as the number it makes of the
+    spec's own; any other value as typed."""
+    from planner.whatif import relative_factor
+
+    factor = relative_factor(value)
+    current: Any = spec
+    for part in path.split("."):
+        current = current.get(part) if isinstance(current, dict) else None
+    if factor is None or not isinstance(current, int | float) or isinstance(current, bool):
+        return value
+    scaled = current * factor
+    return str(round(scaled)) if isinstance(current, int) else f"{scaled:.6g}"
+
+
 # the short names people type for the spec's fields ("set users=5000", "set ttft=300")
 SET_ALIASES = {
     "users": "user_count",
@@ -196,6 +211,7 @@ class TerminalChat:
             fields = ", ".join(FIELD_BY_PATH)
             raise InvalidInputError(f"write 'set FIELD=VALUE' with FIELD one of: {fields}")
         _, current = self.conversation.spec()
+        value = _scaled_value(current.model_dump(mode="json"), path, value.strip())
         values = {path: {"value": {"type": "plain_text_input", "value": value}}}
         spec, errors = apply_spec_edits(
             values,

@@ -117,9 +117,10 @@ def test_set_takes_the_short_names_people_type_and_suggests_near_ones(seeded_env
             "set users=5000",  # user_count
             "set ttft 300",  # no '=': still one field and one value
             "set slo.ttftms=250",  # a typo: the near names
+            "set users=x2",  # a factor of the spec's own value
             "quit",
         ]
     )
     assert code == 0, out
-    assert "Users: 5,000" in out and "TTFT ≤ 300 ms" in out
+    assert "Users: 5,000" in out and "TTFT ≤ 300 ms" in out and "Users: 10,000" in out
     assert "unknown field 'slo.ttftms'; did you mean slo.ttft_ms" in out
