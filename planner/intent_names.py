@@ -147,8 +147,11 @@ def _by_architecture(t: str, catalog: Catalog, wanted: list[str], excluded: list
         return len(catalog.prices_for(g.id)), g.memory_bandwidth_gb_s
 
     wanted_before = bool(wanted)  # a GPU named outright wins over an architecture
-    for m in re.finditer(r"\b(hopper|ampere|blackwell|ada lovelace|ada)\b", t):
-        family = [g for g in catalog.gpus if m.group(1) in g.architecture.lower()]
+    # bare "ada" only before a GPU word: "ADA compliance" is a law, not an architecture
+    for m in re.finditer(
+        r"\b(hopper|ampere|blackwell|ada lovelace|ada(?= (?:gpus?|cards?|generation|architecture)))\b", t
+    ):
+        family = [g for g in catalog.gpus if m.group(1).split()[0] in g.architecture.lower()]
         if is_negated(t, m.start()):  # 'no Hopper': every Hopper GPU
             excluded += [g.id for g in family if g.id not in excluded]
             continue
