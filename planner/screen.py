@@ -236,11 +236,11 @@ def _rate(
     ttft = overhead_ms + c.prefill_ms(input_tokens, prefix_tokens)
     step_lone = c.step_ms(1, ctx)
     if step_lone > slo.itl_ms:
-        return 0.0, f"one decode step alone takes ~{step_lone:.0f} ms, over TPOT {slo.itl_ms:g} ms"
+        return 0.0, f"one decode step alone takes ~{step_lone:.0f} ms, over TPOT {slo.itl_ms:,g} ms"
     if ttft > slo.ttft_ms:
         return (
             0.0,
-            f"a lone {input_tokens:,}-token prefill takes ~{ttft:,.0f} ms, over TTFT {slo.ttft_ms:g} ms",
+            f"a lone {input_tokens:,}-token prefill takes ~{ttft:,.0f} ms, over TTFT {slo.ttft_ms:,g} ms",
         )
     e2e_lone = ttft + (output_tokens - 1) * step_lone
     if e2e_lone > slo.e2e_ms:
