@@ -31,7 +31,7 @@ top, from `low_bit_compute_eff` of their doubled peak at decode sizes, where per
 quantization and small tiles cost most, to `low_bit_prefill_eff` in large steps. Held out on the
 benchmark rows, the low-bit gain alone (against one efficiency for every step) cut the
 maximum-throughput error from 13.8% to 12.9% median (leave one source out) and the TTFT error from
-29.5% to 29.1%; the gain at every precision (fitted: 1.26x at 8k tokens' steps) then cut TTFT from
+29.5% to 29.1%; the gain at every precision (fitted: up to 1.26x, 1.23x at 8k tokens) then cut TTFT from
 28.7% to 28.5% median and 75.9% to 72.8% p90 (leave one source out; 28.1% to 27.6% and 81.5% to
 79.4% leaving one GPU out), maximum throughput from 13.5% to 11.7% (11.1% to 10.3%) and ITL from
 14.4% to 14.1%.
