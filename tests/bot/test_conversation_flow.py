@@ -256,6 +256,26 @@ def test_a_relative_whatif_scales_the_plans_own_traffic(user: SlackUser, stub: S
     _wait(lambda: any("no budget to scale" in text_of(c) for c in stub.of("chat.postMessage")))
 
 
+def test_a_refinement_scales_the_threads_users_and_keeps_its_exclusions(
+    user: SlackUser, stub: SlackStub, services: Services
+) -> None:
+    """'RAG for 400 engineers, no AMD', then 'make it 10x the users': version 2 plans 4,000 users and
+    still rules out every AMD GPU; a nightly batch job gets the batch template."""
+    user.slash("RAG assistant over our internal docs for 400 engineers, no AMD")
+    root, _ = stub.wait_for("chat.postMessage", count=2, channel=user.channel)[-2:]
+    user.say("make it 10x the users", ts="1700000900.000001", thread_ts=root.ts)
+    _wait(lambda: any("(version 2)" in text_of(c) for c in stub.of("chat.postMessage")))
+    with services.sessions() as session:
+        key = kb_threads.thread_key(TEAM_ID, user.channel, root.ts)
+        version, spec = kb_threads.latest_spec(session=session, thread_id=key)
+    assert version == 2 and spec["user_count"] == 4000 and spec["use_case"] == "document_analysis_rag"
+    assert spec["excluded_gpu_types"] == ["MI300X"]
+    user.slash("translate 10k product listings nightly")
+    _wait(
+        lambda: any("batch" in text_of(c) and "version 1" in text_of(c) for c in stub.of("chat.postMessage"))
+    )
+
+
 def test_a_message_that_changes_nothing_keeps_the_spec_version_and_says_why(
     user: SlackUser, stub: SlackStub, services: Services
 ) -> None:
