@@ -32,6 +32,14 @@ def test_an_empty_command_is_answered_with_usage_and_starts_nothing(user: SlackU
     assert user.stub.of("chat.postMessage") == []
 
 
+def test_help_is_answered_with_what_to_type_and_starts_nothing(user: SlackUser) -> None:
+    response = user.slash("help")
+    assert response.status == 200
+    body = str(response.body)
+    assert "Describe what you need" in body and "compare 1 and 2" in body and "Recommend" in body
+    assert user.stub.of("chat.postMessage") == []
+
+
 def test_the_slash_command_posts_a_root_then_the_spec_in_its_thread(user: SlackUser) -> None:
     assert user.slash(REQUEST).status == 200
     root, spec = user.stub.wait_for("chat.postMessage", count=2)
