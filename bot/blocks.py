@@ -134,6 +134,27 @@ def spec_message(spec: DeploymentSpec, *, thread_id: str, version: int, notes: S
     return message(f"Deployment spec v{version}: {spec.use_case}, {spec.user_count:,} users", blocks)
 
 
+HELP = "\n".join(
+    (
+        "Describe what you need, e.g. `/predeploy a support chatbot for 1000 users, latency matters`.",
+        "I start a thread with a deployment spec (use case, traffic, SLO, constraints): *Edit spec* to "
+        'change it, or refine it in the thread ("make it 5000 users", "no AMD", "budget $5k a month").',
+        "*Recommend* plans ranked options with predicted latency and monthly cost. Then, in the thread: "
+        '"what if we use A100s?", "what about 10x the users?", "compare 1 and 2"; *Choose* asks an '
+        "admin to approve; an approved option is deployed, checked and observed against its prediction.",
+    )
+)
+
+
+def is_help(text: str) -> bool:
+    """'help', 'usage' or '?' on its own: a question about the bot, not a request to plan."""
+    return text.strip().lower().strip("?!. ") in ("help", "usage", "")
+
+
+def help_message() -> Message:
+    return message("How to use predeploy", [section(HELP)])
+
+
 def progress_message(text: str) -> Message:
     return message(text, [context(f":hourglass_flowing_sand: {text}")])
 

@@ -99,6 +99,9 @@ def continue_conversation(
     services = services_of(context)
     team_id = context.team_id or "T0"
     thread_id = thread_id_for(team_id, channel, thread_ts)
+    if text.strip() and blocks.is_help(text):  # a question about the bot: nothing to store or plan
+        post(client, channel, thread_ts, blocks.help_message())
+        return
     try:
         open_thread(services, team_id=team_id, channel_id=channel, thread_ts=thread_ts, user_id=user_id)
         conversation = Conversation(services, thread_id)

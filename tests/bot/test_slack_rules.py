@@ -40,6 +40,15 @@ def test_help_is_answered_with_what_to_type_and_starts_nothing(user: SlackUser) 
     assert user.stub.of("chat.postMessage") == []
 
 
+def test_help_in_a_thread_answers_there_and_changes_nothing(user: SlackUser) -> None:
+    user.slash(REQUEST)
+    root, _ = user.stub.wait_for("chat.postMessage", count=2)
+    user.say("help?", ts="1700001000.000001", thread_ts=root.ts)
+    answer = user.stub.wait_for("chat.postMessage", count=3)[-1]
+    assert answer.params["thread_ts"] == root.ts and "compare 1 and 2" in json.dumps(answer.params)
+    assert "version 2" not in json.dumps([c.params for c in user.stub.of("chat.postMessage")])
+
+
 def test_the_slash_command_posts_a_root_then_the_spec_in_its_thread(user: SlackUser) -> None:
     assert user.slash(REQUEST).status == 200
     root, spec = user.stub.wait_for("chat.postMessage", count=2)

@@ -14,16 +14,6 @@ from bot.listeners.common import after_ack, continue_conversation
 
 logger = logging.getLogger(__name__)
 USAGE = "Describe what you need, e.g. `/predeploy a support chatbot for 1000 users, latency matters`."
-HELP = "\n".join(
-    (
-        USAGE,
-        "I start a thread with a deployment spec (use case, traffic, SLO, constraints): *Edit spec* to "
-        'change it, or refine it in the thread ("make it 5000 users", "no AMD", "budget $5k a month").',
-        "*Recommend* plans ranked options with predicted latency and monthly cost. Then, in the thread: "
-        '"what if we use A100s?", "what about 10x the users?", "compare 1 and 2"; *Choose* asks an '
-        "admin to approve; an approved option is deployed, checked and observed against its prediction.",
-    )
-)
 
 
 def handle_predeploy_command(
@@ -37,8 +27,8 @@ def handle_predeploy_command(
     if not text:
         ack(USAGE)
         return
-    if text.lower().strip("?! ") in ("help", "usage", ""):
-        ack(HELP)
+    if blocks.is_help(text):
+        ack(blocks.HELP)
         return
     ack()
     after_ack(context, partial(start_thread, context, client, respond, command, text))
