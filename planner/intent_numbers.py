@@ -166,6 +166,8 @@ _SCALED = {
 _FACTOR_WORDS = {"double": 2.0, "twice": 2.0, "triple": 3.0, "quadruple": 4.0, "half": 0.5, "halve": 0.5}
 _FACTOR_VERBS = {"doubl": 2.0, "tripl": 3.0, "quadrupl": 4.0, "halv": 0.5}
 MAX_SCALE = 1000.0
+# "will", "is expected to", "is going to", "could": how people say a change is coming
+_WILL = r"(?:(?:will|would|could|might|may|should|(?:is|are) (?:expected|going|likely|set) to|to)\s+)?"
 
 
 def find_scales(t: str) -> dict[str, float]:
@@ -178,12 +180,10 @@ def find_scales(t: str) -> dict[str, float]:
             out[key] = float(m.group(1))
         elif m := re.search(rf"\b(double|twice|triple|quadruple|half|halve)\s+{noun}", t):
             out[key] = _FACTOR_WORDS[m.group(1)]
-        elif m := re.search(
-            rf"\b(?:{nouns})\s+(?:will |would |could |might )?(doubl|tripl|quadrupl|halv)(?:es|ed|e|ing)\b", t
-        ):
+        elif m := re.search(rf"\b(?:{nouns})\s+{_WILL}(doubl|tripl|quadrupl|halv)(?:es|ed|e|ing)\b", t):
             out[key] = _FACTOR_VERBS[m.group(1)]
         elif m := re.search(
-            rf"\b(?:{nouns})\s+(?:will |would |could |might )?(?:grows?|goes up|increases?|rises?|jumps?)"
+            rf"\b(?:{nouns})\s+{_WILL}(?:grows?|growing|go(?:es|ing)? up|increas(?:es?|ing)|ris(?:es?|ing)|jump(?:s|ing)?)"
             rf"\s+(?:by\s+)?(\d+(?:\.\d+)?)\s*(x|times|%)",
             t,
         ):

@@ -249,6 +249,9 @@ def test_a_batch_without_a_volume_asks_how_much_work_and_by_when(catalog):
         ("3 times the load", {"qps": 3.0}),
         ("20% fewer requests", {"qps": 0.8}),
         ("half the budget", {"budget": 0.5}),
+        ("we expect traffic to grow 3x next year", {"qps": 3.0}),
+        ("users are expected to double", {"users": 2.0}),
+        ("traffic goes up 4x at launch", {"qps": 4.0}),
         ("a chatbot for 1000 users", {}),
         ("10 more users", {}),  # added, not scaled; and not "10 users" either
     ],
