@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from planner.catalog import Catalog
 from planner.defaults import build_spec
 from planner.intent import check_text, parse_intent, resolve_use_case
+from planner.intent_numbers import find_scales, normalise_text
 from planner.spec import DeploymentSpec, Intent, describe_validation_error, intent_json_schema
 
 DEFAULT_TIMEOUT_S = 20.0
@@ -127,6 +128,22 @@ def _fill_from_rules(llm: Intent, rules: Intent) -> Intent:
     return llm.model_copy(update=update)
 
 
+_SCALED_FIELDS = {
+    "users": ("user_count", "qps", "mean_qps", "qps_basis"),
+    "qps": ("user_count", "qps", "mean_qps", "qps_basis"),
+    "budget": ("budget_usd_month",),
+}
+
+
+def _scaled_from_rules(llm: Intent, rules: Intent, text: str) -> Intent:
+    """A relative change in the latest message ("10x the users", "half the budget") is arithmetic on
+    the thread's earlier values, which the rules did exactly: their values win over the LLM's reading
+    (which may take "10x the users" for 10 users)."""
+    scales = find_scales(normalise_text(text))
+    fields = {f for key in scales for f in _SCALED_FIELDS[key]}
+    return llm.model_copy(update={f: getattr(rules, f) for f in fields}) if fields else llm
+
+
 _BASES = {
     "qps_basis": ("qps", "mean_qps", "user_requests_per_min"),
     "input_tokens_basis": ("input_tokens",),
@@ -159,7 +176,7 @@ def extract_with_llm(
         intent, problem = _parse(raw)
         if intent is not None:
             resolved, notes = _resolve(intent, catalog)
-            merged = _fill_from_rules(resolved, rules)
+            merged = _scaled_from_rules(_fill_from_rules(resolved, rules), rules, text)
             spec = build_spec(merged, catalog)
             return Extraction(spec, merged, "llm", notes=(*notes, f"LLM answered on attempt {attempt + 1}"))
         messages = [

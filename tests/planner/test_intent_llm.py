@@ -108,3 +108,17 @@ def test_the_rules_working_shows_only_beside_the_value_it_explains(catalog):
     out = extract_with_llm(text, catalog=catalog, backend=ScriptedBackend(differs))
     assert out.intent.qps_basis is None and out.intent.input_tokens_basis is None
     assert not any("stated volume" in n or "document size" in n for n in out.spec.notes)
+
+
+def test_a_relative_change_keeps_the_rules_arithmetic_over_the_llms_reading(catalog):
+    """'make it 10x the users' after '1000 users': an LLM answering 10 users is overruled by the rules'
+    10,000 (the arithmetic on the thread's own value); other fields stay the LLM's."""
+    answer = json.dumps({"use_case": "chatbot", "user_count": 10, "preferred_gpu_types": ["H100"]})
+    out = extract_with_llm(
+        "make it 10x the users",
+        history=["support chatbot for 1000 users"],
+        catalog=catalog,
+        backend=ScriptedBackend(answer),
+    )
+    assert out.source == "llm" and out.spec.user_count == 10_000
+    assert out.spec.preferred_gpu_types == ["H100-SXM"]
