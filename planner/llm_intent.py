@@ -67,8 +67,11 @@ def system_prompt(catalog: Catalog, schema: dict[str, Any]) -> str:
         "tickets a day') is user_requests_per_min (over an 8-hour working day: 40 / 480). "
         "For a range of users take the upper bound. Latency targets are in milliseconds. "
         "priorities are low|medium|high for latency, cost and accuracy (medium when unstated; 'cost doesn't "
-        "matter' is low cost). Put GPUs or models the user rules out ('no H100s') in the excluded lists. "
-        "Later messages refine earlier ones.\n"
+        "matter' is low cost). Put GPUs or models the user rules out ('no H100s') in the excluded lists; "
+        "'no AMD' or 'NVIDIA only' rules out every GPU of that vendor. A job run in bulk, nightly or "
+        "offline is a batch use case whatever its task. A relative change ('10x the users', 'double the "
+        "traffic') multiplies the value stated earlier in the conversation. Later messages refine earlier "
+        "ones.\n"
         f"use_case is one of: {use_cases}.\nGPU ids: {gpus}.\nModel ids: {models}."
     )
 
