@@ -91,7 +91,8 @@ def spec_lines(spec: DeploymentSpec) -> list[str]:
     t, s, p = spec.traffic, spec.slo, spec.priorities
     lines = [
         f"*Use case:* {spec.use_case.replace('_', ' ')} ({spec.experience_class}, {spec.domain})",
-        f"*Users:* {spec.user_count:,}   *Peak:* {t.peak_qps:.3g} req/s   *Mean:* {t.mean_qps:.3g} req/s",
+        f"*{'Load:* a batch job' if spec.experience_class == 'batch' else f'Users:* {spec.user_count:,}'}   "
+        f"*Peak:* {t.peak_qps:.3g} req/s   *Mean:* {t.mean_qps:.3g} req/s",
         f"*Tokens:* {t.input_tokens_mean:,} in / {t.output_tokens_mean:,} out",
         f"*SLO ({s.percentile}):* TTFT ≤ {s.ttft_ms:,.0f} ms, TPOT ≤ {s.tpot_ms:,.0f} ms, "
         f"e2e ≤ {s.e2e_ms:,.0f} ms",

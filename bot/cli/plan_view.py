@@ -22,7 +22,9 @@ def spec_lines(spec: DeploymentSpec) -> list[str]:
     s, p, t = spec.slo, spec.priorities, spec.traffic
     lines = [
         f"use case:   {spec.use_case} ({spec.experience_class}, domain {spec.domain})",
-        f"users:      {spec.user_count:,}",
+        "users:      none waiting (a batch job: the rate is what counts)"
+        if spec.experience_class == "batch"
+        else f"users:      {spec.user_count:,}",
         f"traffic:    {t.derivation}",
         f"tokens:     {t.input_tokens_mean:,} in (±{t.input_tokens_std:,}), {t.output_tokens_mean:,} out "
         f"(±{t.output_tokens_std:,}), shared prefix {t.prefix_tokens:,}",

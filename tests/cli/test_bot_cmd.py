@@ -124,3 +124,9 @@ def test_set_takes_the_short_names_people_type_and_suggests_near_ones(seeded_env
     assert code == 0, out
     assert "Users: 5,000" in out and "TTFT ≤ 300 ms" in out and "Users: 10,000" in out
     assert "unknown field 'slo.ttftms'; did you mean slo.ttft_ms" in out
+
+
+def test_a_batch_spec_shows_its_load_not_users(seeded_env: str) -> None:
+    code, out = chat(["translate 10k documents nightly", "quit"])
+    assert code == 0, out
+    assert "Use case: batch offline" in out and "Load: a batch job" in out and "Users:" not in out
