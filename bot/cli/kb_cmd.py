@@ -9,7 +9,8 @@ from typing import Any
 
 import typer
 
-from bot.cli.common import fail, list_hint, open_session, print_json, user_errors
+from bot.cli.common import fail, list_hint, load_catalog_cached, open_session, print_json, user_errors
+from planner.errors import PlannerError
 
 
 class ListKind(StrEnum):
@@ -78,7 +79,14 @@ def init(
     typer.echo(f"knowledge base {result['database']}: schema {migrated}; seed {seed} ({counts})")
 
 
-def _rows(kind: ListKind, *, source_set: str | None, limit: int | None) -> list[dict[str, Any]]:
+def _rows(
+    kind: ListKind,
+    *,
+    source_set: str | None,
+    limit: int | None,
+    model_id: str | None = None,
+    gpu_id: str | None = None,
+) -> list[dict[str, Any]]:
     from kb import repository as repo
 
     with open_session() as session:
@@ -97,7 +105,9 @@ def _rows(kind: ListKind, *, source_set: str | None, limit: int | None) -> list[
                 }
                 for p in repo.list_prices(session=session)
             ]
-        rows = repo.list_benchmarks(session=session, source_set=source_set, limit=limit)
+        rows = repo.list_benchmarks(
+            session=session, source_set=source_set, limit=limit, model_id=model_id, gpu_id=gpu_id
+        )
         return [_jsonable(b) for b in rows]
 
 
@@ -155,14 +165,22 @@ def list_(
         None, help="benchmarks only: serving_benchmarks or aiconfigurator_measured."
     ),
     limit: int | None = typer.Option(None, min=1, help="benchmarks only: at most this many rows."),
+    model: str | None = typer.Option(None, help="benchmarks only: this model (id, name or alias)."),
+    gpu: str | None = typer.Option(None, help="benchmarks only: this GPU type (id, name or alias)."),
 ) -> None:
     """List models, GPUs, use cases, costs or benchmarks."""
-    if kind is not ListKind.BENCHMARKS and (source_set or limit):
-        fail("--source-set and --limit apply to `kb list benchmarks` only")
+    if kind is not ListKind.BENCHMARKS and (source_set or limit or model or gpu):
+        fail("--source-set, --limit, --model and --gpu apply to `kb list benchmarks` only")
     valid_sets = ("serving_benchmarks", "aiconfigurator_measured")
     if source_set is not None and source_set not in valid_sets:
         fail(f"unknown source set {source_set!r}; use one of {', '.join(valid_sets)}")
-    rows = _rows(kind, source_set=source_set, limit=limit)
+    catalog = load_catalog_cached() if model or gpu else None
+    try:
+        model_id = catalog.model(model).id if catalog and model else None
+        gpu_id = catalog.gpu(gpu).id if catalog and gpu else None
+    except PlannerError as exc:
+        fail(str(exc))
+    rows = _rows(kind, source_set=source_set, limit=limit, model_id=model_id, gpu_id=gpu_id)
     if json_out:
         print_json(rows)
     else:

@@ -85,6 +85,15 @@ def test_list_benchmarks_source_set_and_limit(seeded_env: str) -> None:
     assert code == 2 and "apply to `kb list benchmarks` only" in err
 
 
+def test_list_benchmarks_of_one_model_on_one_gpu_by_alias(seeded_env: str) -> None:
+    code, out, _ = run("kb", "list", "benchmarks", "--model", "llama-3.1-70b", "--gpu", "h100", "--json")
+    rows = json.loads(out)
+    assert code == 0 and rows
+    assert {(r["model_id"], r["gpu_id"]) for r in rows} == {("meta-llama/Llama-3.1-70B-Instruct", "H100-SXM")}
+    code, _, err = run("kb", "list", "benchmarks", "--gpu", "h999")
+    assert code == 2 and "unknown GPU 'h999'" in err
+
+
 def test_list_table(seeded_env: str) -> None:
     code, out, _ = run("kb", "list", "gpus")
     assert code == 0
