@@ -7,7 +7,8 @@ Sizings (`perf.max_rate_under_slo`'s rate, ~1.2 ms each through `planner.rate_ca
 on: the screening's two best guesses, a branch-and-bound for the cheapest option (the screening
 bound never under-states a rate, so its cost never over-states the exact cost: once it reaches the
 cheapest option found, nothing after it can be cheaper), then the most accurate and the fastest
-combinations.
+combinations, then a few along the cost/quality frontier between the cheapest and the most accurate
+(so that a plan shows a middle option, not only the two ends).
 
 With a `cache` (what-if scenarios share one), rates, the latency curves behind them and the
 predictions at a load are kept: none depends on the budget or GPU limits, and only the rates depend
@@ -34,6 +35,7 @@ CHEAPEST_EVALS = 14
 LIKELY_FIRST = 2
 ACCURATE_EVALS = 2
 FASTEST_EVALS = 2
+BALANCED_EVALS = 3  # combinations sized along the cost/quality frontier between cheapest and most accurate
 CorrectionsFn = Callable[[str, str], Corrections]  # (model id, GPU id) -> corrections from outcomes
 ProgressFn = Callable[[int, int, str], None]  # (models done, models in all, "<model> on <GPU>")
 RateCache = dict[tuple[object, ...], Any]  # per-replica rates and screening bounds, reused across what-ifs
@@ -64,6 +66,29 @@ def cheapest_first(feasible: list[Sized]) -> list[Sized]:
     """Screened combinations in the order the branch-and-bound sizes them: cheapest bound first; among
     equal bounds (one GPU of a type, whatever the model), the cheapest realistic guess first."""
     return sorted(feasible, key=lambda s: (s.cost_per_month_usd, s.likely_cost_usd, -s.quality))
+
+
+def balanced(
+    feasible: list[Sized], taken: set[int], *, cheapest_usd: float, floor_quality: float, found: set[str]
+) -> list[Sized]:
+    """Middle options between the cheapest and the most accurate: each model not yet among the options
+    (`found`), at its cheapest combination by the screening's cost bound, within 4x the cheapest
+    option's cost and more accurate than it; then those no other beats on both cost and quality (the
+    cost/quality frontier); up to BALANCED_EVALS of them, spread along it."""
+    limit = 4 * cheapest_usd if math.isfinite(cheapest_usd) else math.inf
+    per_model: dict[str, Sized] = {}
+    for s in sorted(feasible, key=lambda s: (s.cost_per_month_usd, -s.quality)):
+        fresh = id(s) not in taken and s.model.id not in found
+        if fresh and s.cost_per_month_usd <= limit and s.quality > floor_quality:
+            per_model.setdefault(s.model.id, s)
+    frontier: list[Sized] = []
+    for s in sorted(per_model.values(), key=lambda s: (s.cost_per_month_usd, -s.quality)):
+        if not frontier or s.quality > frontier[-1].quality:
+            frontier.append(s)
+    if len(frontier) <= BALANCED_EVALS:
+        return frontier
+    step = (len(frontier) - 1) / (BALANCED_EVALS - 1)
+    return [frontier[round(i * step)] for i in range(BALANCED_EVALS)]
 
 
 def others(feasible: list[Sized], taken: set[int], *, cheapest_usd: float) -> list[Sized]:
@@ -296,6 +321,11 @@ def search(
         v = evaluate(s)
         best = min(best, v.sized.cost_per_month_usd) if v else best
     for s in others(feasible, taken, cheapest_usd=best):
+        evaluate(s)
+    cheapest = min(good, key=lambda g: g.sized.cost_per_month_usd, default=None)
+    floor = cheapest.sized.quality if cheapest else 0.0
+    found = {g.sized.model.id for g in good}
+    for s in balanced(feasible, taken, cheapest_usd=best, floor_quality=floor, found=found):
         evaluate(s)
     if not good:  # every guess missed: size the next cheapest ones before giving up
         for s in [s for s in cheapest_first(feasible) if id(s) not in taken][:CHEAPEST_EVALS]:

@@ -203,3 +203,20 @@ def test_extract_through_a_loopback_ollama(run, httpserver):
         "translation for 300 users",
         env={"OLLAMA_HOST": httpserver.url_for("/")},
     ).stderr.startswith("intent: rule-based")
+
+
+def test_a_plan_shows_a_middle_option_between_the_cheapest_and_the_most_accurate(run):
+    """The search also sizes a few models along the cost/quality frontier, so a batch job at 69 req/s
+    is offered more than a 1B model and the most accurate one (the real catalog)."""
+    r = run("plan", "classify 2 million support tickets overnight", "--top", "10", "--json")
+    assert r.exit_code == 0, r.output
+    options = json.loads(r.stdout)["options"]
+    cheapest = min(options, key=lambda o: o["cost_per_month_usd"])
+    dearest = max(options, key=lambda o: o["cost_per_month_usd"])
+    middle = [
+        o
+        for o in options
+        if cheapest["cost_per_month_usd"] < o["cost_per_month_usd"] < dearest["cost_per_month_usd"]
+        and o["model_id"] not in (cheapest["model_id"], dearest["model_id"])
+    ]
+    assert len(options) >= 4 and middle
