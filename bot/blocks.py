@@ -8,6 +8,7 @@ Modals live in `bot.modals`.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -89,10 +90,10 @@ def _list(items: Sequence[str], empty: str = "any") -> str:
 def spec_lines(spec: DeploymentSpec) -> list[str]:
     """The spec as short readable lines (shared with the terminal)."""
     t, s, p = spec.traffic, spec.slo, spec.priorities
+    who = "*Load:* a batch job" if spec.experience_class == "batch" else f"*Users:* {spec.user_count:,}"
     lines = [
         f"*Use case:* {spec.use_case.replace('_', ' ')} ({spec.experience_class}, {spec.domain})",
-        f"*{'Load:* a batch job' if spec.experience_class == 'batch' else f'Users:* {spec.user_count:,}'}   "
-        f"*Peak:* {t.peak_qps:.3g} req/s   *Mean:* {t.mean_qps:.3g} req/s",
+        f"{who}   *Peak:* {t.peak_qps:.3g} req/s   *Mean:* {t.mean_qps:.3g} req/s",
         f"*Tokens:* {t.input_tokens_mean:,} in / {t.output_tokens_mean:,} out",
         f"*SLO ({s.percentile}):* TTFT ≤ {s.ttft_ms:,.0f} ms, TPOT ≤ {s.tpot_ms:,.0f} ms, "
         f"e2e ≤ {s.e2e_ms:,.0f} ms",
@@ -135,9 +136,10 @@ def spec_message(spec: DeploymentSpec, *, thread_id: str, version: int, notes: S
     return message(f"Deployment spec v{version}: {spec.use_case}, {spec.user_count:,} users", blocks)
 
 
+USAGE = "Describe what you need, e.g. `/predeploy a support chatbot for 1000 users, latency matters`."
 HELP = "\n".join(
     (
-        "Describe what you need, e.g. `/predeploy a support chatbot for 1000 users, latency matters`.",
+        USAGE,
         "I start a thread with a deployment spec (use case, traffic, SLO, constraints): *Edit spec* to "
         'change it, or refine it in the thread ("make it 5000 users", "no AMD", "budget $5k a month").',
         "*Recommend* plans ranked options with predicted latency and monthly cost. Then, in the thread: "
@@ -235,11 +237,7 @@ def no_options_message(result: PlanResult) -> Message:
         lines.append(f"• {i.model_id.rsplit('/', 1)[-1]} on {i.gpu_type}: {i.reason}")
     if len(sized) > INFEASIBLE_SHOWN:
         lines.append(f"…and {len(sized) - INFEASIBLE_SHOWN} more combinations that miss")
-    filtered: dict[str, int] = {}
-    for i in result.infeasible:
-        if i.gpu_type == "*":
-            filtered[i.reason] = filtered.get(i.reason, 0) + 1
-    for reason, count in filtered.items():
+    for reason, count in Counter(i.reason for i in result.infeasible if i.gpu_type == "*").items():
         lines.append(f"• {count} model{'s' if count > 1 else ''}: {reason}")
     lines += [f"_{q}_" for q in result.questions[:5]]
     return message("No option meets the SLO", [section("\n".join(lines))])

@@ -7,7 +7,6 @@ a few words act like the Slack buttons: plan, details N, choose N, approve, reje
 
 from __future__ import annotations
 
-import difflib
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -16,9 +15,9 @@ from typing import Any
 
 from bot import blocks
 from bot.conversation import Comparison, Conversation, PlanReply, SpecReply
-from bot.parse import FIELD_BY_PATH, apply_spec_edits
+from bot.parse import FIELD_BY_PATH, apply_spec_edits, get_path
 from kb.errors import KbError
-from planner.errors import InvalidInputError, PlannerError
+from planner.errors import InvalidInputError, PlannerError, close_matches
 
 HELP = """Describe what you need in a sentence, then:
   plan                 recommend options for the spec
@@ -74,10 +73,7 @@ def _scaled_value(spec: dict[str, Any], path: str, value: str) -> str:
     spec's own; any other value as typed."""
     from planner.whatif import relative_factor
 
-    factor = relative_factor(value)
-    current: Any = spec
-    for part in path.split("."):
-        current = current.get(part) if isinstance(current, dict) else None
+    factor, current = relative_factor(value), get_path(spec, path)
     if factor is None or not isinstance(current, int | float) or isinstance(current, bool):
         return value
     scaled = current * factor
@@ -203,9 +199,7 @@ class TerminalChat:
             path, sep, value = parts[0], "=", parts[1]
         path = SET_ALIASES.get(path.strip().lower(), path.strip())
         if not sep or path not in FIELD_BY_PATH:
-            near = (
-                difflib.get_close_matches(path.lower(), list(FIELD_BY_PATH), n=2, cutoff=0.6) if sep else []
-            )
+            near = close_matches(path, FIELD_BY_PATH, n=2, cutoff=0.6) if sep else []
             if near:
                 raise InvalidInputError(f"unknown field {path!r}; did you mean {' or '.join(near)}?")
             fields = ", ".join(FIELD_BY_PATH)

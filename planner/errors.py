@@ -56,12 +56,13 @@ class DoesNotFitError(PlannerError):
     """A model that does not fit in the memory of the GPUs given."""
 
 
-def close_matches(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
-    """Return up to n candidates close to name (case-insensitive), best first."""
+def close_matches(name: str, candidates: Iterable[str], n: int = 3, cutoff: float = 0.5) -> list[str]:
+    """Return up to n candidates close to name (case-insensitive), best first; `cutoff` is difflib's
+    similarity floor."""
     cands = list(dict.fromkeys(candidates))
     lowered = {c.lower(): c for c in cands}
     key = name.lower().strip()
-    hits = [lowered[m] for m in difflib.get_close_matches(key, list(lowered), n=n, cutoff=0.5)]
+    hits = [lowered[m] for m in difflib.get_close_matches(key, list(lowered), n=n, cutoff=cutoff)]
     if len(hits) < n:
         hits += [c for c in cands if key and key in c.lower() and c not in hits][: n - len(hits)]
     return hits

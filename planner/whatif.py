@@ -52,8 +52,7 @@ def describe_change(key: str, value: object) -> str:
     key = ALIASES.get(key, key)
     factor = relative_factor(value)
     if factor is not None and key in SCALABLE:
-        what = {"qps": "traffic", "mean_qps": "traffic", "budget_usd_month": "budget"}.get(key, key)
-        return f"{factor:g}× {what.replace('_ms', '').upper() if what.endswith('_ms') else what}"
+        return f"{factor:g}× {SCALABLE[key]}"
     try:
         number = float(str(value).replace(",", ""))
     except ValueError:
@@ -164,7 +163,16 @@ def _priorities(value: str) -> dict[str, Any]:
 
 
 _FACTOR = re.compile(r"\s*[x×*]\s*(\d+(?:\.\d+)?)\s*|\s*(\d+(?:\.\d+)?)\s*[x×]\s*")
-SCALABLE = ("users", "qps", "mean_qps", "budget_usd_month", "ttft_ms", "tpot_ms", "e2e_ms")
+# the keys a factor ("users=x10") may change, with what a comparison's title calls them
+SCALABLE = {
+    "users": "users",
+    "qps": "traffic",
+    "mean_qps": "traffic",
+    "budget_usd_month": "budget",
+    "ttft_ms": "TTFT",
+    "tpot_ms": "TPOT",
+    "e2e_ms": "E2E",
+}
 
 
 def relative_factor(value: object) -> float | None:

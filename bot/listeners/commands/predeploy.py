@@ -13,7 +13,7 @@ from bot import blocks
 from bot.listeners.common import after_ack, continue_conversation
 
 logger = logging.getLogger(__name__)
-USAGE = "Describe what you need, e.g. `/predeploy a support chatbot for 1000 users, latency matters`."
+USAGE = blocks.USAGE
 
 
 def handle_predeploy_command(
