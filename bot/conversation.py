@@ -69,7 +69,8 @@ class Conversation:
 
     def store_message(self, *, user_id: str, ts: str, text: str, whatif: bool = False) -> bool:
         """Store a user's message once; False when this ts was seen already (a Slack retry). A what-if
-        question is kept apart: later refinements read the spec from the requests only."""
+        question (or a question about the bot) is kept apart: later refinements read the spec from the
+        requests only."""
         with self.services.sessions.begin() as session:
             return kb_threads.add_message(
                 session=session,

@@ -99,12 +99,13 @@ def continue_conversation(
     services = services_of(context)
     team_id = context.team_id or "T0"
     thread_id = thread_id_for(team_id, channel, thread_ts)
-    if text.strip() and blocks.is_help(text):  # a question about the bot: nothing to store or plan
-        post(client, channel, thread_ts, blocks.help_message())
-        return
     try:
         open_thread(services, team_id=team_id, channel_id=channel, thread_ts=thread_ts, user_id=user_id)
         conversation = Conversation(services, thread_id)
+        if blocks.is_help(text):  # a question about the bot, kept apart from the requests like a what-if
+            if conversation.store_message(user_id=user_id, ts=ts, text=text, whatif=True):
+                post(client, channel, thread_ts, blocks.help_message())
+            return
         ask = conversation.route(text)
         if not conversation.store_message(user_id=user_id, ts=ts, text=text, whatif=ask is not None):
             logger.info("message %s in %s seen before (a Slack retry); not answering twice", ts, thread_id)

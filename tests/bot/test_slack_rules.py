@@ -47,6 +47,11 @@ def test_help_in_a_thread_answers_there_and_changes_nothing(user: SlackUser) -> 
     answer = user.stub.wait_for("chat.postMessage", count=3)[-1]
     assert answer.params["thread_ts"] == root.ts and "compare 1 and 2" in json.dumps(answer.params)
     assert "version 2" not in json.dumps([c.params for c in user.stub.of("chat.postMessage")])
+    user.say("help?", ts="1700001000.000001", thread_ts=root.ts)  # Slack's retry of the same event
+    user.say("make it 5000 users", ts="1700001000.000002", thread_ts=root.ts)
+    refined = user.stub.wait_for("chat.postMessage", count=4)[-1]
+    assert sum("compare 1 and 2" in json.dumps(c.params) for c in user.stub.of("chat.postMessage")) == 1
+    assert "version 2" in json.dumps(refined.params)  # help was not a request: the next one is v2
 
 
 def test_the_slash_command_posts_a_root_then_the_spec_in_its_thread(user: SlackUser) -> None:
